@@ -1,0 +1,69 @@
+"""The three backend interfaces. Every backend, classical or learned, implements one of these,
+so the pipeline, the server and the CLI never know which model is behind a mask."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, Hashable, Iterator, Sequence
+
+import numpy as np
+
+from ..progress import CancelToken
+from ..video_io import VideoReader
+
+
+@dataclass
+class SegmentResult:
+    mask: np.ndarray  # bool (H, W)
+    confidence: float  # 0..1, how sure the segmenter is of this mask
+
+
+class Backend(ABC):
+    name: str = "?"
+    #: True when the backend needs model weights; "auto" prefers available learned backends.
+    learned: bool = False
+
+    @classmethod
+    def availability(cls) -> str | None:
+        """None when this backend can run here, else a one-line reason (missing weights, package)."""
+        return None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "learned": self.learned, "device": getattr(self, "device", "cpu")}
+
+
+class Segmenter(Backend):
+    """Frame + clicks (+ the previous mask of this frame) → mask. Expensive per-frame work is cached
+    under `cache_key`, so the second click on a frame only pays for the cheap part."""
+
+    @abstractmethod
+    def segment(self, image: np.ndarray, points: np.ndarray, labels: np.ndarray,
+                prev_mask: np.ndarray | None = None, cache_key: Hashable | None = None) -> SegmentResult:
+        """image: RGB uint8 (H, W, 3); points: float (N, 2) x, y in image pixels;
+        labels: int (N,) 1 = positive (object), 0 = negative (background)."""
+
+
+class Tracker(Backend):
+    """Propagates the masks of one keyframe through consecutive frames in one direction."""
+
+    @abstractmethod
+    def propagate(self, video: VideoReader, init_frame: int, init_masks: dict[int, np.ndarray],
+                  frames: Sequence[int], cancel: CancelToken | None = None
+                  ) -> Iterator[tuple[int, dict[int, np.ndarray], dict[int, float]]]:
+        """init_masks: object id → bool mask on init_frame. frames: the frame indices to produce, in
+        order of travel, each adjacent to the previous (init_frame ± 1, ± 2, ...).
+        Yields (frame, {object id: float32 probability (H, W) in 0..1}, {object id: confidence 0..1}).
+        Must call cancel.check() once per frame."""
+
+
+class Inpainter(Backend):
+    """Removes masked objects: yields full-resolution clean frames, original pixels outside the hole."""
+
+    @abstractmethod
+    def inpaint(self, video: VideoReader, masks: Callable[[int], np.ndarray], frames: Sequence[int],
+                dilate: int = 8, resize_ratio: float = 1.0, cancel: CancelToken | None = None
+                ) -> Iterator[tuple[int, np.ndarray]]:
+        """masks(frame) → bool (H, W) union of the objects to remove on that frame.
+        frames: consecutive frame indices, ascending. Yields (frame, RGB uint8 (H, W, 3)) in order.
+        Must process in bounded windows (memory independent of len(frames)) and check cancel per frame."""
