@@ -137,7 +137,7 @@ class TrackRun:
     # ---- running --------------------------------------------------------------------------------
     def run(self) -> dict:
         segments = self.pending()
-        total = self.total_frames(segments)
+        total = self._total = self.total_frames(segments)
         self.progress(0, total, None)
         for seg in segments:
             if seg.left and seg.right and seg.left[0] == seg.right[0]:
@@ -154,6 +154,7 @@ class TrackRun:
             obj = self.session.objects[oid]
             mask = self.session.keyframe_mask(oid, frame)
             self._write_result(obj, frame, mask.astype(np.float32), 1.0, seg.signature)
+            self._advance(1, self._total, frame)
 
     def _resume_point(self, seg: Segment, objects: list[TrackedObject]) -> int:
         """How many leading frames of a one-way segment are already finished for every object."""
