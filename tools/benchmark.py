@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Speed and memory of the engine core, for docs/BENCHMARKS.md (never a timed unit test).
+
+    python tools/benchmark.py [--quick] [--json out.json]
+
+- click→mask latency at 854×480: first click on a frame (cold) and later clicks (warm), through
+  pipeline.segment_clicks, so the session write is included;
+- tracking fps at 854×480, one object, through TrackRun (decode + track + PNG write);
+- clean-plate fps at 854×480 through pipeline.remove (decode + inpaint + PNG write);
+- peak memory (max RSS of a child process) of `vta-engine run` on a 300- and a 3000-frame clip.
+Uses a DAVIS clip from ../shared/clips when present for latency/fps, else the generated clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from engine import backends  # noqa: E402
+from engine.fileio import read_mask  # noqa: E402
+from engine.pipeline import MaskFolders, remove, segment_clicks  # noqa: E402
+from engine.session import Click, Session  # noqa: E402
+from engine.synthetic import SyntheticClip  # noqa: E402
+from engine.tracking import TrackRun  # noqa: E402
+from engine.video_io import open_video  # noqa: E402
+
+CLIPS = Path(os.environ.get("VTA_CLIPS", REPO.parent / "shared" / "clips"))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, no GPU"
+
+
+def source_854(tmp: Path, frames: int) -> tuple[str, np.ndarray, tuple[int, int], str]:
+    """(video path, first-frame mask, click, description)."""
+    dog = CLIPS / "davis16-dog"
+    if dog.is_dir():
+        mask = read_mask(dog / "masks" / "00000.png")
+        import cv2
+        dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+        y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        return str(dog / "frames"), mask, (int(x), int(y)), "davis16-dog (854x480 JPEG frames)"
+    clip = SyntheticClip(854, 480, frames)
+    path = clip.write_movie(tmp / "clip854.mp4")
+    return str(path), clip.mask(0), clip.click(0), f"generated clip 854x480 H.264, {frames} frames"
+
+
+def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: Path, repeats: int) -> dict:
+    segmenter = backends.create("segmenter")
+    cold, warm = [], []
+    ys, xs = np.nonzero(mask)
+    rng = np.random.default_rng(0)
+    with open_video(video_path) as video:
+        for frame in range(min(repeats, len(video))):
+            session = Session.create(tmp / f"click{frame}", video_path, len(video))
+            obj = session.add_object("o")
+            video.read(frame)  # decoding is not part of the click
+            clicks = [Click(*click, True)]
+            t = time.perf_counter()
+            segment_clicks(session, video, segmenter, obj.id, frame, clicks)
+            cold.append(time.perf_counter() - t)
+            for _ in range(3):
+                k = int(rng.integers(len(xs)))
+                clicks.append(Click(float(xs[k]), float(ys[k]), True))
+                t = time.perf_counter()
+                segment_clicks(session, video, segmenter, obj.id, frame, clicks)
+                warm.append(time.perf_counter() - t)
+    ms = lambda v: round(1000 * v, 1)  # noqa: E731
+    return {"segmenter": segmenter.name, "cold_ms_median": ms(statistics.median(cold)),
+            "warm_ms_median": ms(statistics.median(warm)), "warm_ms_p95": ms(float(np.percentile(warm, 95))),
+            "clicks": len(cold) + len(warm)}
+
+
+def bench_track(video_path: str, mask: np.ndarray, tmp: Path, frames: int) -> dict:
+    with open_video(video_path) as video:
+        n = min(frames, len(video))
+        session = Session.create(tmp / "track", video_path, len(video))
+        obj = session.add_object("o")
+        session.set_keyframe(obj.id, 0, mask)
+        tracker = backends.create("tracker")
+        t = time.perf_counter()
+        TrackRun(session, video, tracker, direction="forward", start=0, end=n - 1).run()
+        dt = time.perf_counter() - t
+    return {"tracker": tracker.name, "frames": n - 1, "fps": round((n - 1) / dt, 1), "session": str(session.root)}
+
+
+def bench_remove(video_path: str, session_dir: str, frames: int) -> dict:
+    with open_video(video_path) as video:
+        masks = MaskFolders.find(session_dir, (video.height, video.width))
+        n = min(frames, len(masks.frames()))
+        inpainter = backends.create("inpainter")
+        t = time.perf_counter()
+        remove(video, inpainter, masks, Path(session_dir) / "bench", 0, n - 1, resume=False)
+        dt = time.perf_counter() - t
+    return {"inpainter": inpainter.name, "frames": n, "fps": round(n / dt, 2)}
+
+
+def peak_memory(tmp: Path, frames: int, size: tuple[int, int]) -> dict:
+    clip = SyntheticClip(size[0], size[1], frames)
+    movie = clip.write_movie(tmp / f"mem{frames}.mp4")
+    x, y = clip.click(0)
+    code = ("import resource,sys; from engine.cli import main; rc=main(sys.argv[1:]); "
+            "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(movie), "--click", f"{x},{y}",
+                           "--direction", "forward", "--out", str(tmp / f"mem{frames}")],
+                          capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    rss_kib = int([line for line in proc.stdout.splitlines() if line.startswith("MAXRSS")][0].split()[1])
+    return {"frames": frames, "size": f"{size[0]}x{size[1]}", "peak_rss_mib": round(rss_kib / 1024, 1),
+            "seconds": round(time.perf_counter() - t, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer frames; memory test at 30 vs 300 frames")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    results: dict = {"machine": machine(), "command": "python tools/benchmark.py" + (" --quick" if args.quick else "")}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        video_path, mask, click, desc = source_854(tmp, 60)
+        results["source"] = desc
+        results["click"] = bench_click(video_path, click, mask, tmp, 3 if args.quick else 6)
+        print("click→mask:", results["click"], flush=True)
+        results["track"] = bench_track(video_path, mask, tmp, 20 if args.quick else 60)
+        print("tracking:  ", results["track"], flush=True)
+        results["remove"] = bench_remove(video_path, results["track"].pop("session"), 10 if args.quick else 30)
+        print("clean plate:", results["remove"], flush=True)
+        if not args.skip_memory:
+            lengths = (30, 300) if args.quick else (300, 3000)
+            mem = [peak_memory(tmp, n, (320, 180)) for n in lengths]
+            results["memory"] = {"runs": mem, "ratio": round(mem[1]["peak_rss_mib"] / mem[0]["peak_rss_mib"], 3)}
+            print("peak memory:", results["memory"], flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
