@@ -93,6 +93,10 @@ def _session_with_object(args, video):
         obj = session.get_object(name)
     except EngineError:
         obj = session.add_object(name)
+    bits = getattr(args, "matte_bits", None)
+    if bits and bits != session.matte_bits:
+        session.matte_bits = bits
+        session.save()
     return session, obj
 
 
@@ -258,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(p)
     p.add_argument("--direction", choices=DIRECTIONS, default="both")
     p.add_argument("--preview", action="store_true", help="also write combined/ mattes and preview.mp4")
+    p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
+                   help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
     p.add_argument("--out", required=True)
     _add_backend_options(p, ["segmenter", "tracker"])
     p.set_defaults(func=cmd_track)

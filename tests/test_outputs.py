@@ -1,0 +1,47 @@
+"""Deliverables: lossless clean-plate movie, preview movie, combined matte; atomic on failure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import Cancelled
+from engine.fileio import atomic_write_png, mask_to_png_array, read_mask
+from engine.outputs import MovieWriter, write_clean_movie, write_mask_products
+from engine.progress import CancelToken
+from engine.video_io import open_video
+
+
+def test_clean_movie_is_lossless(tmp_path, synthetic_clip):
+    for i in range(4):
+        atomic_write_png(tmp_path / "clean" / f"{i:05d}.png", synthetic_clip.frame(i))
+    path = write_clean_movie(tmp_path / "clean", range(4), 24.0, tmp_path / "clean.mkv", "ffv1")
+    with open_video(path) as video:
+        assert len(video) == 4 and np.array_equal(video.read(2), synthetic_clip.frame(2))
+
+
+def test_failed_movie_leaves_no_file(tmp_path):
+    with pytest.raises(RuntimeError):
+        with MovieWriter(tmp_path / "x.mp4", 64, 48, 24) as writer:
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+            raise RuntimeError("boom")
+    assert not list(tmp_path.iterdir())
+
+
+def test_combined_and_preview(tmp_path, synthetic_movie, synthetic_clip):
+    a, b = tmp_path / "masks" / "a", tmp_path / "masks" / "b"
+    for i in range(3):
+        m = synthetic_clip.mask(i)
+        atomic_write_png(a / f"{i:05d}.png", mask_to_png_array(m))
+        atomic_write_png(b / f"{i:05d}.png", mask_to_png_array(np.roll(m, 40, axis=1)))
+    with open_video(synthetic_movie) as video:
+        write_mask_products(video, [(a, (255, 0, 0)), (b, (0, 255, 0))], range(3), tmp_path)
+        with pytest.raises(Cancelled):
+            token = CancelToken()
+            token.cancel()
+            write_mask_products(video, [(a, (255, 0, 0))], range(3), tmp_path / "cancelled", cancel=token)
+    union = read_mask(tmp_path / "combined" / "00001.png")
+    assert np.array_equal(union, synthetic_clip.mask(1) | np.roll(synthetic_clip.mask(1), 40, axis=1))
+    with open_video(tmp_path / "preview.mp4") as preview:
+        assert len(preview) == 3
+    assert not (tmp_path / "cancelled" / "preview.mp4").exists()
