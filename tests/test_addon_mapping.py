@@ -1,0 +1,193 @@
+"""Unit tests of the add-on's pure mappings (blender_addon/mapping.py), run in the main venv without bpy.
+
+The expected values marked "measured" come from rendering strips in Blender 5.0.1 (bpy) and locating
+the source frame / a marked pixel in the render, so these tests pin Blender's real behaviour."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+# import the module by path: the add-on package's __init__ imports bpy
+_spec = importlib.util.spec_from_file_location(
+    "vta_mapping", Path(__file__).resolve().parents[1] / "blender_addon" / "mapping.py")
+mapping = importlib.util.module_from_spec(_spec)
+sys.modules["vta_mapping"] = mapping  # dataclasses look their module up
+_spec.loader.exec_module(mapping)
+
+StripTiming, StripTransform, View2D = mapping.StripTiming, mapping.StripTransform, mapping.View2D
+
+
+def timing(**kw):
+    base = dict(frame_start=1, final_start=1, final_end=25, content_duration=24, source_frames=24)
+    base.update(kw)
+    return StripTiming(**base)
+
+
+# ---- time ----------------------------------------------------------------------------------------
+def test_untouched_strip_maps_one_to_one():
+    t = timing()
+    assert [mapping.timeline_to_source(f, t) for f in (1, 2, 24)] == [0, 1, 23]
+    assert mapping.timeline_to_source(0, t) is None and mapping.timeline_to_source(25, t) is None
+    assert mapping.is_one_to_one(t)
+
+
+def test_moved_strip():
+    t = timing(frame_start=101, final_start=101, final_end=125)
+    assert mapping.timeline_to_source(101, t) == 0
+    assert mapping.timeline_to_source(124, t) == 23
+    assert mapping.source_to_timeline(7, t) == 108
+
+
+def test_trimmed_and_animation_offsets_measured():
+    # measured: movie of 24 frames at frame_start 10, animation_offset 2/1, frame_offset 3/2
+    t = timing(frame_start=10, final_start=13, final_end=29, content_duration=21,
+               anim_offset_start=2, anim_offset_end=1)
+    assert [mapping.timeline_to_source(f, t) for f in (13, 18, 28)] == [5, 10, 20]
+    assert mapping.timeline_to_source(12, t) is None  # trimmed away
+    assert mapping.source_to_timeline(5, t) == 13
+    assert mapping.source_to_timeline(3, t) is None  # before the visible range... (index 1 → frame 11)
+    assert mapping.source_to_timeline(0, t) is None  # cut by the animation offset
+
+
+def test_reversed_measured():
+    t = timing(frame_start=10, final_start=13, final_end=29, content_duration=21,
+               anim_offset_start=2, anim_offset_end=1, reverse=True)
+    assert [mapping.timeline_to_source(f, t) for f in (13, 18, 28)] == [19, 14, 4]
+    assert mapping.source_to_timeline(14, t) == 18
+    assert not mapping.is_one_to_one(t)
+
+
+def test_visible_source_map_covers_visible_frames_in_order():
+    t = timing(frame_start=10, final_start=13, final_end=29, content_duration=21, anim_offset_start=2,
+               anim_offset_end=1)
+    pairs = mapping.visible_source_map(t)
+    assert pairs[0] == (13, 5) and pairs[-1] == (28, 20) and len(pairs) == 16
+
+
+def test_fps_mismatch_retimed_movie():
+    # a 24 fps, 48-frame movie in a 30 fps scene with "adjust playback rate": 60 timeline frames
+    t = timing(frame_start=1, final_start=1, final_end=61, content_duration=60, source_frames=48)
+    assert t.playback_rate == pytest.approx(0.8)
+    srcs = [mapping.timeline_to_source(f, t) for f in range(1, 61)]
+    assert srcs[0] == 0 and srcs[-1] == 47
+    assert all(b - a in (0, 1) for a, b in zip(srcs, srcs[1:]))  # no skipped media frame
+    assert sorted(set(srcs)) == list(range(48))
+    for s in range(48):
+        f = mapping.source_to_timeline(s, t)
+        assert mapping.timeline_to_source(f, t) == s
+        assert f == 1 or mapping.timeline_to_source(f - 1, t) == s - 1  # first frame showing it
+    assert not mapping.is_one_to_one(t)
+
+
+def test_fps_mismatch_faster_skips_frames():
+    # 60 fps, 60-frame movie in a 24 fps scene: every timeline frame advances 2.5 media frames
+    t = timing(frame_start=1, final_start=1, final_end=25, content_duration=24, source_frames=60)
+    srcs = [mapping.timeline_to_source(f, t) for f in range(1, 25)]
+    assert srcs[:4] == [0, 2, 5, 7]
+    assert mapping.source_to_timeline(1, t) is None  # never shown
+    assert mapping.source_to_timeline(5, t) == 3
+
+
+def test_not_retimed_when_fps_differs_but_blender_did_not_retime():
+    # Blender 5.0's data API (strips.new_movie) keeps 1:1 frames even when the fps differs (measured)
+    t = timing(content_duration=24, source_frames=24)
+    assert t.playback_rate == 1.0
+
+
+def test_strobe_and_hold_frames():
+    t = timing(strobe=3.0)
+    assert [mapping.timeline_to_source(f, t) for f in range(1, 8)] == [0, 0, 0, 3, 3, 3, 6]
+    # a visible range extending past the content holds the last frame
+    hold = timing(final_end=30)
+    assert mapping.timeline_to_source(29, hold) == 23
+
+
+def test_empty_content():
+    t = timing(source_frames=2, anim_offset_start=1, anim_offset_end=1)
+    assert mapping.timeline_to_source(1, t) is None and mapping.visible_source_map(t) == []
+
+
+# ---- space ---------------------------------------------------------------------------------------
+DOTS = [(30.5, 20.5), (150.5, 70.5)]  # dot centres of a 200x100 test image
+
+
+@pytest.mark.parametrize("name, kw, expected", [
+    # measured by rendering a 200x100 image with two dots in a 320x180 canvas (Blender 5.0.1)
+    ("plain", {}, [(-69.5, 29.5), (50.5, -20.5)]),
+    ("flipx_offset", dict(flip_x=True, offset_x=40), [(29.5, 29.5), (-90.5, -20.5)]),
+    ("scale_rotate_offset", dict(offset_x=30, offset_y=-10, scale_x=0.5, scale_y=0.75, rotation=0.3),
+     [(-9.6, 0.9), (58.7, -17.4)]),
+    ("origin_corner", dict(scale_x=0.5, scale_y=0.5, origin_x=0.0, origin_y=0.0),
+     [(-84.7, -10.3), (-24.7, -35.3)]),
+    ("flip_both_transformed", dict(flip_x=True, flip_y=True, offset_x=30, scale_x=0.5, rotation=0.3),
+     [(11.9, -18.0), (-60.2, 12.0)]),
+])
+def test_image_to_view_matches_blender_render(name, kw, expected):
+    s = StripTransform(200, 100, **kw)
+    for (x, y), (ex, ey) in zip(DOTS, expected):
+        vx, vy = mapping.image_to_view(x, y, s)
+        assert vx == pytest.approx(ex, abs=0.6) and vy == pytest.approx(ey, abs=0.6), name
+
+
+@pytest.mark.parametrize("kw", [
+    {}, dict(offset_x=12.5, offset_y=-3), dict(scale_x=2, scale_y=0.5), dict(rotation=1.1),
+    dict(flip_x=True), dict(flip_y=True, rotation=-0.4, origin_x=0.2, origin_y=0.9, scale_x=-1.5),
+])
+def test_view_to_image_inverts_image_to_view(kw):
+    s = StripTransform(640, 360, **kw)
+    for x, y in [(0, 0), (639.5, 359.5), (320, 180), (17.25, 301.75)]:
+        back = mapping.view_to_image(*mapping.image_to_view(x, y, s), s)
+        assert back[0] == pytest.approx(x, abs=1e-6) and back[1] == pytest.approx(y, abs=1e-6)
+
+
+def test_zero_scale_gives_no_point():
+    assert mapping.view_to_image(0, 0, StripTransform(10, 10, scale_x=0)) is None
+
+
+def test_crop_hides_borders_without_moving_the_picture():
+    s = StripTransform(200, 100, crop_left=20, crop_right=10, crop_top=5, crop_bottom=15)
+    # crop does not move the picture: same view position as uncropped
+    assert mapping.image_to_view(30.5, 20.5, s) == mapping.image_to_view(30.5, 20.5, StripTransform(200, 100))
+    assert mapping.inside_visible_image(20.0, 5.0, s)
+    assert not mapping.inside_visible_image(19.9, 50, s)  # in the left crop
+    assert not mapping.inside_visible_image(195, 50, s)   # in the right crop
+    assert not mapping.inside_visible_image(50, 4.9, s)   # in the top crop
+    assert not mapping.inside_visible_image(50, 85.1, s)  # in the bottom crop
+
+
+def test_region_to_image_with_zoom_and_pan():
+    # a 1000x500 region showing view x -250..250, y -125..125 (zoom 2 on a 320x180 canvas... panned)
+    v = View2D(-250, -125, 250, 125, 1000, 500)
+    s = StripTransform(320, 180)
+    # region centre → view (0,0) → image centre
+    assert mapping.region_to_image(500, 250, v, s) == pytest.approx((160, 90))
+    # 2 region px per view unit: 20 px right, 10 px up → image (+10, -5)
+    assert mapping.region_to_image(520, 260, v, s) == pytest.approx((170, 85))
+    panned = View2D(-200, -125, 300, 125, 1000, 500)
+    assert mapping.region_to_image(400, 250, panned, s) == pytest.approx((160, 90))
+    # round trip
+    rx, ry = mapping.image_to_region(33.3, 44.4, panned, s)
+    assert mapping.region_to_image(rx, ry, panned, s) == pytest.approx((33.3, 44.4))
+
+
+def test_out_of_image_clicks_are_rejected():
+    v = View2D(-250, -125, 250, 125, 1000, 500)
+    s = StripTransform(320, 180)
+    assert mapping.region_to_image(0, 0, v, s) is None          # canvas corner, outside the picture
+    assert mapping.region_to_image(500 - 321, 250, v, s) is None  # just left of the left edge
+    assert mapping.region_to_image(500 - 319, 250, v, s) is not None
+    cropped = StripTransform(320, 180, crop_left=40)
+    assert mapping.region_to_image(500 - 300, 250, v, cropped) is None
+
+
+def test_rotated_click_lands_on_rotated_pixel():
+    s = StripTransform(100, 100, rotation=math.pi / 2)
+    # the top-centre pixel rotates 90° counter-clockwise to the left-centre of the canvas
+    vx, vy = mapping.image_to_view(50, 0, s)
+    assert (vx, vy) == pytest.approx((-50, 0), abs=1e-9)
+    assert mapping.view_to_image(-50, 0, s) == pytest.approx((50, 0), abs=1e-9)
