@@ -1,0 +1,244 @@
+"""Long jobs (track, remove) on one worker thread, so there is one at a time per device while
+clicks, served in request threads, stay responsive.
+
+A job emits newline-delimited JSON events (`progress`, `frame_done`, `done`, `error`,
+`cancelled`, and `interrupted` when the engine stops under it). Each event has a sequence number so
+a client can poll with `since=` or follow a stream and pick up where it left off. Only the last few
+thousand events are kept in memory; the job's status, counters and parameters are persisted to
+jobs/<id>.json so a restarted engine reports a job that was running as `interrupted`, and resuming
+it re-runs the same parameters, which skips every frame already finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+from ..errors import Cancelled, EngineError, NotFound
+from ..fileio import atomic_write_json
+from ..progress import CancelToken
+from .state import Conflict
+
+log = logging.getLogger("vta.server.jobs")
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("done", "error", "cancelled", "interrupted")
+_EVENT_WINDOW = 4000
+_SAVE_INTERVAL_S = 0.5
+
+
+class Job:
+    def __init__(self, kind: str, session_id: str, params: dict, job_id: str | None = None, path: Path | None = None) -> None:
+        self.id = job_id or uuid.uuid4().hex[:12]
+        self.kind, self.session_id, self.params = kind, session_id, params
+        self.status = "queued"
+        self.done = 0
+        self.total = 0
+        self.message = ""
+        self.result: dict | None = None
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.attempts = 0
+        self.path = path
+        self.cancel_token = CancelToken()
+        self.interrupt = False  # set when the engine shuts down under the job
+        self.cond = threading.Condition()
+        self.events: deque[dict] = deque(maxlen=_EVENT_WINDOW)
+        self.seq = 0
+        self._saved_at = 0.0
+
+    # ---- events ---------------------------------------------------------------------------------
+    def emit(self, event: str, **data) -> None:
+        with self.cond:
+            self.seq += 1
+            self.events.append({"seq": self.seq, "event": event, "job": self.id, "time": round(time.time(), 3), **data})
+            self.cond.notify_all()
+
+    def events_since(self, since: int) -> list[dict]:
+        with self.cond:
+            return [e for e in self.events if e["seq"] > since]
+
+    def wait(self, since: int, timeout: float) -> list[dict]:
+        """Events after `since`, waiting up to `timeout` for one if there are none yet."""
+        with self.cond:
+            if self.seq <= since and self.status not in TERMINAL:
+                self.cond.wait(timeout)
+            return [e for e in self.events if e["seq"] > since]
+
+    def progress(self, done: int, total: int, frame: int | None = None) -> None:
+        self.done, self.total = done, total
+        self.emit("progress", done=done, total=total, frame=frame)
+        if time.monotonic() - self._saved_at > _SAVE_INTERVAL_S:
+            self.save()
+
+    # ---- persistence ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "session": self.session_id, "params": self.params,
+                "status": self.status, "done": self.done, "total": self.total, "message": self.message,
+                "result": self.result, "created": self.created, "started": self.started,
+                "finished": self.finished, "attempts": self.attempts, "last_event": self.seq}
+
+    def save(self) -> None:
+        self._saved_at = time.monotonic()
+        if self.path is not None:
+            atomic_write_json(self.path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict, path: Path) -> "Job":
+        job = cls(data["kind"], data["session"], data.get("params", {}), data["id"], path)
+        for key in ("status", "done", "total", "message", "result", "created", "started", "finished", "attempts"):
+            if key in data:
+                setattr(job, key, data[key])
+        return job
+
+
+Runner = Callable[[Job], dict]
+
+
+class JobManager:
+    """Queue + one worker thread. `runner(job)` does the work and returns the result summary."""
+
+    def __init__(self, state_dir: Path, runner: Runner) -> None:
+        self.dir = Path(state_dir) / "jobs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.runner = runner
+        self.jobs: dict[str, Job] = {}
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._current: Job | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._work, name="vta-job-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def restore(self) -> list[str]:
+        """Reload jobs of an earlier run; any that was queued or running is now `interrupted`."""
+        problems = []
+        import json
+
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                job = Job.from_dict(json.loads(path.read_text()), path)
+            except (OSError, ValueError, KeyError) as exc:
+                problems.append(f"job file '{path.name}' is unreadable: {exc}")
+                continue
+            if job.status in ACTIVE:
+                job.status = "interrupted"
+                job.message = "the engine stopped while this job was running; resume it to finish"
+                job.save()
+            self.jobs[job.id] = job
+        return problems
+
+    # ---- client operations ----------------------------------------------------------------------
+    def submit(self, kind: str, session_id: str, params: dict) -> Job:
+        job = Job(kind, session_id, params)
+        job.path = self.dir / f"{job.id}.json"
+        with self._lock:
+            self.jobs[job.id] = job
+        self._enqueue(job)
+        return job
+
+    def _enqueue(self, job: Job) -> None:
+        job.status, job.message, job.finished = "queued", "", None
+        job.cancel_token = CancelToken()
+        job.save()
+        job.emit("queued")
+        self._queue.put(job)
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job '{job_id}'")
+        return job
+
+    def list(self, session_id: str | None = None) -> list[Job]:
+        jobs = [j for j in self.jobs.values() if session_id is None or j.session_id == session_id]
+        return sorted(jobs, key=lambda j: j.created)
+
+    def active_for(self, session_id: str) -> Job | None:
+        for job in self.jobs.values():
+            if job.session_id == session_id and job.status in ACTIVE:
+                return job
+        return None
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        with self._lock:
+            if job.status == "queued":
+                self._finish(job, "cancelled", "cancelled before it started")
+            elif job.status == "running":
+                job.cancel_token.cancel()
+        return job
+
+    def resume(self, job_id: str) -> Job:
+        """Run an interrupted, cancelled or failed job again with the same parameters; the core
+        skips every frame that is already finished, so nothing is redone."""
+        job = self.get(job_id)
+        with self._lock:
+            if job.status in ACTIVE:
+                raise Conflict(f"job '{job_id}' is already {job.status}")
+            if job.status == "done":
+                raise Conflict(f"job '{job_id}' is done; start a new job to re-run it")
+            self._enqueue(job)
+        return job
+
+    # ---- the worker -----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            with self._lock:
+                if job.status != "queued":
+                    continue  # cancelled while queued
+                job.status, job.started, job.attempts = "running", time.time(), job.attempts + 1
+                self._current = job
+                job.save()
+            job.emit("started", attempt=job.attempts)
+            try:
+                result = self.runner(job)
+            except Cancelled:
+                if job.interrupt:
+                    self._finish(job, "interrupted", "the engine stopped while this job was running; resume it to finish")
+                else:
+                    self._finish(job, "cancelled", "cancelled; finished frames are kept")
+            except EngineError as exc:
+                self._finish(job, "error", str(exc))
+            except Exception as exc:  # a bug: the job fails, the engine keeps serving
+                log.exception("job %s failed", job.id)
+                self._finish(job, "error", f"internal error: {type(exc).__name__}: {exc}")
+            else:
+                job.result = result
+                self._finish(job, "done", "")
+            finally:
+                self._current = None
+
+    def _finish(self, job: Job, status: str, message: str) -> None:
+        """The status and its event change together, so a follower never sees one without the other."""
+        extra = {"result": job.result} if status == "done" else {"message": message}
+        with job.cond:
+            job.status, job.message, job.finished = status, message, time.time()
+            job.emit(status, done=job.done, total=job.total, **extra)
+        job.save()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the running job so it can be resumed later (marked `interrupted`, frames kept)."""
+        self._stopping = True
+        current = self._current
+        if current is not None:
+            current.interrupt = True
+            current.cancel_token.cancel()
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        for job in self.jobs.values():
+            if job.status == "queued":
+                self._finish(job, "interrupted", "the engine stopped before this job started; resume it to run")

@@ -1,0 +1,65 @@
+"""Request bodies of the HTTP API, with the bounds that turn bad input into a 422 before any work."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Annotated[int, Field(ge=0, le=255)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenSession(Strict):
+    path: str | None = Field(None, max_length=4096, description="clip on the engine's disk (absolute path)")
+    upload: str | None = Field(None, max_length=64, description="sha256 of a finished upload")
+    start: int | None = Field(None, ge=0, le=10_000_000)
+    end: int | None = Field(None, ge=0, le=10_000_000)
+    reuse: bool = Field(True, description="return the newest existing session for the same clip")
+
+
+class RangeBody(Strict):
+    start: int | None = Field(None, ge=0, le=10_000_000)
+    end: int | None = Field(None, ge=0, le=10_000_000)
+
+
+class NewObject(Strict):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    color: list[Channel] | None = Field(None, min_length=3, max_length=3)
+
+
+class UpdateObject(Strict):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    color: list[Channel] | None = Field(None, min_length=3, max_length=3)
+
+
+class ClickBody(Strict):
+    frame: int = Field(ge=0, le=10_000_000)
+    x: float = Field(ge=0, le=1_000_000, allow_inf_nan=False)
+    y: float = Field(ge=0, le=1_000_000, allow_inf_nan=False)
+    positive: bool = True
+    format: Literal["rle", "png", "both", "none"] = "rle"
+
+
+class TrackBody(Strict):
+    objects: list[str] | None = Field(None, max_length=256, description="object ids or names; default: all")
+    start: int | None = Field(None, ge=0, le=10_000_000)
+    end: int | None = Field(None, ge=0, le=10_000_000)
+    direction: Literal["forward", "backward", "both"] = "both"
+
+
+class RemoveBody(Strict):
+    objects: list[str] | None = Field(None, max_length=256)
+    start: int | None = Field(None, ge=0, le=10_000_000)
+    end: int | None = Field(None, ge=0, le=10_000_000)
+    dilate: int = Field(8, ge=0, le=200)
+    resize_ratio: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+
+
+class StartUpload(Strict):
+    sha256: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$")
+    size: int = Field(gt=0, le=1 << 50)
+    filename: str = Field("clip.mp4", max_length=255)

@@ -1,0 +1,341 @@
+"""The engine behind the routes: one segmenter per engine (its per-frame cache is what makes the
+second click on a frame fast), sessions, jobs and uploads, and the operations the routes call.
+
+Clicks run in request threads and take only their session's click lock and the segmenter lock;
+jobs run on the worker thread with their own video reader and backend instances, so a long track
+never blocks a click.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import PROTOCOL, __version__, backends, pipeline
+from ..errors import EngineError, NotFound
+from ..session import Click, frame_name, safe_name
+from ..tracking import DIRECTIONS
+from ..video_io import open_video
+from .jobs import Job, JobManager
+from .security import MiB, Roots
+from .state import Conflict, SessionHandle, SessionStore
+from .uploads import Uploads
+
+log = logging.getLogger("vta.server")
+
+
+@dataclass
+class ServerConfig:
+    state_dir: Path
+    roots: list[Path]
+    token: str | None = None
+    segmenter: str = "auto"
+    tracker: str = "auto"
+    inpainter: str = "auto"
+    max_upload_bytes: int = 20 * 1024 * MiB
+    max_chunk_bytes: int = 16 * MiB
+    max_mask_bytes: int = 64 * MiB
+    max_json_bytes: int = 1 * MiB
+    extra: dict = field(default_factory=dict)
+
+
+class LockedSegmenter:
+    """Serialises calls into the one segmenter: its cache (and a GPU model) is not thread-safe."""
+
+    def __init__(self, segmenter) -> None:
+        self.inner = segmenter
+        self.lock = threading.Lock()
+        self.name = segmenter.name
+
+    def segment(self, *args, **kwargs):
+        with self.lock:
+            return self.inner.segment(*args, **kwargs)
+
+
+class Engine:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.roots = Roots(config.roots)
+        state_dir = Path(config.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.segmenter = LockedSegmenter(backends.create("segmenter", config.segmenter))
+        # resolved now so a bad name fails at start-up; instantiated on the worker at first use
+        self.tracker_name = backends.resolve("tracker", config.tracker)
+        self.inpainter_name = backends.resolve("inpainter", config.inpainter)
+        self._tracker = None
+        self._inpainter = None
+        self.store = SessionStore(state_dir)
+        self.jobs = JobManager(state_dir, self._run_job)
+        self.uploads = Uploads(state_dir, config.max_upload_bytes)
+        for problem in self.store.restore() + self.jobs.restore():
+            log.warning("%s", problem)
+        self.jobs.start()
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.store.close()
+
+    # ---- health ---------------------------------------------------------------------------------
+    def health(self) -> dict:
+        report = backends.report()
+        seg = self.segmenter.inner.describe()
+        return {
+            "engine": "vse-track-anything", "version": __version__, "protocol": PROTOCOL,
+            "backends": {"segmenter": seg["name"], "tracker": self.tracker_name, "inpainter": self.inpainter_name},
+            "unavailable": {kind: r["reasons"] for kind, r in report.items()},
+            "device": seg.get("device", "cpu"),
+            "sessions": len(self.store.sessions),
+            "jobs_active": sum(1 for j in self.jobs.jobs.values() if j.status in ("queued", "running")),
+            "auth": bool(self.config.token),
+            "roots": [str(r) for r in self.roots.roots],
+        }
+
+    # ---- sessions -------------------------------------------------------------------------------
+    def open_session(self, path: str | None, upload: str | None, start, end, reuse: bool) -> SessionHandle:
+        if bool(path) == bool(upload):
+            raise EngineError("give exactly one of 'path' (a clip on the engine's disk) or 'upload' (a sha256)")
+        video = self.roots.check_video(path) if path else self.uploads.clip_path(upload)
+        return self.store.open(video, start, end, reuse)
+
+    def session_view(self, handle: SessionHandle, with_info: bool = True) -> dict:
+        data = handle.session.summary()
+        data["root"] = str(handle.session.root)
+        data["masks_dir"] = str(handle.session.root / "masks")
+        data["clean_dir"] = str(handle.session.clean_dir())
+        active = self.jobs.active_for(handle.id)
+        data["active_job"] = active.id if active else None
+        if with_info:
+            try:
+                data["clip"] = handle.info()
+            except EngineError as exc:
+                data["clip"] = None
+                data["clip_error"] = str(exc)
+        return data
+
+    def _no_active_job(self, handle: SessionHandle, what: str) -> None:
+        active = self.jobs.active_for(handle.id)
+        if active is not None:
+            raise Conflict(f"cannot {what} while job '{active.id}' ({active.kind}) runs on this session; "
+                           f"cancel it or wait")
+
+    def delete_session(self, session_id: str) -> None:
+        handle = self.store.get(session_id)
+        self._no_active_job(handle, "delete the session")
+        self.store.delete(session_id)
+
+    def set_range(self, session_id: str, start: int | None, end: int | None) -> dict:
+        handle = self.store.get(session_id)
+        handle.session.set_range(start, end)
+        return self.session_view(handle, with_info=False)
+
+    # ---- objects --------------------------------------------------------------------------------
+    def add_object(self, session_id: str, name: str | None, color) -> dict:
+        handle = self.store.get(session_id)
+        obj = handle.session.add_object(name, tuple(color) if color else None)
+        return {"id": obj.id, "name": obj.name, "color": list(obj.color)}
+
+    def update_object(self, session_id: str, ref: str, name: str | None, color) -> dict:
+        handle = self.store.get(session_id)
+        session = handle.session
+        obj = session.get_object(ref)
+        if name is not None and name.strip() != obj.name:
+            self._no_active_job(handle, "rename an object")
+            session.rename_object(obj.id, name, tuple(color) if color else None)
+        elif color is not None:
+            session.rename_object(obj.id, obj.name, tuple(color))
+        return {"id": obj.id, "name": obj.name, "color": list(obj.color)}
+
+    def remove_object(self, session_id: str, ref: str) -> None:
+        handle = self.store.get(session_id)
+        self._no_active_job(handle, "remove an object")
+        handle.session.remove_object(ref)
+
+    # ---- clicks and keyframes -------------------------------------------------------------------
+    def click(self, session_id: str, ref: str, frame: int, x: float, y: float, positive: bool) -> tuple[np.ndarray, float, dict]:
+        handle = self.store.get(session_id)
+        with handle.click_lock:
+            mask, conf = pipeline.add_click(handle.session, handle.reader(), self.segmenter, ref, frame,
+                                            Click(float(x), float(y), bool(positive)))
+            return mask, conf, self._keyframe_view(handle, ref, frame)
+
+    def undo_click(self, session_id: str, ref: str, frame: int) -> tuple[np.ndarray | None, float | None, dict | None]:
+        handle = self.store.get(session_id)
+        with handle.click_lock:
+            session = handle.session
+            clicks = session.clicks(ref, frame)
+            if not clicks:
+                raise NotFound(f"no clicks on frame {frame} for object '{session.get_object(ref).name}'")
+            if len(clicks) == 1:
+                session.remove_keyframe(ref, frame)
+                return None, None, None
+            mask, conf = pipeline.segment_clicks(session, handle.reader(), self.segmenter, ref, frame, clicks[:-1])
+            return mask, conf, self._keyframe_view(handle, ref, frame)
+
+    def clear_keyframe(self, session_id: str, ref: str, frame: int) -> None:
+        handle = self.store.get(session_id)
+        with handle.click_lock:
+            handle.session.remove_keyframe(ref, frame)
+
+    def import_mask(self, session_id: str, ref: str, frame: int, mask: np.ndarray) -> dict:
+        handle = self.store.get(session_id)
+        with handle.click_lock:
+            handle.session.check_frame(frame)
+            pipeline.import_mask(handle.session, handle.reader(), ref, frame, mask)
+            return self._keyframe_view(handle, ref, frame)
+
+    def _keyframe_view(self, handle: SessionHandle, ref, frame: int) -> dict:
+        obj = handle.session.get_object(ref)
+        key = obj.keyframes[frame]
+        return {"object": obj.id, "frame": frame, "rev": key.rev, "source": key.source,
+                "clicks": [{"x": c.x, "y": c.y, "positive": c.positive} for c in key.clicks]}
+
+    def keyframes(self, session_id: str, ref: str | None = None) -> list[dict]:
+        handle = self.store.get(session_id)
+        session = handle.session
+        with session.lock:
+            objects = [session.get_object(ref)] if ref is not None else list(session.objects.values())
+            return [self._keyframe_view(handle, o.id, f) for o in objects for f in sorted(o.keyframes)]
+
+    def keyframe_mask_path(self, session_id: str, ref: str, frame: int) -> Path:
+        session = self.store.get(session_id).session
+        obj = session.get_object(ref)
+        if frame not in obj.keyframes:
+            raise NotFound(f"'{obj.name}' has no keyframe on frame {frame}")
+        return session.keyframe_path(obj, frame)
+
+    def preview(self, session_id: str, frame: int) -> np.ndarray:
+        handle = self.store.get(session_id)
+        handle.session.check_frame(frame)
+        return handle.reader().read(frame)
+
+    # ---- results --------------------------------------------------------------------------------
+    def confidence(self, session_id: str, ref: str) -> dict[int, float]:
+        return self.store.get(session_id).session.confidence(ref)
+
+    def results(self, session_id: str) -> dict:
+        session = self.store.get(session_id).session
+        objects = []
+        for obj in list(session.objects.values()):
+            conf = session.confidence(obj.id)
+            objects.append({"id": obj.id, "name": obj.name, "folder": safe_name(obj.name),
+                            "frames": sorted(conf)})
+        clean = sorted(int(p.stem) for p in session.clean_dir().glob("*.png") if p.stem.isdigit()) \
+            if session.clean_dir().is_dir() else []
+        return {"objects": objects, "clean": clean}
+
+    def mask_result_path(self, session_id: str, ref: str, frame: int) -> Path:
+        session = self.store.get(session_id).session
+        session.check_frame(frame)
+        path = session.result_path(session.get_object(ref), frame)
+        if not path.exists():
+            raise NotFound(f"no tracked matte for '{session.get_object(ref).name}' on frame {frame}")
+        return path
+
+    def clean_result_path(self, session_id: str, frame: int) -> Path:
+        session = self.store.get(session_id).session
+        session.check_frame(frame)
+        path = session.clean_dir() / frame_name(frame)
+        if not path.exists():
+            raise NotFound(f"no clean plate for frame {frame}")
+        return path
+
+    def archive_files(self, session_id: str, kind: str, objects: list[str] | None, start: int | None,
+                      end: int | None) -> list[tuple[Path, str]]:
+        """(file, name in the archive) for the results asked for; the zip is streamed from these."""
+        session = self.store.get(session_id).session
+        lo = 0 if start is None else start
+        hi = session.frame_count - 1 if end is None else end
+        wanted = lambda p: p.stem.isdigit() and lo <= int(p.stem) <= hi  # noqa: E731
+        files: list[tuple[Path, str]] = []
+        if kind in ("masks", "all"):
+            objs = [session.get_object(o) for o in objects] if objects else list(session.objects.values())
+            for obj in objs:
+                folder = session.mask_dir(obj)
+                if folder.is_dir():
+                    files += [(p, f"masks/{folder.name}/{p.name}") for p in sorted(folder.glob("*.png")) if wanted(p)]
+        if kind in ("clean", "all") and session.clean_dir().is_dir():
+            files += [(p, f"clean/{p.name}") for p in sorted(session.clean_dir().glob("*.png")) if wanted(p)]
+        return files
+
+    # ---- jobs -----------------------------------------------------------------------------------
+    def submit_track(self, session_id: str, objects: list[str] | None, start, end, direction: str) -> Job:
+        handle = self.store.get(session_id)
+        session = handle.session
+        if direction not in DIRECTIONS:
+            raise EngineError(f"direction must be one of: {', '.join(DIRECTIONS)}")
+        objs = [session.get_object(o) for o in objects] if objects else list(session.objects.values())
+        if not objs:
+            raise EngineError("the session has no objects: add one and click on it first")
+        for obj in objs:
+            if not obj.keyframes:
+                raise EngineError(f"object '{obj.name}' has no keyframe: click on it first")
+        self._check_range(session, start, end)
+        params = {"objects": [o.id for o in objs], "start": start, "end": end, "direction": direction}
+        return self.jobs.submit("track", session_id, params)
+
+    def submit_remove(self, session_id: str, objects: list[str] | None, start, end, dilate: int,
+                      resize_ratio: float) -> Job:
+        handle = self.store.get(session_id)
+        session = handle.session
+        objs = [session.get_object(o) for o in objects] if objects else list(session.objects.values())
+        if not objs:
+            raise EngineError("the session has no objects to remove")
+        self._check_range(session, start, end)
+        if not 0 < resize_ratio <= 1:
+            raise EngineError(f"resize ratio must be in (0, 1], got {resize_ratio}")
+        if not 0 <= dilate <= 200:
+            raise EngineError(f"dilation must be 0..200 pixels, got {dilate}")
+        missing = [o.name for o in objs if not session.confidence(o.id)]
+        if missing:
+            raise EngineError(f"track {', '.join(missing)} first: there are no mattes to remove")
+        params = {"objects": [o.id for o in objs], "start": start, "end": end, "dilate": dilate,
+                  "resize_ratio": resize_ratio}
+        return self.jobs.submit("remove", session_id, params)
+
+    @staticmethod
+    def _check_range(session, start, end) -> None:
+        for f in (start, end):
+            if f is not None:
+                session.check_frame(f)
+        if start is not None and end is not None and start > end:
+            raise EngineError(f"start {start} is after end {end}")
+
+    def _run_job(self, job: Job) -> dict:
+        """On the worker thread: a fresh reader, the engine's one tracker/inpainter instance."""
+        handle = self.store.get(job.session_id)
+        session = handle.session
+        p = job.params
+        video = open_video(session.video)
+        try:
+            if job.kind == "track":
+                if self._tracker is None:
+                    self._tracker = backends.create("tracker", self.tracker_name)
+                objects = [o for o in p["objects"] if o in session.objects]
+                if not objects:
+                    raise EngineError("the objects of this job were removed")
+
+                def on_frame(obj_id: int, frame: int, conf: float) -> None:
+                    job.emit("frame_done", object=obj_id, frame=frame, confidence=round(conf, 4))
+
+                return pipeline.track(session, video, self._tracker, objects, p["direction"], p["start"], p["end"],
+                                      job.cancel_token, job.progress, on_frame)
+            if self._inpainter is None:
+                self._inpainter = backends.create("inpainter", self.inpainter_name)
+            names = [safe_name(session.objects[o].name) for o in p["objects"] if o in session.objects]
+            if not names:
+                raise EngineError("the objects of this job were removed")
+            masks = pipeline.MaskFolders.find(session.root / "masks", (video.height, video.width), names)
+
+            def progress(done: int, total: int, frame: int | None) -> None:
+                job.progress(done, total, frame)
+                if frame is not None:
+                    job.emit("frame_done", frame=frame)
+
+            return pipeline.remove(video, self._inpainter, masks, session.root, p["start"], p["end"], p["dilate"],
+                                   p["resize_ratio"], job.cancel_token, progress, resume=True)
+        finally:
+            video.close()

@@ -1,0 +1,139 @@
+"""Sessions held by the engine, persisted in the state folder so a restart (or kill -9) restores them.
+
+Layout of the state folder:
+
+    sessions/<session id>/       one engine.session.Session each (clicks, keyframes, results)
+    jobs/<job id>.json           every job's parameters and last known status
+    uploads/<sha256>/            clips sent by remote clients
+
+Each session gets its own interactive VideoReader for clicks and previews; jobs open their own,
+because a reader's decoder position is not meant to be shared between two threads' access patterns.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+from ..errors import EngineError, NotFound
+from ..session import SESSION_FILE, Session
+from ..video_io import VideoReader, open_video
+
+
+class Conflict(EngineError):
+    status = 409
+
+
+def default_state_dir() -> Path:
+    import os
+
+    env = os.environ.get("VTA_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "vse-track-anything"
+
+
+class SessionHandle:
+    """A session plus what the server keeps beside it: an interactive reader and a click lock
+    (a click reads, extends and writes the frame's click list, so two on one frame must not interleave)."""
+
+    def __init__(self, session: Session, reader: VideoReader | None = None) -> None:
+        self.session = session
+        self.click_lock = threading.Lock()
+        self._reader = reader
+        self._reader_lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    def reader(self) -> VideoReader:
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = open_video(self.session.video)
+                if len(self._reader) != self.session.frame_count:
+                    self._reader.close()
+                    self._reader = None
+                    raise EngineError(f"the clip '{self.session.video}' changed on disk: it now has a different "
+                                      f"number of frames than when this session was made")
+            return self._reader
+
+    def info(self) -> dict:
+        return self.reader().info.to_dict()
+
+    def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+
+class SessionStore:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = Path(state_dir) / "sessions"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.sessions: dict[str, SessionHandle] = {}
+
+    def restore(self) -> list[str]:
+        """Load every session left by an earlier run; unreadable ones are reported, not fatal."""
+        problems = []
+        for folder in sorted(self.dir.iterdir()):
+            if not (folder / SESSION_FILE).exists():
+                continue
+            try:
+                session = Session.load(folder)
+            except EngineError as exc:
+                problems.append(str(exc))
+                continue
+            self.sessions[session.id] = SessionHandle(session)
+        return problems
+
+    def open(self, video: str, start: int | None = None, end: int | None = None, reuse: bool = True) -> SessionHandle:
+        """A session for `video` (already checked against the allowed roots). With reuse, the newest
+        existing session for the same clip is returned, so an artist's earlier work is kept."""
+        reader = open_video(video)
+        try:
+            if reuse:
+                same = [h for h in self.sessions.values()
+                        if h.session.video == video and h.session.frame_count == len(reader)]
+                if same:
+                    handle = max(same, key=lambda h: (h.session.root / SESSION_FILE).stat().st_mtime)
+                    if start is not None or end is not None:
+                        handle.session.set_range(start, end)
+                    reader.close()
+                    return handle
+            session_id = uuid.uuid4().hex[:12]
+            root = self.dir / session_id
+            try:
+                session = Session.create(root, video, len(reader), start, end, session_id=session_id)
+            except EngineError:
+                shutil.rmtree(root, ignore_errors=True)
+                raise
+        except BaseException:
+            reader.close()
+            raise
+        handle = SessionHandle(session, reader)
+        with self._lock:
+            self.sessions[session.id] = handle
+        return handle
+
+    def get(self, session_id: str) -> SessionHandle:
+        handle = self.sessions.get(session_id)
+        if handle is None:
+            raise NotFound(f"no session '{session_id}'")
+        return handle
+
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            handle = self.get(session_id)
+            del self.sessions[session_id]
+        handle.close()
+        shutil.rmtree(handle.session.root, ignore_errors=True)
+
+    def close(self) -> None:
+        for handle in list(self.sessions.values()):
+            handle.close()
