@@ -1,0 +1,46 @@
+"""VSE Track Anything: click an object in the sequencer preview, track it through the shot, fix it
+with clicks on later frames, remove it for a clean plate. Heavy work runs in a separate engine
+process (engine/); this add-on is the Blender side, standard library + numpy only.
+
+Modules, one concern each: compat (API renames), mapping (pure frame/pixel maps), props (saved and
+transient state), preferences, engine_client (the only HTTP code), engine_ops (engine conversations
+on worker threads), worker (threads → main thread via timers), strips (result strips, markers, mask
+modifier), overlay (gpu drawing in the preview), operators, tool (preview click tool), gui (panels).
+"""
+
+bl_info = {
+    "name": "VSE Track Anything",
+    "author": "VSE Track Anything contributors",
+    "version": (0, 1, 0),
+    "blender": (3, 4, 0),
+    "location": "Sequencer > Sidebar > Track Anything",
+    "description": "Click-to-matte tracking and clean-plate removal for the Video Sequence Editor",
+    "category": "Sequencer",
+}
+
+if "bpy" in locals():  # script reload (F3 > Reload Scripts)
+    import importlib
+
+    for _name in ("compat", "mapping", "props", "preferences", "engine_client", "engine_ops", "worker", "strips",
+                  "overlay", "operators", "tool", "gui"):
+        if _name in locals():
+            importlib.reload(locals()[_name])
+
+import bpy  # noqa: E402
+
+from . import (compat, engine_client, engine_ops, gui, mapping, operators, overlay, preferences,  # noqa: E402,F401
+               props, strips, tool, worker)
+
+# registration order: data first, then what uses it; unregistered in reverse
+_modules = (props, preferences, operators, gui, tool, overlay, worker)
+
+
+def register() -> None:
+    for module in _modules:
+        module.register()
+
+
+def unregister() -> None:
+    operators.cancel_job()
+    for module in reversed(_modules):
+        module.unregister()

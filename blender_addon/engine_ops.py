@@ -1,0 +1,272 @@
+"""The add-on's conversations with the engine, as plain functions run on worker threads.
+
+No bpy here: each function gets plain values (snapshots taken on the main thread) and an
+`engine_client.EngineClient`, and returns plain values for a main-thread callback. This is where
+local state (clicks saved in the .blend) is reconciled with the engine session, so clicks made while
+the engine was away, or in a previous Blender session, are replayed rather than lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import engine_client
+
+_ids_lock = threading.Lock()
+_engine_ids: dict[tuple[str, str, int], int] = {}  # (engine url, session id, local uid) → engine object id
+_engine_process: dict = {"proc": None}
+
+
+@dataclass
+class ObjectSpec:
+    uid: int
+    name: str
+    color: tuple[int, int, int]
+    engine_id: int = 0
+
+
+@dataclass
+class ClickSpec:
+    x: float
+    y: float
+    positive: bool
+
+
+@dataclass
+class JobControl:
+    """Shared between the main thread (cancel button, Esc) and the job thread."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    job_id: str = ""
+
+
+def make_client(address: str, token: str = "", timeout: float = 10.0) -> engine_client.EngineClient:
+    return engine_client.EngineClient(address, token or None, timeout=max(timeout, 30.0),
+                                      interactive_timeout=timeout)
+
+
+# ---- engine ---------------------------------------------------------------------------------------
+def connect(client) -> dict:
+    return client.connect()
+
+
+def start_engine(command: str, log_path: str, env: dict | None = None) -> int:
+    """Start a local engine (no shell) with its output going to `log_path`; returns its pid."""
+    proc = _engine_process.get("proc")
+    if proc is not None and proc.poll() is None:
+        return proc.pid
+    argv = shlex.split(command)
+    if not argv:
+        raise engine_client.EngineClientError("the engine start command is empty (add-on preferences)")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+    except OSError as exc:
+        raise engine_client.EngineClientError(f"could not run '{argv[0]}': {exc.strerror or exc}") from None
+    finally:
+        log.close()
+    _engine_process["proc"] = proc
+    return proc.pid
+
+
+def wait_for_engine(client, timeout: float = 30.0) -> dict:
+    """Poll until the engine answers (after start_engine); raises the last error on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = _engine_process.get("proc")
+        if proc is not None and proc.poll() is not None:
+            raise engine_client.EngineClientError(
+                f"the engine exited at once (code {proc.returncode}); see its log for why")
+        try:
+            return client.connect()
+        except engine_client.EngineUnreachable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def stop_engine() -> None:
+    """Stop the engine this add-on started (only that one)."""
+    proc = _engine_process.get("proc")
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _engine_process["proc"] = None
+
+
+# ---- sessions and objects -------------------------------------------------------------------------
+def open_session(client, path: str) -> dict:
+    """Open (or reuse) the engine session for `path`; the reply holds `clip` info and folders."""
+    client.connect()
+    view = client.open_session(path=path, reuse=True)
+    if view.get("clip") is None:
+        raise engine_client.EngineClientError(view.get("clip_error") or f"the engine cannot read '{path}'")
+    return view
+
+
+def ensure_object(client, session_id: str, spec: ObjectSpec) -> int:
+    """The engine id of a local object, creating it in the session when needed (found by name
+    first, so a reused session keeps its objects)."""
+    key = (client.url, session_id, spec.uid)
+    with _ids_lock:
+        if key in _engine_ids:
+            return _engine_ids[key]
+    view = client.session(session_id)
+    known = {int(o["id"]): o["name"] for o in view.get("objects", [])}
+    by_name = {name: oid for oid, name in known.items()}
+    if spec.engine_id in known:  # saved in the .blend from an earlier run of this session
+        engine_id = spec.engine_id
+    elif spec.name in by_name:
+        engine_id = by_name[spec.name]
+    else:
+        engine_id = int(client.add_object(session_id, spec.name, list(spec.color))["id"])
+    with _ids_lock:
+        _engine_ids[key] = engine_id
+    return engine_id
+
+
+def forget_ids(session_id: str | None = None) -> None:
+    with _ids_lock:
+        for key in [k for k in _engine_ids if session_id is None or k[1] == session_id]:
+            del _engine_ids[key]
+
+
+def update_object(client, session_id: str, spec: ObjectSpec) -> int:
+    engine_id = ensure_object(client, session_id, spec)
+    client.update_object(session_id, engine_id, spec.name, list(spec.color))
+    return engine_id
+
+
+def remove_object(client, session_id: str, spec: ObjectSpec) -> None:
+    key = (client.url, session_id, spec.uid)
+    with _ids_lock:
+        engine_id = _engine_ids.pop(key, None)
+    if engine_id is None:
+        for o in client.session(session_id).get("objects", []):
+            if o["name"] == spec.name:
+                engine_id = int(o["id"])
+    if engine_id is not None:
+        try:
+            client.remove_object(session_id, engine_id)
+        except engine_client.EngineHTTPError as exc:
+            if exc.status != 404:
+                raise
+
+
+# ---- clicks ---------------------------------------------------------------------------------------
+def _engine_clicks(client, session_id: str, engine_id: int, frame: int) -> list[tuple[float, float, bool]]:
+    for key in client.keyframes(session_id):
+        if int(key["object"]) == engine_id and int(key["frame"]) == frame:
+            return [(float(c["x"]), float(c["y"]), bool(c["positive"])) for c in key.get("clicks", [])]
+    return []
+
+
+def sync_frame(client, session_id: str, spec: ObjectSpec, frame: int, clicks: list[ClickSpec]) -> dict:
+    """Make the engine's clicks for (object, frame) equal the local list: send the ones it lacks, or
+    clear and replay when they differ. Returns {uid, frame, engine_id, mask, count}."""
+    engine_id = ensure_object(client, session_id, spec)
+    local = [(round(c.x, 3), round(c.y, 3), c.positive) for c in clicks]
+    remote = [(round(x, 3), round(y, 3), p) for x, y, p in _engine_clicks(client, session_id, engine_id, frame)]
+    mask = None
+    if remote != local[:len(remote)]:
+        client.clear_keyframe(session_id, engine_id, frame)
+        remote = []
+    if not local:
+        if remote:
+            client.clear_keyframe(session_id, engine_id, frame)
+        return {"uid": spec.uid, "frame": frame, "engine_id": engine_id, "mask": None, "count": 0}
+    todo = local[len(remote):]
+    for x, y, p in todo:
+        reply = client.click(session_id, engine_id, frame, x, y, p)
+        mask = client.mask_of(reply)
+    return {"uid": spec.uid, "frame": frame, "engine_id": engine_id, "mask": mask, "count": len(local)}
+
+
+def resync_all(client, session_id: str, objects: list[ObjectSpec],
+               clicks: dict[tuple[int, int], list[ClickSpec]]) -> list[dict]:
+    """After (re)opening a session: make sure every object exists and every local keyframe's clicks
+    are in the engine (replays what a new or older engine session lacks)."""
+    out = []
+    specs = {o.uid: o for o in objects}
+    for spec in objects:
+        ensure_object(client, session_id, spec)
+    remote: dict[tuple[int, int], list] = {}
+    for key in client.keyframes(session_id):
+        remote[(int(key["object"]), int(key["frame"]))] = [
+            (round(float(c["x"]), 3), round(float(c["y"]), 3), bool(c["positive"])) for c in key.get("clicks", [])]
+    for (uid, frame), cl in clicks.items():
+        spec = specs.get(uid)
+        if spec is None:
+            continue
+        engine_id = ensure_object(client, session_id, spec)
+        local = [(round(c.x, 3), round(c.y, 3), c.positive) for c in cl]
+        if remote.get((engine_id, frame)) == local:
+            out.append({"uid": uid, "frame": frame, "engine_id": engine_id, "mask": None, "count": len(local)})
+            continue
+        out.append(sync_frame(client, session_id, spec, frame, cl))
+    return out
+
+
+# ---- jobs -----------------------------------------------------------------------------------------
+POLL_S = 0.25
+
+
+def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress) -> dict:
+    """Submit a track/remove job and follow it by polling (so Cancel is noticed within POLL_S),
+    calling on_progress(done, total, message) from this thread. Returns the final job record;
+    raises EngineClientError when the job fails."""
+    if kind == "track":
+        job = client.track(session_id, **params)
+    else:
+        job = client.remove(session_id, **params)
+    control.job_id = job["id"]
+    cancel_sent = False
+    while True:
+        if control.cancel.is_set() and not cancel_sent:
+            try:
+                client.cancel(job["id"])
+            except engine_client.EngineHTTPError:
+                pass  # already finished
+            cancel_sent = True
+        job = client.job(job["id"])
+        on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
+        status = job.get("status")
+        if status == "done":
+            return job
+        if status == "cancelled":
+            return job
+        if status in ("error", "interrupted"):
+            raise engine_client.EngineClientError(f"{kind} failed: {job.get('message') or status}")
+        time.sleep(POLL_S)
+
+
+def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str,
+                    low: float) -> dict:
+    """Where the result files are (the engine's own folders when this machine can read them,
+    otherwise downloaded into `local_cache`) and each object's per-frame confidence."""
+    view = client.session(session_id)
+    masks_dir, clean_dir = view.get("masks_dir", ""), view.get("clean_dir", "")
+    results = client.results(session_id)
+    folders = {int(o["id"]): o["folder"] for o in results.get("objects", [])}
+    if not (masks_dir and os.path.isdir(masks_dir)):
+        client.download_archive(session_id, local_cache)
+        masks_dir, clean_dir = os.path.join(local_cache, "masks"), os.path.join(local_cache, "clean")
+    confidence = {}
+    out_objects = []
+    for spec in objects:
+        engine_id = ensure_object(client, session_id, spec)
+        conf = client.confidence(session_id, engine_id, low=low)["frames"]
+        confidence[spec.uid] = conf
+        out_objects.append({"uid": spec.uid, "folder": folders.get(engine_id, ""), "frames": len(conf)})
+    return {"masks_dir": masks_dir, "clean_dir": clean_dir if results.get("clean") else "",
+            "objects": out_objects, "confidence": confidence}

@@ -1,0 +1,165 @@
+"""The "Track Anything" sidebar tab of the Sequencer (sequencer and preview regions): engine status,
+then one panel per step of the workflow."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import compat, operators, strips
+
+
+class VTA_UL_objects(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        row = layout.row(align=True)
+        row.prop(item, "color", text="")
+        row.prop(item, "name", text="", emboss=False)
+        n = sum(1 for c in data.clicks if c.object_uid == item.uid)
+        keys = len({c.frame for c in data.clicks if c.object_uid == item.uid})
+        row.label(text=f"{keys} key · {n} clicks")
+
+
+class _Base:
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Track Anything"
+
+
+def _state(context):
+    return operators.scene_of(context).vta
+
+
+class VTA_PT_engine(_Base, bpy.types.Panel):
+    bl_label = "Engine"
+    bl_idname = "VTA_PT_engine"
+
+    def draw(self, context):
+        st = context.window_manager.vta
+        col = self.layout.column(align=True)
+        if st.connected:
+            col.label(text=f"Connected · engine {st.engine_version}", icon="CHECKMARK")
+            col.label(text=f"Device: {st.device}")
+            for part in st.backends.split(", "):
+                if part:
+                    col.label(text=part)
+        else:
+            col.label(text="Not connected", icon="UNLINKED")
+        row = self.layout.row(align=True)
+        row.operator("vta.connect", icon="LINKED")
+        row.operator("vta.start_engine", icon="PLAY")
+        if st.error:
+            box = self.layout.box()
+            for i, line in enumerate(_wrap(st.error, 48)):
+                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+        elif st.message:
+            self.layout.label(text=st.message, icon="INFO")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if len(line) + len(w) + 1 > width and line:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    if line:
+        lines.append(line)
+    return lines[:6]
+
+
+class VTA_PT_clip(_Base, bpy.types.Panel):
+    bl_label = "1 · Clip"
+    bl_idname = "VTA_PT_clip"
+
+    def draw(self, context):
+        state = _state(context)
+        scene = operators.scene_of(context)
+        layout = self.layout
+        active = compat.active_strip(scene)
+        layout.label(text=f"Active strip: {active.name if active else '—'}", icon="SEQUENCE")
+        layout.operator("vta.get_video_info", icon="FILE_MOVIE")
+        if state.session_id:
+            col = layout.column(align=True)
+            col.label(text=f"Source: {state.strip_name}")
+            col.label(text=f"{state.frame_count} frames · {state.width}x{state.height} · {state.fps:g} fps")
+
+
+class VTA_PT_objects(_Base, bpy.types.Panel):
+    bl_label = "2 · Objects and Clicks"
+    bl_idname = "VTA_PT_objects"
+
+    def draw(self, context):
+        state = _state(context)
+        scene = operators.scene_of(context)
+        layout = self.layout
+        row = layout.row(align=True)
+        row.prop(state, "track_start")
+        row.operator("vta.set_range", text="", icon="TRIA_LEFT_BAR").which = "START"
+        row = layout.row(align=True)
+        row.prop(state, "track_end")
+        row.operator("vta.set_range", text="", icon="TRIA_RIGHT_BAR").which = "END"
+        layout.operator("vta.set_range", text="Range From Strip", icon="ARROW_LEFTRIGHT").which = "STRIP"
+        row = layout.row()
+        row.template_list("VTA_UL_objects", "", state, "objects", state, "active_object", rows=3)
+        col = row.column(align=True)
+        col.operator("vta.object_add", text="", icon="ADD")
+        col.operator("vta.object_remove", text="", icon="REMOVE")
+        frame = operators.current_source_frame(state, scene)
+        obj = operators.active_object(state)
+        if obj is not None and frame is not None:
+            n = sum(1 for c in state.clicks if c.object_uid == obj.uid and c.frame == frame)
+            layout.label(text=f"Media frame {frame}: {n} click(s)" + (" · keyframe" if n else ""))
+        layout.label(text="Preview: Click tool · click = add, Shift+click = exclude", icon="RESTRICT_SELECT_OFF")
+        row = layout.row(align=True)
+        row.operator("vta.clear_clicks", icon="X")
+        row.prop(state, "show_overlay", text="", icon="HIDE_OFF")
+        st = context.window_manager.vta
+        if st.pending_clicks:
+            layout.operator("vta.sync_clicks", text=f"Send {st.pending_clicks} Pending Click(s)", icon="FILE_REFRESH")
+
+
+class VTA_PT_track(_Base, bpy.types.Panel):
+    bl_label = "3 · Track and 4 · Correct"
+    bl_idname = "VTA_PT_track"
+
+    def draw(self, context):
+        state = _state(context)
+        st = context.window_manager.vta
+        layout = self.layout
+        layout.prop(state, "direction", expand=True)
+        layout.prop(state, "low_confidence", slider=True)
+        if st.busy:
+            layout.progress(factor=st.progress / 100.0, text=f"{st.job_kind} {st.progress_text}") \
+                if hasattr(layout, "progress") else layout.prop(st, "progress", text=f"{st.job_kind} {st.progress_text}")
+            layout.operator("vta.cancel", icon="CANCEL")
+        else:
+            layout.operator("vta.track", icon="TRACKING").direction = state.direction
+        layout.label(text="Low-confidence frames get 'VTA' timeline markers;")
+        layout.label(text="click there to add a keyframe, then Track again.")
+
+
+class VTA_PT_remove(_Base, bpy.types.Panel):
+    bl_label = "5 · Remove and Results"
+    bl_idname = "VTA_PT_remove"
+
+    def draw(self, context):
+        state = _state(context)
+        st = context.window_manager.vta
+        layout = self.layout
+        layout.prop(state, "resize_ratio", slider=True)
+        layout.prop(state, "dilation")
+        row = layout.row()
+        row.enabled = not st.busy
+        row.operator("vta.remove", icon="BRUSH_DATA")
+        row = layout.row(align=True)
+        row.operator("vta.load_results", icon="FILE_REFRESH")
+        row.operator("vta.use_as_mask", icon="MOD_MASK")
+        scene = operators.scene_of(context)
+        if state.strip_name:
+            n = len(strips.own_strips(scene, state.strip_name))
+            layout.label(text=f"{n} result strip(s) on the timeline")
+
+
+_panels = (VTA_PT_engine, VTA_PT_clip, VTA_PT_objects, VTA_PT_track, VTA_PT_remove)
+classes = (VTA_UL_objects,) + _panels
+register, unregister = bpy.utils.register_classes_factory(classes)

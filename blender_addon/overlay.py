@@ -1,0 +1,177 @@
+"""The preview overlay: the active object's current mask and the clicks on this frame, drawn with
+`gpu` in one POST_PIXEL handler (never `bgl`).
+
+Masks come from two places: the mask the engine returned for the last click on a frame (kept in
+memory per object and source frame) and the tracked mattes on disk. Textures are cached per
+(object, frame) and rebuilt only when that changes, downsampled to at most MAX_TEXTURE pixels a side.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+import numpy as np
+
+from . import compat, mapping, strips
+
+MAX_TEXTURE = 768
+_handle = None
+_click_masks: dict[tuple[int, int], np.ndarray] = {}  # (object uid, source frame) → bool mask
+_texture_cache: dict = {"key": None, "texture": None}
+
+
+def set_click_mask(uid: int, frame: int, mask: np.ndarray | None) -> None:
+    if mask is None:
+        _click_masks.pop((uid, frame), None)
+    else:
+        _click_masks[(uid, frame)] = mask
+    _texture_cache["key"] = None
+
+
+def forget_masks() -> None:
+    _click_masks.clear()
+    _texture_cache["key"] = None
+
+
+def click_mask(uid: int, frame: int) -> np.ndarray | None:
+    return _click_masks.get((uid, frame))
+
+
+def load_png_mask(path: str) -> np.ndarray | None:
+    """A matte PNG → bool mask (top row first), read through Blender's image loader (no extra deps)."""
+    try:
+        img = bpy.data.images.load(path, check_existing=False)
+    except RuntimeError:
+        return None
+    try:
+        w, h = img.size
+        if w == 0 or h == 0:
+            return None
+        px = np.empty(w * h * img.channels, np.float32)
+        img.pixels.foreach_get(px)
+        arr = px.reshape(h, w, img.channels)[::-1]  # Blender stores bottom row first
+        return arr[:, :, 0] > 0.5
+    finally:
+        bpy.data.images.remove(img)
+
+
+def current_mask(state, obj, source_frame: int) -> tuple[tuple, np.ndarray | None]:
+    """(cache key, mask) to show for `obj` on `source_frame`: the click result, else the tracked matte."""
+    mask = _click_masks.get((obj.uid, source_frame))
+    if mask is not None:
+        return ("click", obj.uid, source_frame, id(mask)), mask
+    if state.masks_dir and obj.folder:
+        path = os.path.join(state.masks_dir, obj.folder, f"{source_frame:05d}.png")
+        if os.path.isfile(path):
+            key = ("file", path, os.path.getmtime(path))
+            if _texture_cache["key"] == key:
+                return key, None
+            return key, load_png_mask(path)
+    return ("none",), None
+
+
+def _mask_texture(mask: np.ndarray, color) -> object:
+    import gpu
+
+    h, w = mask.shape
+    step = max(1, int(np.ceil(max(h, w) / MAX_TEXTURE)))
+    small = mask[::step, ::step][::-1]  # GPU textures start at the bottom row
+    th, tw = small.shape
+    rgba = np.zeros((th, tw, 4), np.float32)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = color[0], color[1], color[2]
+    rgba[..., 3] = small * 0.45
+    buf = gpu.types.Buffer("FLOAT", tw * th * 4, rgba.ravel().tolist())
+    return gpu.types.GPUTexture((tw, th), format="RGBA16F", data=buf)
+
+
+def _view(region) -> mapping.View2D:
+    v = region.view2d
+    x0, y0 = v.region_to_view(0, 0)
+    x1, y1 = v.region_to_view(region.width, region.height)
+    return mapping.View2D(x0, y0, x1, y1, region.width, region.height)
+
+
+def _draw() -> None:
+    try:
+        _draw_inner()
+    except Exception as exc:  # noqa: BLE001 - a draw error must never spam tracebacks per redraw
+        print(f"Track Anything overlay: {exc}")
+
+
+def _draw_inner() -> None:
+    import gpu
+    from gpu_extras.batch import batch_for_shader
+
+    context = bpy.context
+    scene = compat.sequencer_scene(context)
+    state = getattr(scene, "vta", None)
+    if state is None or not state.show_overlay or not state.strip_name or not state.width:
+        return
+    source = strips.find_strip(scene, state.strip_name)
+    region = context.region
+    if source is None or region is None or not (0 <= state.active_object < len(state.objects)):
+        return
+    timing = strips.strip_timing(source, state.frame_count)
+    frame = mapping.timeline_to_source(scene.frame_current, timing)
+    if frame is None:
+        return
+    obj = state.objects[state.active_object]
+    view = _view(region)
+    xf = strips.strip_transform(source, state.width, state.height)
+
+    key, mask = current_mask(state, obj, frame)
+    key = key + (tuple(obj.color),)
+    if key != _texture_cache["key"]:
+        _texture_cache["key"] = key
+        _texture_cache["texture"] = _mask_texture(mask, obj.color) if mask is not None else None
+    texture = _texture_cache["texture"]
+    gpu.state.blend_set("ALPHA")
+    if texture is not None:
+        w, h = state.width, state.height
+        corners = [mapping.image_to_region(x, y, view, xf) for x, y in ((0, h), (w, h), (w, 0), (0, 0))]
+        shader = compat.image_shader()
+        batch = batch_for_shader(shader, "TRI_FAN", {"pos": corners,
+                                                      "texCoord": ((0, 0), (1, 0), (1, 1), (0, 1))})
+        shader.bind()
+        shader.uniform_sampler("image", texture)
+        batch.draw(shader)
+
+    points = {True: [], False: []}
+    for c in state.clicks:
+        if c.object_uid == obj.uid and c.frame == frame:
+            points[c.positive].append(mapping.image_to_region(c.x, c.y, view, xf))
+    shader = compat.uniform_color_shader()
+    gpu.state.point_size_set(9.0)
+    for positive, pts in points.items():
+        if not pts:
+            continue
+        batch = batch_for_shader(shader, "POINTS", {"pos": pts})
+        shader.bind()
+        shader.uniform_float("color", (0.0, 0.0, 0.0, 1.0))
+        batch.draw(shader)
+    gpu.state.point_size_set(6.0)
+    for positive, pts in points.items():
+        if not pts:
+            continue
+        batch = batch_for_shader(shader, "POINTS", {"pos": pts})
+        shader.bind()
+        shader.uniform_float("color", (0.2, 1.0, 0.3, 1.0) if positive else (1.0, 0.2, 0.2, 1.0))
+        batch.draw(shader)
+    gpu.state.point_size_set(1.0)
+    gpu.state.blend_set("NONE")
+
+
+def register() -> None:
+    global _handle
+    if _handle is None:
+        _handle = bpy.types.SpaceSequenceEditor.draw_handler_add(_draw, (), "PREVIEW", "POST_PIXEL")
+
+
+def unregister() -> None:
+    global _handle
+    if _handle is not None:
+        bpy.types.SpaceSequenceEditor.draw_handler_remove(_handle, "PREVIEW")
+        _handle = None
+    forget_masks()
+    _texture_cache["texture"] = None

@@ -1,0 +1,42 @@
+"""Add-on preferences: where the engine is, its token, and how to start a local one."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import FloatProperty, StringProperty
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8765"
+
+
+class VTA_Preferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    address: StringProperty(name="Engine address", default=DEFAULT_ADDRESS,
+                            description="URL of the Track Anything engine")
+    token: StringProperty(name="Token", subtype="PASSWORD",
+                          description="Access token, when the engine was started with one")
+    engine_command: StringProperty(
+        name="Start command", default="vta-engine serve --port 8765",
+        description="Command that starts a local engine (run without a shell; use the engine's venv, e.g. "
+                    "/path/to/.venv/bin/vta-engine serve --port 8765)")
+    timeout: FloatProperty(name="Request timeout", default=10.0, min=1.0, max=300.0, subtype="TIME_ABSOLUTE",
+                           description="Seconds to wait for one engine request")
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "address")
+        col.prop(self, "token")
+        col.prop(self, "engine_command")
+        col.prop(self, "timeout")
+
+
+def get(context=None) -> VTA_Preferences | None:
+    """The preferences, or None while the add-on is not registered as an add-on (e.g. in tests
+    that register the modules directly)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon else None
+
+
+classes = (VTA_Preferences,)
+register, unregister = bpy.utils.register_classes_factory(classes)

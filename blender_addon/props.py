@@ -1,0 +1,109 @@
+"""What the add-on remembers.
+
+Scene properties (`scene.vta`) are saved in the .blend: the source strip, the engine session it maps
+to, the objects, every click and the settings, so reopening a file restores the work (and the clicks
+can be replayed to a fresh engine). Clicks are stored here *before* they are sent, so an engine that
+is gone never loses one.
+
+WindowManager properties (`wm.vta`) are transient (never saved): connection state, job progress and
+the last message, following Flamenco; changing them redraws the panels.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
+                       IntProperty, PointerProperty, StringProperty)
+
+PALETTE = [(0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (1.00, 0.88, 0.10), (0.00, 0.51, 0.78),
+           (0.96, 0.51, 0.19), (0.57, 0.12, 0.71), (0.27, 0.94, 0.94), (0.94, 0.20, 0.90)]
+
+
+def _object_changed(self, context):
+    # renames and recolours are pushed to the engine lazily (see operators.sync_object_meta)
+    self.meta_dirty = True
+    from . import operators
+
+    operators.schedule_object_sync(context)
+
+
+class VTA_Object(bpy.types.PropertyGroup):
+    uid: IntProperty(description="Local id, stable across engine sessions")
+    name: StringProperty(name="Name", default="object", update=_object_changed)
+    color: FloatVectorProperty(name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0,
+                               default=(0.9, 0.1, 0.3), update=_object_changed)
+    engine_id: IntProperty(default=0, description="Object id in the engine session (0: not created yet)")
+    meta_dirty: BoolProperty(default=False)
+    folder: StringProperty(description="Engine result folder name for this object")
+
+
+class VTA_Click(bpy.types.PropertyGroup):
+    object_uid: IntProperty()
+    frame: IntProperty(description="Source (media) frame, 0-based")
+    x: FloatProperty(description="Media pixel, from the left")
+    y: FloatProperty(description="Media pixel, from the top")
+    positive: BoolProperty(default=True)
+    synced: BoolProperty(default=False, description="Sent to the current engine session")
+
+
+class VTA_SceneState(bpy.types.PropertyGroup):
+    strip_name: StringProperty(name="Source strip")
+    video_path: StringProperty(subtype="FILE_PATH")
+    session_id: StringProperty()
+    frame_count: IntProperty()
+    width: IntProperty()
+    height: IntProperty()
+    fps: FloatProperty()
+    masks_dir: StringProperty(subtype="DIR_PATH")
+    clean_dir: StringProperty(subtype="DIR_PATH")
+
+    track_start: IntProperty(name="Start", description="First timeline frame to track")
+    track_end: IntProperty(name="End", description="Last timeline frame to track")
+    direction: EnumProperty(name="Direction", default="both", items=[
+        ("forward", "Forward", "From each keyframe towards later frames"),
+        ("backward", "Backward", "From each keyframe towards earlier frames"),
+        ("both", "Both", "Both ways, blended between keyframes")])
+
+    objects: CollectionProperty(type=VTA_Object)
+    active_object: IntProperty(name="Active object")
+    next_uid: IntProperty(default=1)
+    clicks: CollectionProperty(type=VTA_Click)
+
+    low_confidence: FloatProperty(name="Flag below", default=0.6, min=0.0, max=1.0,
+                                  description="Mark timeline frames where the tracker's confidence drops below this")
+    dilation: IntProperty(name="Mask dilation", default=8, min=0, max=200, subtype="PIXEL",
+                          description="Grow the mattes by this many pixels before removing the objects")
+    resize_ratio: FloatProperty(name="Resize ratio", default=1.0, min=0.1, max=1.0,
+                                description="Inpaint at this fraction of the resolution (faster), upscaled back")
+    show_overlay: BoolProperty(name="Show mask and clicks", default=True)
+
+
+class VTA_Status(bpy.types.PropertyGroup):
+    connected: BoolProperty()
+    engine_version: StringProperty()
+    backends: StringProperty()
+    device: StringProperty()
+    message: StringProperty()
+    error: StringProperty()
+    busy: BoolProperty()
+    job_kind: StringProperty()
+    job_id: StringProperty()
+    progress: FloatProperty(subtype="PERCENTAGE", min=0, max=100)
+    progress_text: StringProperty()
+    pending_clicks: IntProperty()
+
+
+classes = (VTA_Object, VTA_Click, VTA_SceneState, VTA_Status)
+_register, _unregister = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register()
+    bpy.types.Scene.vta = PointerProperty(type=VTA_SceneState)
+    bpy.types.WindowManager.vta = PointerProperty(type=VTA_Status)
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.vta
+    del bpy.types.Scene.vta
+    _unregister()

@@ -1,0 +1,239 @@
+"""Result strips, timeline markers and the mask modifier: everything the add-on puts in the edit.
+
+Every strip the add-on creates carries custom properties (`vta_role`, `vta_source`), so re-running
+replaces exactly the add-on's own strips and never touches the user's. Results are placed with
+mapping.visible_source_map: each visible timeline frame of the source strip shows the result file of
+the media frame Blender shows there, so mattes stay frame-aligned with moved, trimmed, reversed or
+retimed sources.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from . import compat, mapping
+
+ROLE = "vta_role"
+SOURCE = "vta_source"
+MARKER_PREFIX = "VTA "
+
+
+# ---- reading strips into mapping records ---------------------------------------------------------
+def strip_timing(strip, source_frames: int) -> mapping.StripTiming:
+    return mapping.StripTiming(
+        frame_start=float(strip.frame_start), final_start=int(strip.frame_final_start),
+        final_end=int(strip.frame_final_end), content_duration=int(strip.frame_duration),
+        source_frames=int(source_frames),
+        anim_offset_start=int(getattr(strip, "animation_offset_start", 0)),
+        anim_offset_end=int(getattr(strip, "animation_offset_end", 0)),
+        reverse=bool(getattr(strip, "use_reverse_frames", False)),
+        strobe=float(getattr(strip, "strobe", 1.0) or 1.0))
+
+
+def strip_transform(strip, width: int, height: int) -> mapping.StripTransform:
+    t, c = strip.transform, strip.crop
+    origin = tuple(getattr(t, "origin", (0.5, 0.5)))
+    return mapping.StripTransform(
+        width=int(width), height=int(height), offset_x=float(t.offset_x), offset_y=float(t.offset_y),
+        scale_x=float(t.scale_x), scale_y=float(t.scale_y), rotation=float(getattr(t, "rotation", 0.0)),
+        origin_x=float(origin[0]), origin_y=float(origin[1]),
+        crop_left=float(c.min_x), crop_right=float(c.max_x), crop_bottom=float(c.min_y), crop_top=float(c.max_y),
+        flip_x=bool(strip.use_flip_x), flip_y=bool(strip.use_flip_y))
+
+
+def media_path(strip) -> str | None:
+    """Absolute path of the media a movie strip plays, or the folder of an image-sequence strip."""
+    if strip.type == "MOVIE":
+        return os.path.normpath(bpy.path.abspath(strip.filepath))
+    if strip.type == "IMAGE":
+        folder = os.path.normpath(bpy.path.abspath(strip.directory))
+        if len(strip.elements) == 1:
+            return os.path.join(folder, strip.elements[0].filename)
+        return folder
+    return None
+
+
+def find_strip(scene, name: str):
+    for strip in compat.all_strips(scene):
+        if strip.name == name:
+            return strip
+    return None
+
+
+# ---- our strips ----------------------------------------------------------------------------------
+def own_strips(scene, source_name: str | None = None, role: str | None = None) -> list:
+    found = []
+    for strip in compat.all_strips(scene):
+        r = strip.get(ROLE)
+        if r is None:
+            continue
+        if source_name is not None and strip.get(SOURCE) != source_name:
+            continue
+        if role is not None and r != role:
+            continue
+        found.append(strip)
+    return found
+
+
+def remove_own_strips(scene, source_name: str, role: str | None = None) -> int:
+    coll = compat.strip_collection(scene)
+    n = 0
+    for strip in own_strips(scene, source_name, role):
+        # unhook any mask modifier that points at the strip before deleting it
+        for other in compat.all_strips(scene):
+            for mod in list(other.modifiers):
+                if getattr(mod, "input_mask_strip", None) == strip:
+                    other.modifiers.remove(mod)
+        coll.remove(strip)
+        n += 1
+    return n
+
+
+def _overlaps(strip, start: int, end: int) -> bool:
+    return strip.frame_final_start < end and start < strip.frame_final_end
+
+
+def free_channel(scene, above: int, start: int, end: int, skip=()) -> int:
+    """The lowest channel above `above` with nothing in [start, end)."""
+    strips = [s for s in compat.all_strips(scene) if s not in skip]
+    channel = above + 1
+    while channel < 128:
+        if not any(s.channel == channel and _overlaps(s, start, end) for s in strips):
+            return channel
+        channel += 1
+    raise RuntimeError("no free channel above the source strip")
+
+
+def frame_files(source_strip, source_frames: int, folder: str, pattern: str = "{:05d}.png") -> list[tuple[int, str]]:
+    """(timeline frame, file name) for the source strip's visible frames whose result exists, as one
+    contiguous run from the first to the last such frame (a gap holds the previous frame's file)."""
+    pairs = mapping.visible_source_map(strip_timing(source_strip, source_frames))
+    present = [(t, pattern.format(s)) for t, s in pairs if os.path.isfile(os.path.join(folder, pattern.format(s)))]
+    if not present:
+        return []
+    by_frame = dict(present)
+    first, last = present[0][0], present[-1][0]
+    run, held = [], present[0][1]
+    for t in range(first, last + 1):
+        held = by_frame.get(t, held)
+        run.append((t, held))
+    return run
+
+
+def add_result_strip(scene, source_strip, source_frames: int, folder: str, name: str, role: str,
+                     non_color: bool, channel: int | None = None, color_tag: str | None = None):
+    """An image-sequence strip showing `folder`'s per-frame results aligned with `source_strip`.
+    Returns None when there are no results in the visible range."""
+    files = frame_files(source_strip, source_frames, folder)
+    if not files:
+        return None
+    start, end = files[0][0], files[-1][0] + 1
+    coll = compat.strip_collection(scene, create=True)
+    if channel is None:
+        channel = free_channel(scene, source_strip.channel, start, end)
+    strip = coll.new_image(name=name, filepath=os.path.join(folder, files[0][1]), channel=channel, frame_start=start)
+    for _, filename in files[1:]:
+        strip.elements.append(filename)
+    strip[ROLE] = role
+    strip[SOURCE] = source_strip.name
+    if non_color:
+        try:
+            strip.colorspace_settings.name = "Non-Color"
+        except TypeError:  # a colour config without that name
+            pass
+    # results follow the source's transform so they overlay it exactly in the preview
+    _copy_transform(source_strip, strip)
+    if color_tag and hasattr(strip, "color_tag"):
+        strip.color_tag = color_tag
+    return strip
+
+
+def _copy_transform(src, dst) -> None:
+    for attr in ("offset_x", "offset_y", "scale_x", "scale_y", "rotation"):
+        if hasattr(src.transform, attr):
+            setattr(dst.transform, attr, getattr(src.transform, attr))
+    if hasattr(src.transform, "origin"):
+        dst.transform.origin = src.transform.origin
+    for attr in ("min_x", "max_x", "min_y", "max_y"):
+        setattr(dst.crop, attr, getattr(src.crop, attr))
+    dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y
+
+
+def place_results(scene, source_strip, source_frames: int, objects: list[tuple[str, str, str]],
+                  clean_dir: str | None) -> list:
+    """Replace the add-on's strips for `source_strip` with fresh ones: one matte strip per object
+    ((role id, display name, folder)) and the clean plate on top. Returns the new strips."""
+    remove_own_strips(scene, source_strip.name)
+    made = []
+    for i, (uid, name, folder) in enumerate(objects):
+        strip = add_result_strip(scene, source_strip, source_frames, folder, f"{name} matte", f"matte:{uid}",
+                                 non_color=True, channel=None, color_tag=f"COLOR_{(i % 9) + 1:02d}")
+        if strip is not None:
+            made.append(strip)
+    if clean_dir:
+        strip = add_result_strip(scene, source_strip, source_frames, clean_dir, f"{source_strip.name} clean",
+                                 "clean", non_color=False)
+        if strip is not None:
+            made.append(strip)
+    return made
+
+
+def use_as_mask(context, scene, source_strip, matte_strip):
+    """Add (or update) a Mask modifier on the source strip fed by the matte strip."""
+    compat.ensure_sequencer_scene(context, scene)
+    mod = None
+    for m in source_strip.modifiers:
+        if m.type == "MASK" and m.name.startswith("VTA"):
+            mod = m
+            break
+    if mod is None:
+        mod = source_strip.modifiers.new(name=f"VTA {matte_strip.name}", type="MASK")
+    mod.input_mask_type = "STRIP"
+    mod.input_mask_strip = matte_strip
+    matte_strip.mute = True  # it now feeds the modifier; showing it on top would hide the result
+    return mod
+
+
+# ---- timeline markers for low-confidence frames --------------------------------------------------
+def low_confidence_runs(frames: list[int]) -> list[tuple[int, int]]:
+    """Consecutive frames grouped into (first, last) runs, so a bad stretch is one marker."""
+    runs: list[tuple[int, int]] = []
+    for f in sorted(set(frames)):
+        if runs and f == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], f)
+        else:
+            runs.append((f, f))
+    return runs
+
+
+def clear_markers(scene) -> None:
+    for m in list(scene.timeline_markers):
+        if m.name.startswith(MARKER_PREFIX):
+            scene.timeline_markers.remove(m)
+
+
+def mark_low_confidence(scene, source_strip, source_frames: int, per_object: dict[str, dict[int, float]],
+                        threshold: float) -> int:
+    """One marker at the start of each run of source frames below `threshold`, named with the object
+    and the lowest confidence, placed at the timeline frame that shows it."""
+    clear_markers(scene)
+    timing = strip_timing(source_strip, source_frames)
+    n = 0
+    for name, conf in per_object.items():
+        low = [f for f, c in conf.items() if c < threshold]
+        for first, last in low_confidence_runs(low):
+            frame = None
+            for f in range(first, last + 1):  # first frame of the run that is visible
+                frame = mapping.source_to_timeline(f, timing)
+                if frame is not None:
+                    break
+            if frame is None:
+                continue
+            worst = min(conf[f] for f in range(first, last + 1) if f in conf)
+            length = last - first + 1
+            scene.timeline_markers.new(f"{MARKER_PREFIX}{name} {worst:.2f}" + (f" x{length}" if length > 1 else ""),
+                                       frame=frame)
+            n += 1
+    return n
