@@ -31,6 +31,7 @@ ACTIVE = ("queued", "running")
 TERMINAL = ("done", "error", "cancelled", "interrupted")
 _EVENT_WINDOW = 4000
 _SAVE_INTERVAL_S = 0.5
+_SEQ_JUMP_ON_RESTORE = 100_000  # event numbers never repeat across restarts, so `since=` stays valid
 
 
 class Job:
@@ -96,6 +97,8 @@ class Job:
         for key in ("status", "done", "total", "message", "result", "created", "started", "finished", "attempts"):
             if key in data:
                 setattr(job, key, data[key])
+        # the saved number lags by up to _SAVE_INTERVAL_S of events: jump past any number handed out
+        job.seq = int(data.get("last_event", 0)) + _SEQ_JUMP_ON_RESTORE
         return job
 
 
@@ -133,6 +136,7 @@ class JobManager:
             if job.status in ACTIVE:
                 job.status = "interrupted"
                 job.message = "the engine stopped while this job was running; resume it to finish"
+                job.emit("interrupted", done=job.done, total=job.total, message=job.message)
                 job.save()
             self.jobs[job.id] = job
         return problems
