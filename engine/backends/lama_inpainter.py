@@ -1,0 +1,126 @@
+"""LaMa inpainter: the classical temporal inpainter, with LaMa inventing only the pixels the clip
+never shows.
+
+The classical inpainter fills each hole from other frames first and hands only the never-seen rest
+to `fill_spatial`; it then carries that fill to the following frames (its anchor), so LaMa's result
+does not flicker. This class replaces that one method. The model is IOPaint's TorchScript
+`big-lama.pt`, called as `model(image [1,3,H,W] 0..1, mask [1,1,H,W] 0/1) -> [1,3,H,W] 0..1` with H
+and W padded to a multiple of 8 (symmetric padding, as IOPaint's lama.py does). It runs on a crop
+around the hole with context, at most `max_side` pixels long, so 4K frames cost what 1K frames cost.
+LaMa runs in float32 even on CUDA: its Fourier convolutions are unreliable in half precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import cv2
+
+import models
+
+from ..device import choose_device, describe
+from ..errors import EngineError
+from .classical_inpainter import ClassicalInpainter
+from .sam_segmenter import missing_packages, pick_weights
+
+LAMA_PREFERENCE = ("big_lama",)
+PAD_MOD = 8
+
+
+def context_box(hole: np.ndarray, context: float = 0.5, min_margin: int = 32) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the hole's bounding box grown by `context` of its size (at least
+    `min_margin` px) on each side, clipped to the image (pure; unit-tested). LaMa needs surrounding
+    texture to continue, but not the whole frame."""
+    ys, xs = np.nonzero(hole)
+    if len(xs) == 0:
+        return None
+    h, w = hole.shape
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    my = max(min_margin, int(context * (y1 - y0)))
+    mx = max(min_margin, int(context * (x1 - x0)))
+    return max(0, y0 - my), min(h, y1 + my), max(0, x0 - mx), min(w, x1 + mx)
+
+
+def pad_to_multiple(image: np.ndarray, mod: int = PAD_MOD) -> np.ndarray:
+    """Symmetric padding of the bottom/right edges to a multiple of `mod`."""
+    h, w = image.shape[:2]
+    ph, pw = (-h) % mod, (-w) % mod
+    pad = ((0, ph), (0, pw)) + ((0, 0),) * (image.ndim - 2)
+    return np.pad(image, pad, mode="symmetric")
+
+
+class LamaInpainter(ClassicalInpainter):
+    name = "lama"
+    learned = True
+
+    @classmethod
+    def availability(cls) -> str | None:
+        return missing_packages("torch") or pick_weights(LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS")[1]
+
+    def __init__(self, device: str | None = None, weights: str | None = None, max_side: int = 1024,
+                 context: float = 0.5, dtype: str | None = None, **options) -> None:
+        super().__init__(**options)
+        reason = missing_packages("torch")
+        name, why = (None, reason) if reason else pick_weights(LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS", weights)
+        if why:
+            raise EngineError(f"inpainter 'lama' cannot run: {why}")
+        import torch
+
+        self.weights = name
+        path = models.require_verified(name)
+        self.device = choose_device(device)
+        try:
+            self.model = torch.jit.load(str(path), map_location=self.device).eval()
+        except Exception as exc:  # torch raises many types for a bad file
+            raise EngineError(f"cannot load LaMa TorchScript {path.name}: {str(exc).splitlines()[0]}") from None
+        self.max_side = max_side
+        self.context = context
+        self.spatial_calls = 0
+        self.spatial_pixels = 0
+
+    def describe(self) -> dict:
+        return {"name": self.name, "learned": True, "device": describe(self.device), "dtype": "float32",
+                "weights": self.weights, "temporal": "classical"}
+
+    def fill_spatial(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        box = context_box(hole, self.context)
+        if box is None:
+            return image
+        y0, y1, x0, x1 = box
+        crop, crop_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+        ch, cw = crop_hole.shape
+        scale = min(1.0, self.max_side / max(ch, cw))
+        if scale < 1.0:
+            size = (max(PAD_MOD, round(cw * scale)), max(PAD_MOD, round(ch * scale)))
+            crop_in = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            hole_in = cv2.resize(crop_hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            hole_in |= cv2.resize(crop_hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+        else:
+            crop_in, hole_in = crop, crop_hole
+        filled = self._run(crop_in, hole_in)
+        if filled.shape[:2] != (ch, cw):
+            filled = cv2.resize(filled, (cw, ch), interpolation=cv2.INTER_CUBIC)
+        out = image.copy()
+        region = out[y0:y1, x0:x1]
+        region[crop_hole] = filled[crop_hole]
+        self.spatial_calls += 1
+        self.spatial_pixels += int(crop_hole.sum())
+        return out
+
+    def _run(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """One LaMa call on RGB uint8 (h, w, 3) + bool hole → RGB uint8 (h, w, 3)."""
+        import torch
+
+        h, w = hole.shape
+        img = pad_to_multiple(image).astype(np.float32) / 255.0
+        msk = pad_to_multiple(hole.astype(np.float32))
+        with torch.inference_mode():
+            t_img = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(self.device)
+            t_msk = torch.from_numpy(np.ascontiguousarray(msk))[None, None].to(self.device)
+            try:
+                result = self.model(t_img, t_msk)
+            except Exception as exc:
+                raise EngineError(f"LaMa failed on a {w}x{h} crop: {str(exc).splitlines()[0]}") from None
+        if tuple(result.shape) != (1, 3, img.shape[0], img.shape[1]):
+            raise EngineError(f"LaMa returned shape {tuple(result.shape)}, expected (1, 3, {img.shape[0]}, {img.shape[1]})")
+        out = result[0].permute(1, 2, 0).float().cpu().numpy()[:h, :w]
+        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
