@@ -29,6 +29,7 @@ from ..errors import EngineError
 from .base import Tracker
 from .sam_segmenter import missing_packages, pick_weights
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # SAM 2 draws tqdm bars on stderr; set before sam2 is imported
 SAM2_PREFERENCE = ("sam2.1_hiera_large", "sam2.1_hiera_base_plus", "sam2.1_hiera_small", "sam2.1_hiera_tiny")
 PACKAGES = ("torch", "sam2", "hydra", "omegaconf")
 DEFAULT_WINDOW = 32
@@ -193,7 +194,6 @@ def _object_confidence(state: dict, obj_idx: int, idx: int, prob: np.ndarray) ->
 def _build_predictor(config: str, checkpoint: Path, device: str):
     """`build_sam2_video_predictor` with either a config inside the sam2 package or a yaml file on
     disk (hydra only searches the package, so a file gets its folder as a temporary search path)."""
-    os.environ.setdefault("TQDM_DISABLE", "1")  # SAM 2 draws progress bars on stderr
     from hydra import initialize_config_dir, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from sam2.build_sam import build_sam2_video_predictor
