@@ -105,10 +105,22 @@ def stop_engine() -> None:
 
 
 # ---- sessions and objects -------------------------------------------------------------------------
-def open_session(client, path: str) -> dict:
-    """Open (or reuse) the engine session for `path`; the reply holds `clip` info and folders."""
+def open_session(client, path: str, session_id: str = "") -> dict:
+    """The engine session for this scene: the one saved in the .blend when the engine still has it
+    for the same media, else a new one (never another scene's, so two edits of one clip do not mix
+    their keyframes). The reply holds `clip` info and the result folders."""
     client.connect()
-    view = client.open_session(path=path, reuse=True)
+    view = None
+    if session_id:
+        try:
+            view = client.session(session_id)
+        except engine_client.EngineHTTPError as exc:
+            if exc.status != 404:
+                raise
+        if view is not None and os.path.normpath(view.get("video", "")) != os.path.normpath(path):
+            view = None
+    if view is None:
+        view = client.open_session(path=path, reuse=False)
     if view.get("clip") is None:
         raise engine_client.EngineClientError(view.get("clip_error") or f"the engine cannot read '{path}'")
     return view
@@ -204,6 +216,11 @@ def resync_all(client, session_id: str, objects: list[ObjectSpec],
     for key in client.keyframes(session_id):
         remote[(int(key["object"]), int(key["frame"]))] = [
             (round(float(c["x"]), 3), round(float(c["y"]), 3), bool(c["positive"])) for c in key.get("clicks", [])]
+    ours = {ensure_object(client, session_id, spec) for spec in objects}
+    local_keys = {(ensure_object(client, session_id, specs[uid]), frame) for uid, frame in clicks if uid in specs}
+    for engine_id, frame in list(remote):
+        if engine_id in ours and (engine_id, frame) not in local_keys:  # undone in Blender: drop it
+            client.clear_keyframe(session_id, engine_id, frame)
     for (uid, frame), cl in clicks.items():
         spec = specs.get(uid)
         if spec is None:

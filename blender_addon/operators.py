@@ -272,7 +272,7 @@ class VTA_OT_get_video_info(bpy.types.Operator):
         if changed:
             state.track_start, state.track_end = strip.frame_final_start, strip.frame_final_end - 1
         status_of(context).message = "Opening the clip in the engine…"
-        worker.submit(engine_ops.open_session, client(context), path,
+        worker.submit(engine_ops.open_session, client(context), path, "" if changed else state.session_id,
                       on_done=lambda view, n=scene.name: _on_session(n, view),
                       on_error=lambda m: report("ERROR", m))
         return {"FINISHED"}
