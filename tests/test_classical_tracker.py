@@ -1,0 +1,186 @@
+"""The classical tracker on generated clips with exact ground truth (plain, occluded, cut, several
+objects) and on one real DAVIS clip when the shared clips are present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.backends.classical_tracker import ClassicalTracker, size_bias
+from engine.backends.classical_tracker_confidence import FrameQuality, combine_confidence
+from engine.backends.flow_field import cut_score
+from engine.errors import Cancelled, EngineError
+from engine.metrics import jaccard
+from engine.progress import CancelToken
+from engine.synthetic import SyntheticClip
+from engine.video_io import VideoInfo, VideoReader
+
+CLIPS = Path(os.environ.get("VTA_CLIPS") or Path(__file__).resolve().parents[1].parent / "shared" / "clips")
+
+
+class ArrayVideo(VideoReader):
+    """A clip made by a function: frame i → RGB array (no files)."""
+
+    def __init__(self, make, count: int, width: int, height: int) -> None:
+        self._init_common()
+        self.make = make
+        self.info = VideoInfo("generated", "sequence", width, height, 24.0, count, 0, "raw")
+
+    def _decode(self, index: int) -> np.ndarray:
+        return self.make(index)
+
+
+def synthetic_video(clip: SyntheticClip, frame=None) -> ArrayVideo:
+    return ArrayVideo(frame or clip.frame, clip.frames, clip.width, clip.height)
+
+
+def track(video, init_mask, frames, **objects):
+    out = {}
+    for frame, probs, confs in ClassicalTracker().propagate(video, frames[0] - 1, init_mask, frames):
+        out[frame] = (probs, confs)
+    return out
+
+
+def test_tracks_synthetic_object_with_high_iou():
+    clip = SyntheticClip(frames=30)
+    result = track(synthetic_video(clip), {1: clip.mask(0)}, list(range(1, 30)))
+    ious = [jaccard(result[i][0][1] >= 0.5, clip.mask(i)) for i in range(1, 30)]
+    assert min(ious) > 0.8, ious
+    assert np.mean(ious) > 0.88
+    confs = [result[i][1][1] for i in range(1, 30)]
+    assert np.mean(confs) > 0.5
+    probs = result[29][0][1]
+    assert probs.dtype == np.float32 and probs.shape == (clip.height, clip.width)
+    assert 0.0 <= probs.min() and probs.max() <= 1.0
+
+
+def test_tracks_backward_too():
+    clip = SyntheticClip(frames=20)
+    frames = list(range(18, -1, -1))
+    out = {f: p for f, p, _ in ClassicalTracker().propagate(synthetic_video(clip), 19, {5: clip.mask(19)}, frames)}
+    assert jaccard(out[0][5] >= 0.5, clip.mask(0)) > 0.8
+
+
+def _occluded(clip: SyntheticClip, start: int, stop: int):
+    """A grey bar that slides in, covers the whole object for a few frames, and leaves."""
+
+    def frame(i: int) -> np.ndarray:
+        image = clip.frame(i).copy()
+        if start <= i < stop:
+            ys, xs = np.nonzero(clip.mask(i))
+            pad = 12
+            image[max(0, ys.min() - pad):ys.max() + pad, max(0, xs.min() - pad):xs.max() + pad] = (70, 90, 160)
+        return image
+
+    return frame
+
+
+def test_recovers_after_full_occlusion_and_confidence_drops():
+    clip = SyntheticClip(frames=40)
+    video = synthetic_video(clip, _occluded(clip, 12, 17))
+    result = track(video, {1: clip.mask(0)}, list(range(1, 40)))
+    conf = {i: result[i][1][1] for i in result}
+    iou = {i: jaccard(result[i][0][1] >= 0.5, clip.mask(i)) for i in range(1, 40)}
+    hidden = [conf[i] for i in range(12, 17)]
+    visible = [conf[i] for i in range(3, 11)]
+    assert max(hidden) < 0.3 < min(visible), (hidden, visible)
+    # the object is found again by its keyframe colours within a few frames of reappearing
+    assert max(iou[i] for i in range(17, 22)) > 0.7, iou
+    assert np.mean([iou[i] for i in range(25, 40)]) > 0.8, iou
+
+
+def test_hard_cut_drops_confidence():
+    a, b = SyntheticClip(frames=30, seed=7), SyntheticClip(frames=30, seed=99)
+    video = synthetic_video(a, lambda i: a.frame(i) if i < 15 else b.frame(i))
+    result = track(video, {1: a.mask(0)}, list(range(1, 30)))
+    conf = [result[i][1][1] for i in range(1, 30)]
+    assert conf[15 - 1] < 0.36, conf  # frame 15, the first after the cut
+    assert min(conf[2:12]) > 0.5, conf
+
+
+def test_several_objects_in_one_call_share_the_run():
+    clip = SyntheticClip(frames=20)
+    rng = np.random.default_rng(3)
+    speckle = rng.integers(0, 40, (clip.height, clip.width, 1)).astype(np.uint8)
+
+    def disc(i: int) -> np.ndarray:
+        m = np.zeros((clip.height, clip.width), np.uint8)
+        cv2.circle(m, (40 + 2 * i, 40 + i), 22, 1, -1)
+        return m > 0
+
+    def frame(i: int) -> np.ndarray:
+        image = clip.frame(i).copy()
+        blue = np.clip(np.array([40, 60, 200], np.uint8) + speckle, 0, 255)
+        image[disc(i)] = blue[disc(i)]
+        return image
+
+    init = {1: clip.mask(0) & ~disc(0), 2: disc(0)}
+    out = {f: (p, c) for f, p, c in ClassicalTracker().propagate(synthetic_video(clip, frame), 0, init, range(1, 20))}
+    probs, confs = out[19]
+    assert set(probs) == {1, 2} and set(confs) == {1, 2}
+    assert jaccard(probs[1] >= 0.5, clip.mask(19) & ~disc(19)) > 0.8
+    assert jaccard(probs[2] >= 0.5, disc(19)) > 0.8
+    assert not ((probs[1] >= 0.5) & (probs[2] >= 0.5)).any()  # each pixel has one owner
+
+
+def test_cancel_stops_the_run():
+    clip = SyntheticClip(frames=20)
+    token = CancelToken()
+    seen = []
+    with pytest.raises(Cancelled):
+        for frame, _, _ in ClassicalTracker().propagate(synthetic_video(clip), 0, {1: clip.mask(0)}, range(1, 20), token):
+            seen.append(frame)
+            if frame == 3:
+                token.cancel()
+    assert seen == [1, 2, 3]
+
+
+def test_bad_input_is_a_clear_error():
+    clip = SyntheticClip(frames=5)
+    with pytest.raises(EngineError, match="mask of object 1"):
+        list(ClassicalTracker().propagate(synthetic_video(clip), 0, {1: np.ones((5, 5), bool)}, [1]))
+    with pytest.raises(EngineError, match="unknown classical tracker option"):
+        ClassicalTracker(nonsense=1)
+
+
+def test_empty_start_mask_gives_empty_low_confidence_frames():
+    clip = SyntheticClip(frames=5)
+    out = list(ClassicalTracker().propagate(synthetic_video(clip), 0, {1: np.zeros((clip.height, clip.width), bool)}, [1, 2]))
+    assert all(p[1].max() < 0.5 and c[1] == 0.0 for _, p, c in out)
+
+
+def test_pure_helpers():
+    assert size_bias(100, 100) == 0.0
+    assert size_bias(200, 100) > 0.3 and size_bias(50, 100) < -0.3
+    calm = combine_confidence(FrameQuality(), 0.0, 1.0)
+    assert calm > 0.9
+    assert combine_confidence(FrameQuality(lost=True), 0.0, 1.0) == 0.0
+    assert combine_confidence(FrameQuality(flow_consistency=0.3), 0.0, 1.0) < 0.3
+    assert combine_confidence(FrameQuality(area_change=0.4), 0.0, 1.0) < 0.3
+    assert combine_confidence(FrameQuality(), 0.9, 1.0) < 0.2
+    flat = np.full(32, 1 / 32)
+    other = np.zeros(32)
+    other[3] = 1.0
+    small = np.zeros((10, 10), np.float32)
+    big = np.full((10, 10), 80.0, np.float32)
+    assert cut_score(small, np.ones((10, 10), np.float32), flat, flat) == 0.0
+    assert cut_score(big, np.zeros((10, 10), np.float32), flat, other) > 0.8
+
+
+@pytest.mark.clips
+def test_real_davis_clip_blackswan():
+    folder = CLIPS / "davis16-blackswan"
+    if not (folder / "frames").is_dir():
+        pytest.skip("shared clips absent")
+    from engine.video_io import open_video
+
+    video = open_video(folder / "frames")
+    n = 25
+    gt = [cv2.imread(str(folder / "masks" / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127 for i in range(n)]
+    out = {f: p[1] >= 0.5 for f, p, _ in ClassicalTracker().propagate(video, 0, {1: gt[0]}, range(1, n))}
+    ious = [jaccard(out[i], gt[i]) for i in range(1, n)]
+    assert np.mean(ious) > 0.75, ious

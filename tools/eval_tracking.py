@@ -1,0 +1,249 @@
+"""Tracking quality and speed on real footage, DAVIS protocol.
+
+The ground-truth mask of frame 0 is given as the keyframe, the tracker runs forward, and every later
+frame is scored: J (IoU) and F (boundary F-measure), per object, averaged over frames, then over
+objects, then over clips. Two baselines run alongside: plain DIS flow warping and copying the first
+mask. Clips come from ../shared/clips (or --clips / $VTA_CLIPS); without them the script says so and
+exits 0.
+
+    python tools/eval_tracking.py                       # DAVIS-16 clips + schoolgirls + bmx-trees
+    python tools/eval_tracking.py --via session         # through Session + TrackRun (the product path)
+    python tools/eval_tracking.py --clips DIR --json out.json
+
+fps counts the tracker's own work on frames already decoded in memory (decoding excluded); the
+fps with decoding (frames read from the JPEGs as the tracker asks for them) is printed as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.backends import create  # noqa: E402
+from engine.metrics import boundary_f, jaccard  # noqa: E402
+from engine.video_io import VideoInfo, VideoReader, open_video  # noqa: E402
+
+DEFAULT_CLIPS = ["davis16-blackswan", "davis16-dog", "davis16-car-roundabout", "davis16-libby",
+                 "e2fgvi-schoolgirls-432x240", "propainter-bmx-trees-432x240"]
+DAVIS_MEAN_CLIPS = DEFAULT_CLIPS[:4]
+
+
+def clips_root(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    if os.environ.get("VTA_CLIPS"):
+        return Path(os.environ["VTA_CLIPS"])
+    return Path(__file__).resolve().parents[1].parent / "shared" / "clips"
+
+
+def voc_palette() -> np.ndarray:
+    """The DAVIS/VOC palette: index → RGB, so palette PNGs decoded as colour map back to ids."""
+    pal = np.zeros((256, 3), np.uint8)
+    for i in range(256):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal[i] = (r, g, b)
+    return pal
+
+
+_PALETTE_LOOKUP = {tuple(int(v) for v in rgb): i for i, rgb in enumerate(voc_palette())}
+
+
+def read_labels(path: Path) -> np.ndarray:
+    """A ground-truth mask → int label image (0 = background). Gray masks give label 1 where > 127;
+    colour (palette) masks give the palette index of each pixel's colour."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise SystemExit(f"cannot read mask {path}")
+    if image.ndim == 2:
+        return (image > 127).astype(np.int32)
+    rgb = image[:, :, 2::-1]
+    flat = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    labels = np.zeros(flat.shape, np.int32)
+    for value in np.unique(flat):
+        key = ((value >> 16) & 255, (value >> 8) & 255, value & 255)
+        labels[flat == value] = _PALETTE_LOOKUP.get(key, 0)
+    return labels
+
+
+class MemoryReader(VideoReader):
+    """Frames decoded up front, so timing measures the tracker and not JPEG decoding."""
+
+    def __init__(self, source: VideoReader) -> None:
+        self._init_common()
+        self.info = source.info
+        self.frames = [source.read(i) for i in range(len(source))]
+
+    def read(self, index: int) -> np.ndarray:
+        return self.frames[index]
+
+
+def score(pred: dict[int, list[np.ndarray]], gt_frames: list[np.ndarray]) -> dict:
+    """pred: object id → bool masks for frames 1..N-1; gt_frames: label images for frames 0..N-1."""
+    per_object = {}
+    for oid, masks in pred.items():
+        js = [jaccard(m, g == oid) for m, g in zip(masks, gt_frames[1:])]
+        fs = [boundary_f(m, g == oid) for m, g in zip(masks, gt_frames[1:])]
+        per_object[oid] = (float(np.mean(js)), float(np.mean(fs)), js)
+    j = float(np.mean([v[0] for v in per_object.values()]))
+    f = float(np.mean([v[1] for v in per_object.values()]))
+    return {"J": j, "F": f, "JF": (j + f) / 2, "objects": {str(k): {"J": v[0], "F": v[1]} for k, v in per_object.items()},
+            "_per_frame_J": {k: v[2] for k, v in per_object.items()}}
+
+
+def run_tracker(tracker, video, init: dict[int, np.ndarray], n: int):
+    masks = {oid: [] for oid in init}
+    confs = {oid: [] for oid in init}
+    start = time.perf_counter()
+    for _, probs, conf in tracker.propagate(video, 0, init, list(range(1, n))):
+        for oid in init:
+            masks[oid].append(probs[oid] >= 0.5)
+            confs[oid].append(conf[oid])
+    return masks, confs, time.perf_counter() - start
+
+
+def run_session(tracker, video_path: Path, init: dict[int, np.ndarray], n: int):
+    from engine.session import Session
+    from engine.tracking import TrackRun
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = open_video(video_path)
+        session = Session.create(Path(tmp) / "s", str(video_path), len(video))
+        ids = {}
+        for oid, mask in init.items():
+            obj = session.add_object(f"obj{oid}")
+            session.set_keyframe(obj.id, 0, mask, source="mask")
+            ids[oid] = obj.id
+        start = time.perf_counter()
+        TrackRun(session, video, tracker, direction="forward").run()
+        elapsed = time.perf_counter() - start
+        masks = {oid: [session.result_mask(ids[oid], i) for i in range(1, n)] for oid in init}
+        conf = {oid: [session.confidence(ids[oid]).get(i, 0.0) for i in range(1, n)] for oid in init}
+        return masks, conf, elapsed
+
+
+def naive_warp(video, init: dict[int, np.ndarray], n: int) -> dict[int, list[np.ndarray]]:
+    """Baseline: warp the previous mask by full-resolution DIS flow, nothing else."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    prev = cv2.cvtColor(video.read(0), cv2.COLOR_RGB2GRAY)
+    h, w = prev.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    probs = {k: v.astype(np.float32) for k, v in init.items()}
+    out = {k: [] for k in init}
+    for i in range(1, n):
+        gray = cv2.cvtColor(video.read(i), cv2.COLOR_RGB2GRAY)
+        flow = dis.calc(gray, prev, None)
+        for k in probs:
+            probs[k] = cv2.remap(probs[k], xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR)
+            out[k].append(probs[k] >= 0.5)
+        prev = gray
+    return out
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool) -> dict:
+    frames_dir = folder / "frames"
+    mask_files = sorted((folder / "masks").glob("*.png"))
+    source = open_video(frames_dir)
+    n = min(len(source), len(mask_files))
+    gt = [read_labels(p) for p in mask_files[:n]]
+    ids = [int(i) for i in np.unique(gt[0]) if i != 0]
+    init = {oid: gt[0] == oid for oid in ids}
+    tracker = create("tracker", tracker_name)
+    result = {"clip": folder.name, "frames": n, "objects": len(ids)}
+    memory = MemoryReader(source)
+    if via == "session":
+        masks, conf, elapsed = run_session(tracker, frames_dir, init, n)
+    else:
+        masks, conf, elapsed = run_tracker(tracker, memory, init, n)
+    result["tracker"] = score(masks, gt)
+    result["fps"] = (n - 1) / elapsed
+    if via == "direct":  # the same run again, decoding JPEGs as it goes
+        _, _, with_decode = run_tracker(create("tracker", tracker_name), open_video(frames_dir), init, n)
+        result["fps_with_decoding"] = (n - 1) / with_decode
+    per_frame_j = result["tracker"].pop("_per_frame_J")
+    pairs_c = [c for oid in ids for c in conf[oid]]
+    pairs_j = [j for oid in ids for j in per_frame_j[oid]]
+    result["confidence_mean"] = float(np.mean(pairs_c))
+    result["confidence_vs_J_spearman"] = spearman(pairs_c, pairs_j)
+    if baselines:
+        result["naive_flow"] = score(naive_warp(memory, init, n), gt)
+        result["copy_first"] = score({oid: [init[oid]] * (n - 1) for oid in ids}, gt)
+        for key in ("naive_flow", "copy_first"):
+            result[key].pop("_per_frame_J")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", help="folder of clips (default ../shared/clips or $VTA_CLIPS)")
+    ap.add_argument("--tracker", default="classical")
+    ap.add_argument("--only", nargs="*", help="clip names to run (default: the DAVIS four + schoolgirls + bmx-trees)")
+    ap.add_argument("--via", choices=("direct", "session"), default="direct",
+                    help="call the tracker directly, or go through Session + TrackRun")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--json", help="write all numbers here")
+    args = ap.parse_args(argv)
+
+    root = clips_root(args.clips)
+    names = args.only or DEFAULT_CLIPS
+    present = [n for n in names if (root / n / "frames").is_dir() and (root / n / "masks").is_dir()]
+    if not present:
+        print(f"no evaluation clips found in {root}: skipping")
+        return 0
+    cv2.setNumThreads(max(1, cv2.getNumThreads()))
+    results = []
+    header = f"{'clip':32s} {'J':>6s} {'F':>6s} {'J&F':>6s}  {'naive':>6s} {'copy':>6s}  {'fps':>6s} {'fps+dec':>7s}  conf~J"
+    print(header)
+    for name in present:
+        r = evaluate_clip(root / name, args.tracker, args.via, not args.no_baselines)
+        results.append(r)
+        t = r["tracker"]
+        naive = f"{r['naive_flow']['JF']:6.3f}" if "naive_flow" in r else "     -"
+        copy = f"{r['copy_first']['JF']:6.3f}" if "copy_first" in r else "     -"
+        dec = f"{r['fps_with_decoding']:7.1f}" if "fps_with_decoding" in r else "      -"
+        print(f"{name:32s} {t['J']:6.3f} {t['F']:6.3f} {t['JF']:6.3f}  {naive} {copy}  {r['fps']:6.1f} {dec}  "
+              f"{r['confidence_vs_J_spearman']:+.2f}", flush=True)
+    davis = [r for r in results if r["clip"] in DAVIS_MEAN_CLIPS]
+    summary = {}
+    if davis:
+        for key in ("tracker", "naive_flow", "copy_first"):
+            if key in davis[0]:
+                summary[key] = {m: float(np.mean([r[key][m] for r in davis])) for m in ("J", "F", "JF")}
+        t = summary["tracker"]
+        line = f"{'DAVIS-16 mean (' + str(len(davis)) + ' clips)':32s} {t['J']:6.3f} {t['F']:6.3f} {t['JF']:6.3f}"
+        if "naive_flow" in summary:
+            line += f"  {summary['naive_flow']['JF']:6.3f} {summary['copy_first']['JF']:6.3f}"
+        print(line)
+    big = [r for r in results if r["clip"].startswith("davis16")]
+    if big:
+        print(f"tracking fps at 854x480, one object, decoding excluded: {np.mean([r['fps'] for r in big]):.1f}"
+              + (f"; with decoding: {np.mean([r['fps_with_decoding'] for r in big]):.1f}" if "fps_with_decoding" in big[0] else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"clips": results, "davis_mean": summary, "via": args.via,
+                                               "tracker": args.tracker}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
