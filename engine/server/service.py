@@ -40,6 +40,9 @@ class ServerConfig:
     max_chunk_bytes: int = 16 * MiB
     max_mask_bytes: int = 64 * MiB
     max_json_bytes: int = 1 * MiB
+    # frames whose features the segmenter keeps: several artists (or views) click on different
+    # frames at once, and a cache smaller than that would recompute every click
+    segmenter_cache_frames: int = 16
     extra: dict = field(default_factory=dict)
 
 
@@ -56,13 +59,21 @@ class LockedSegmenter:
             return self.inner.segment(*args, **kwargs)
 
 
+def _create_segmenter(name: str, cache_frames: int):
+    """The one segmenter instance; the cache size is passed to backends that take it."""
+    try:
+        return backends.create("segmenter", name, cache_frames=cache_frames)
+    except TypeError:
+        return backends.create("segmenter", name)
+
+
 class Engine:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.roots = Roots(config.roots)
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.segmenter = LockedSegmenter(backends.create("segmenter", config.segmenter))
+        self.segmenter = LockedSegmenter(_create_segmenter(config.segmenter, config.segmenter_cache_frames))
         # resolved now so a bad name fails at start-up; instantiated on the worker at first use
         self.tracker_name = backends.resolve("tracker", config.tracker)
         self.inpainter_name = backends.resolve("inpainter", config.inpainter)

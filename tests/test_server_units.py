@@ -1,0 +1,92 @@
+"""Pure pieces of the server and client: mask RLE, the streamed zip, loopback and root checks."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from engine.errors import EngineError
+from engine.server.archive import zip_stream
+from engine.server.masks import rle_decode, rle_encode
+from engine.server.security import Forbidden, Roots, check_listen, is_loopback, token_ok
+from engine.server.uploads import check_sha, safe_suffix
+from tests.conftest_server import load_client
+
+
+@pytest.mark.parametrize("mask", [np.zeros((3, 4), bool), np.ones((3, 4), bool),
+                                  np.eye(5, dtype=bool), np.random.default_rng(0).random((17, 23)) > 0.5])
+def test_rle_round_trip_server_and_client(mask):
+    rle = rle_encode(mask)
+    assert sum(rle["counts"]) == mask.size
+    assert np.array_equal(rle_decode(rle), mask)
+    assert np.array_equal(load_client().decode_rle(rle), mask)
+
+
+def test_rle_starts_with_background_run():
+    assert rle_encode(np.array([[True, False, False]]))["counts"] == [0, 1, 2]
+    with pytest.raises(EngineError):
+        rle_decode({"size": [2, 2], "counts": [1, 1]})
+
+
+def test_zip_stream_is_a_valid_archive(tmp_path):
+    files = []
+    for i in range(3):
+        p = tmp_path / f"{i:05d}.png"
+        p.write_bytes(bytes([i]) * (1000 + i))
+        files.append((p, f"masks/a/{p.name}"))
+    files.append((tmp_path / "gone.png", "masks/a/gone.png"))
+    data = b"".join(zip_stream(files))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.namelist() == [f"masks/a/{i:05d}.png" for i in range(3)]
+        assert z.read("masks/a/00002.png") == bytes([2]) * 1002
+
+
+def test_loopback_and_listen_policy():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    check_listen("127.0.0.1", None)
+    check_listen("0.0.0.0", "t")
+    with pytest.raises(EngineError, match="--token"):
+        check_listen("0.0.0.0", None)
+    assert token_ok("Bearer abc", "abc") and not token_ok("Bearer abd", "abc") and not token_ok(None, "abc")
+    assert token_ok(None, None)
+
+
+def test_roots_resolve_before_checking(tmp_path):
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "ok.mp4").write_bytes(b"x")
+    (inside / "esc").symlink_to(outside)
+    roots = Roots([inside])
+    assert roots.check(str(inside / "ok.mp4")) == (inside / "ok.mp4").resolve()
+    for bad in (f"{inside}/../out/a.mp4", str(inside / "esc" / "a.mp4"), "/"):
+        with pytest.raises(Forbidden):
+            roots.check(bad)
+    with pytest.raises(EngineError):
+        roots.check("relative.mp4")
+    assert roots.check_video(str(inside / "shot.%04d.png")).endswith("shot.%04d.png")
+    with pytest.raises(Forbidden):
+        roots.check_video(str(inside / "esc" / "shot.%04d.png"))
+
+
+def test_upload_names_are_safe():
+    assert check_sha("A" * 64) == "a" * 64
+    with pytest.raises(EngineError):
+        check_sha("../" + "a" * 61)
+    assert safe_suffix("shot.MOV") == ".mov" and safe_suffix("x.../../etc") == ".bin" and safe_suffix("") == ".bin"
+
+
+def test_client_mismatch_message_names_the_side_to_update():
+    client = load_client()
+    assert "update the add-on" in client.mismatch_message(client.PROTOCOL + 1)
+    assert "update the engine" in client.mismatch_message(client.PROTOCOL - 1)
+
+
+def test_client_and_engine_protocols_are_bumped_together():
+    import engine
+
+    assert load_client().PROTOCOL == engine.PROTOCOL

@@ -1,0 +1,137 @@
+"""Click round-trip latency over the socket, through the add-on's standard-library client.
+
+Starts a real engine (`python -m engine.server`) on a free loopback port with a throwaway state
+folder, opens an 854x480 synthetic clip, and measures:
+  1. single client, warm frame (the segmenter's per-frame cache is filled by a first click);
+  2. N concurrent clients clicking (each on its own warm frame) while a track job runs.
+Prints p50/p95/max and errors. Usage:
+
+    .venv/bin/python tools/bench_server.py [--clicks 60] [--clients 8] [--frames 240] [--size 854x480]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.fileio import encode_png, mask_to_png_array  # noqa: E402
+from engine.synthetic import SyntheticClip  # noqa: E402
+from tests.conftest_server import EngineProcess  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(label: str, ms: list[float], errors: int) -> str:
+    if not ms:
+        return f"{label}: no successful clicks, {errors} errors"
+    return (f"{label}: n={len(ms)} p50={statistics.median(ms):.1f} ms p95={pct(ms, 95):.1f} ms "
+            f"max={max(ms):.1f} ms errors={errors}")
+
+
+def timed_clicks(client, sid, obj, frame, points, fmt) -> tuple[list[float], int]:
+    times, errors = [], 0
+    for i, (x, y) in enumerate(points):
+        t0 = time.perf_counter()
+        try:
+            client.click(sid, obj, frame, x, y, positive=i % 4 != 3 or i == 0, format=fmt)
+            times.append((time.perf_counter() - t0) * 1000)
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors += 1
+            print(f"  click error: {exc}", file=sys.stderr)
+        # each client undoes to keep the click list short, as an artist refining would
+        if i % 3 == 2:
+            try:
+                client.undo_click(sid, obj, frame, format="none")
+            except Exception:  # noqa: BLE001
+                pass
+    return times, errors
+
+
+def jitter_points(clip, frame: int, n: int) -> list[tuple[float, float]]:
+    import numpy as np
+
+    rng = np.random.default_rng(frame)
+    x, y = clip.click(frame)
+    r = clip.radius * 0.4
+    return [(float(x + rng.uniform(-r, r)), float(y + rng.uniform(-r, r))) for _ in range(n)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=60, help="clicks per client (default 60)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=240, help="clip length (the track job runs over it)")
+    parser.add_argument("--size", default="854x480")
+    parser.add_argument("--format", default="rle", choices=["rle", "png", "both", "none"])
+    parser.add_argument("--segmenter", default="classical")
+    args = parser.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+
+    with tempfile.TemporaryDirectory(prefix="vta-bench-") as tmp:
+        engine = EngineProcess(Path(tmp), args=("--segmenter", args.segmenter))
+        clip = SyntheticClip(w, h, args.frames, seed=11)
+        movie = clip.write_movie(engine.home / "bench.mp4")
+        engine.start()
+        try:
+            client = engine.client()
+            info = client.connect()
+            print(f"engine {info['version']} protocol {info['protocol']} backends {info['backends']} "
+                  f"device {info['device']}; clip {w}x{h}x{args.frames}, mask format {args.format}")
+            s = client.open_session(str(movie))
+            sid = s["id"]
+            obj = client.add_object(sid, "blob")["id"]
+
+            # 1. one client, warm frame
+            frame = 10
+            client.click(sid, obj, frame, *clip.click(frame), format="none")  # warms decode + segmenter cache
+            ms, errors = timed_clicks(client, sid, obj, frame, jitter_points(clip, frame, args.clicks), args.format)
+            print(summary("single client, warm frame", ms, errors))
+
+            # 2. N clients clicking while a track job runs
+            track_obj = client.add_object(sid, "tracked")["id"]
+            client.import_mask(sid, track_obj, 0, encode_png(mask_to_png_array(clip.mask(0))))
+            frames = [20 + 7 * i for i in range(args.clients)]
+            objs = [client.add_object(sid, f"c{i}")["id"] for i in range(args.clients)]
+            for f, o in zip(frames, objs):
+                client.click(sid, o, f, *clip.click(f), format="none")
+            job = client.track(sid, objects=[str(track_obj)], direction="forward")
+            results: list[tuple[list[float], int]] = [([], 0)] * args.clients
+
+            def run(i: int) -> None:
+                c = engine.client()
+                results[i] = timed_clicks(c, sid, objs[i], frames[i], jitter_points(clip, frames[i], args.clicks),
+                                          args.format)
+
+            threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - t0
+            state = client.job(job["id"])
+            all_ms = [m for r in results for m in r[0]]
+            all_err = sum(r[1] for r in results)
+            print(summary(f"{args.clients} clients during a track job", all_ms, all_err))
+            print(f"  {len(all_ms) / elapsed:.1f} clicks/s overall; job was {state['status']} at "
+                  f"{state['done']}/{state['total']} frames when the clients finished")
+            final = client.wait(job["id"])
+            print(f"  track job finished: {final['status']} ({final['done']}/{final['total']} frames)")
+            return 1 if errors or all_err or final["status"] != "done" else 0
+        finally:
+            engine.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
