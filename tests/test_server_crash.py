@@ -64,3 +64,28 @@ def test_sigkill_mid_track_then_restart_and_resume(tmp_path):
         assert client.results(s["id"])["objects"][0]["frames"] == list(range(FRAMES))
     finally:
         engine.stop()
+
+
+def test_ctrl_c_interrupts_the_job_and_exits_cleanly(tmp_path):
+    clip = SyntheticClip(320, 180, 200, seed=6)
+    engine = EngineProcess(tmp_path)
+    movie = clip.write_movie(engine.home / "shot.mp4")
+    engine.start()
+    client = engine.client()
+    s = client.open_session(str(movie))
+    obj = client.add_object(s["id"], "blob")
+    client.import_mask(s["id"], obj["id"], 0, encode_png(mask_to_png_array(clip.mask(0))))
+    job = client.track(s["id"], direction="forward")
+    kinds = []
+    for event in client.events(job["id"]):
+        kinds.append(event["event"])
+        if kinds.count("frame_done") == 5:
+            engine.stop()  # SIGINT
+            break
+    assert engine.proc.returncode == 0, engine.log.read_text()
+    assert "Traceback" not in engine.log.read_text()
+    engine.start()
+    try:
+        assert engine.client().job(job["id"])["status"] == "interrupted"
+    finally:
+        engine.stop()

@@ -54,8 +54,34 @@ def run_serve(args) -> None:
     app = create_app(config)
     print(f"vta-engine {__version__} (protocol {PROTOCOL}) serving on http://{args.host}:{args.port} "
           f"state={config.state_dir} roots={','.join(map(str, app.state.engine.roots.roots))}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=3,
-                access_log=args.log_level == "debug")
+    server = _Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                                    timeout_graceful_shutdown=3, access_log=args.log_level == "debug"))
+    server.engine = app.state.engine
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown was clean
+        pass
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """On Ctrl-C / SIGTERM, interrupt the running job first: its event streams then end with
+        `interrupted` and close, so the graceful shutdown does not wait on them."""
+
+        engine = None
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.engine is not None:
+                self.engine.jobs.interrupt_running()
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
+def _Server(config):
+    return _server_class()(config)
 
 
 def main(argv: list[str] | None = None) -> int:

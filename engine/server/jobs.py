@@ -233,13 +233,17 @@ class JobManager:
             job.emit(status, done=job.done, total=job.total, **extra)
         job.save()
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop the running job so it can be resumed later (marked `interrupted`, frames kept)."""
+    def interrupt_running(self) -> None:
+        """Stop the running job at its next frame, as `interrupted` (resumable); does not wait."""
         self._stopping = True
         current = self._current
         if current is not None:
             current.interrupt = True
             current.cancel_token.cancel()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the running job so it can be resumed later (marked `interrupted`, frames kept)."""
+        self.interrupt_running()
         self._queue.put(None)
         if self._thread.is_alive():
             self._thread.join(timeout)
