@@ -7,7 +7,6 @@ its thread pool, so clicks from several clients run side by side while the job w
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from contextlib import asynccontextmanager
