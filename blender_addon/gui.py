@@ -15,7 +15,7 @@ class VTA_UL_objects(bpy.types.UIList):
         row.prop(item, "name", text="", emboss=False)
         n = sum(1 for c in data.clicks if c.object_uid == item.uid)
         keys = len({c.frame for c in data.clicks if c.object_uid == item.uid})
-        row.label(text=f"{keys} key · {n} clicks")
+        row.label(text=f"{keys}k {n}c")
 
 
 class _Base:
@@ -109,7 +109,9 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         if obj is not None and frame is not None:
             n = sum(1 for c in state.clicks if c.object_uid == obj.uid and c.frame == frame)
             layout.label(text=f"Media frame {frame}: {n} click(s)" + (" · keyframe" if n else ""))
-        layout.label(text="Preview: Click tool · click = add, Shift+click = exclude", icon="RESTRICT_SELECT_OFF")
+        col = layout.column(align=True)
+        col.label(text="Click tool (preview toolbar):", icon="RESTRICT_SELECT_OFF")
+        col.label(text="click = add, Shift+click = exclude")
         row = layout.row(align=True)
         row.operator("vta.clear_clicks", icon="X")
         row.prop(state, "show_overlay", text="", icon="HIDE_OFF")
@@ -134,8 +136,9 @@ class VTA_PT_track(_Base, bpy.types.Panel):
             layout.operator("vta.cancel", icon="CANCEL")
         else:
             layout.operator("vta.track", icon="TRACKING").direction = state.direction
-        layout.label(text="Low-confidence frames get 'VTA' timeline markers;")
-        layout.label(text="click there to add a keyframe, then Track again.")
+        col = layout.column(align=True)
+        col.label(text="Weak frames get 'VTA' markers:", icon="MARKER_HLT")
+        col.label(text="click there to fix, Track again")
 
 
 class VTA_PT_remove(_Base, bpy.types.Panel):
