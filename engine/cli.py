@@ -104,7 +104,7 @@ def _set_keyframe(args, session, obj, video, frame, clicks, mask) -> float:
     if mask is not None:
         import_mask(session, video, obj.id, frame, mask)
         return 1.0
-    segmenter = backends.create("segmenter", args.segmenter)
+    segmenter = backends.create("segmenter", args.segmenter, device=args.device)
     _, confidence = segment_clicks(session, video, segmenter, obj.id, frame, clicks)
     return confidence
 
@@ -114,7 +114,7 @@ def _track(args, session, video, objects=None) -> dict:
     end = _frame(video, args.end, len(video) - 1)
     if start > end:
         raise EngineError(f"--start {start} is after --end {end}")
-    tracker = backends.create("tracker", args.tracker)
+    tracker = backends.create("tracker", args.tracker, device=args.device)
     run = TrackRun(session, video, tracker, objects, args.direction, start, end,
                    progress=Progress("track", args.json))
     return run.run()
@@ -122,7 +122,7 @@ def _track(args, session, video, objects=None) -> dict:
 
 def _remove(args, video, masks_dir, out) -> dict:
     masks = MaskFolders.find(masks_dir, (video.height, video.width), args.objects.split(",") if args.objects else None)
-    inpainter = backends.create("inpainter", args.inpainter)
+    inpainter = backends.create("inpainter", args.inpainter, device=args.device)
     result = remove(video, inpainter, masks, out, args.start, args.end, args.dilate, args.resize_ratio,
                     progress=Progress("remove", args.json))
     if getattr(args, "movie", None):
@@ -140,11 +140,13 @@ def cmd_info(args) -> None:
     with open_video(args.video) as video:
         info = video.info.to_dict()
     info["backends"] = backends.report()
+    from .device import choose_device, describe
+    info["device"] = describe(choose_device())
     if args.json:
         print(json.dumps(info), flush=True)
         return
     print(f"{info['path']}: {info['kind']} {info['width']}x{info['height']} {info['fps']:.3f} fps, "
-          f"{info['frame_count']} frames ({info['codec']})")
+          f"{info['frame_count']} frames ({info['codec']}); device {info['device']}")
     for kind, rep in info["backends"].items():
         notes = "; ".join(f"{n}: {r}" for n, r in rep["reasons"].items())
         print(f"  {kind:9s} {rep['auto']}" + (f"   (not available: {notes})" if notes else ""))
@@ -216,6 +218,9 @@ def cmd_serve(args) -> None:
 def _add_backend_options(p, kinds) -> None:
     for kind in kinds:
         p.add_argument(f"--{kind}", default="auto", help=f"{kind} backend (default: auto = best available)")
+    if not any(a.dest == "device" for a in p._actions):
+        p.add_argument("--device", metavar="DEVICE",
+                       help="cuda, cuda:N, mps or cpu for learned backends (default: the best present)")
 
 
 def _add_range(p) -> None:

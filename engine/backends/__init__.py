@@ -4,6 +4,7 @@ is actually chosen. "auto" takes the first available backend of each kind in pre
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from ..errors import EngineError
 
@@ -61,8 +62,12 @@ def resolve(kind: str, name: str = "auto") -> str:
 
 
 def create(kind: str, name: str = "auto", **options):
-    """Instantiate a backend by name ("auto" picks the best available)."""
-    return backend_class(kind, resolve(kind, name))(**options)
+    """Instantiate a backend by name ("auto" picks the best available). Options a backend does not
+    take (device= for a classical one, say) are dropped, and None means "the backend's default"."""
+    cls = backend_class(kind, resolve(kind, name))
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return cls(**{k: v for k, v in options.items() if v is not None and (takes_any or k in params)})
 
 
 def report() -> dict:

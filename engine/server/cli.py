@@ -28,6 +28,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                              "~/.local/share/vse-track-anything)")
     for kind in ("segmenter", "tracker", "inpainter"):
         parser.add_argument(f"--{kind}", default="auto", help=f"{kind} backend (default: auto = best available)")
+    parser.add_argument("--device", metavar="DEVICE",
+                        help="cuda, cuda:N, mps or cpu for learned backends (default: the best present)")
     parser.add_argument("--max-upload-mb", type=int, default=20 * 1024, help="largest clip upload (default 20 GiB)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
@@ -41,7 +43,7 @@ def build_config(args):
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
     roots = [Path(r) for r in args.root] if args.root else default_roots()
     return ServerConfig(state_dir=state_dir, roots=roots, token=args.token or None, segmenter=args.segmenter,
-                        tracker=args.tracker, inpainter=args.inpainter, max_upload_bytes=args.max_upload_mb * MiB)
+                        tracker=args.tracker, inpainter=args.inpainter, device=args.device, max_upload_bytes=args.max_upload_mb * MiB)
 
 
 def run_serve(args) -> None:

@@ -36,6 +36,7 @@ class ServerConfig:
     segmenter: str = "auto"
     tracker: str = "auto"
     inpainter: str = "auto"
+    device: str | None = None  # cuda, mps or cpu; None lets each backend choose (engine/device.py)
     max_upload_bytes: int = 20 * 1024 * MiB
     max_chunk_bytes: int = 16 * MiB
     max_mask_bytes: int = 64 * MiB
@@ -59,12 +60,6 @@ class LockedSegmenter:
             return self.inner.segment(*args, **kwargs)
 
 
-def _create_segmenter(name: str, cache_frames: int):
-    """The one segmenter instance; the cache size is passed to backends that take it."""
-    try:
-        return backends.create("segmenter", name, cache_frames=cache_frames)
-    except TypeError:
-        return backends.create("segmenter", name)
 
 
 class Engine:
@@ -73,7 +68,8 @@ class Engine:
         self.roots = Roots(config.roots)
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.segmenter = LockedSegmenter(_create_segmenter(config.segmenter, config.segmenter_cache_frames))
+        self.segmenter = LockedSegmenter(backends.create(
+            "segmenter", config.segmenter, cache_frames=config.segmenter_cache_frames, device=config.device))
         # resolved now so a bad name fails at start-up; instantiated on the worker at first use
         self.tracker_name = backends.resolve("tracker", config.tracker)
         self.inpainter_name = backends.resolve("inpainter", config.inpainter)
@@ -324,7 +320,7 @@ class Engine:
         try:
             if job.kind == "track":
                 if self._tracker is None:
-                    self._tracker = backends.create("tracker", self.tracker_name)
+                    self._tracker = backends.create("tracker", self.tracker_name, device=self.config.device)
                 objects = [o for o in p["objects"] if o in session.objects]
                 if not objects:
                     raise EngineError("the objects of this job were removed")
@@ -335,7 +331,7 @@ class Engine:
                 return pipeline.track(session, video, self._tracker, objects, p["direction"], p["start"], p["end"],
                                       job.cancel_token, job.progress, on_frame)
             if self._inpainter is None:
-                self._inpainter = backends.create("inpainter", self.inpainter_name)
+                self._inpainter = backends.create("inpainter", self.inpainter_name, device=self.config.device)
             names = [safe_name(session.objects[o].name) for o in p["objects"] if o in session.objects]
             if not names:
                 raise EngineError("the objects of this job were removed")
