@@ -1,26 +1,257 @@
-"""Classical inpainter (placeholder: per-frame Telea). To be replaced by temporal propagation."""
+"""Classical clean-plate inpainter: temporal propagation from the frames where the background is
+visible, spatial inpainting only for what the window never shows.
+
+How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop around the hole):
+1. Sources are the other frames of a sliding window (see inpaint_window), tried nearest in time
+   first (t-1, t+1, t-2, t+2, 3, 4, 6, 8, 11, 16 frames away). Each is aligned to t by the chained
+   camera homography, then by a residual dense flow (DIS) computed on the background and completed
+   inside the hole from its border (inpaint_align).
+2. A source is rejected when, after alignment, it does not match t on a ring just outside the
+   hole (misaligned, a cut, a flash); each source pixel is usable only away from that source's
+   own hole (plus a safety margin), so a loose mask cannot smuggle the object back in.
+3. A low-frequency colour correction, measured on the ring and carried into the hole, hides
+   exposure changes between source and target.
+4. Each hole pixel takes the first (nearest-in-time) source that can give it; what is left
+   goes to the anchor: the clean plate of a recent frame, aligned the same way. Only what even the
+   anchor cannot supply is filled spatially, and that frame becomes the new anchor, so a spatial
+   fill is carried through the following frames instead of being re-invented (and flickering).
+5. The fill is brought to full size and feathered in over a few pixels inside the dilated hole;
+   every pixel outside it is the original, bit for bit.
+
+Plug-in point for learned spatial fills (LaMa): subclass and override
+`fill_spatial(image, hole) -> image`, which receives the working-resolution RGB uint8 frame with
+everything propagation could fill already in place, and a bool mask of the pixels it must invent.
+Only never-seen pixels reach it, and its result is propagated to the next frames by the anchor.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from ..errors import EngineError
 from .base import Inpainter
+from .inpaint_align import FlowRefiner, apply_homography, crop_homography
+from .inpaint_fields import bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
+from .inpaint_window import FrameWindow, PreparedFrame
+
+# temporal offsets tried in order: dense near the frame, sparser far away (long gaps get covered
+# without paying a flow per frame of the window)
+_DISTANCES = (1, 2, 3, 4, 6, 8, 11, 16)
 
 
 class ClassicalInpainter(Inpainter):
     name = "classical"
 
-    def __init__(self, **_):
-        pass
+    def __init__(self, radius: int = 16, feather: float = 3.0, max_ring_error: float = 24.0,
+                 anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0, **_) -> None:
+        self.agree_threshold = agree_threshold
+        self.radius = radius
+        self.distances = tuple(d for d in _DISTANCES if d <= radius)
+        self.feather = feather
+        self.max_ring_error = max_ring_error
+        self.anchor_refresh = anchor_refresh
+        self.flow_max_side = flow_max_side
+        self.last_stats: dict = {}  # pixel counts by how they were filled, for tools and tests
+        self.debug_tiers: dict | None = None  # set to {} to record, per frame, which distance filled each pixel
 
+    # ---- the plug-in point -------------------------------------------------------------------
+    def fill_spatial(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """Invent the pixels of `hole` (never seen in any source) from the rest of `image`.
+        image: RGB uint8 (h, w, 3) at working resolution; hole: bool (h, w). Returns RGB uint8.
+        Classical default: Telea's fast marching, on a crop around the hole."""
+        box = bounding_box(hole, 24)
+        if box is None:
+            return image
+        y0, y1, x0, x1 = box
+        out = image.copy()
+        out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]),
+                                        hole[y0:y1, x0:x1].astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+        return out
+
+    # ---- the interface -----------------------------------------------------------------------
     def inpaint(self, video, masks, frames, dilate=8, resize_ratio=1.0, cancel=None):
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1)) if dilate > 0 else None
-        for frame in frames:
-            if cancel:
+        frames = list(frames)
+        if not 0 < resize_ratio <= 1:
+            raise EngineError(f"resize ratio must be in (0, 1], got {resize_ratio}")
+        if dilate < 0:
+            raise EngineError(f"dilation must be >= 0 pixels, got {dilate}")
+        if any(b != a + 1 for a, b in zip(frames, frames[1:])):
+            raise EngineError("inpaint frames must be consecutive and ascending")
+        source_margin = max(2, round(3 * resize_ratio))
+        window = FrameWindow(video, masks, frames, self.radius, dilate, resize_ratio, source_margin)
+        self.window = window  # exposed for diagnostics (peak frames held)
+        refiner = FlowRefiner(self.flow_max_side)
+        anchor: PreparedFrame | None = None
+        stats = {"frames": 0, "propagated_px": 0, "anchor_px": 0, "spatial_px": 0, "rejected_sources": 0}
+        self.last_stats = stats
+        for t in frames:
+            if cancel is not None:
                 cancel.check()
-            image = video.read(frame)
-            hole = masks(frame).astype(np.uint8)
-            if kernel is not None:
-                hole = cv2.dilate(hole, kernel)
-            yield frame, cv2.inpaint(image, hole * 255, 5, cv2.INPAINT_TELEA)
+            window.advance(t, cancel)
+            cur = window.get(t)
+            stats["frames"] += 1
+            if not cur.hole.any():
+                anchor = None  # nothing to carry across a frame without a hole
+                yield t, cur.full.copy()
+                continue
+            clean, used_spatial = self._clean(cur, window, anchor, refiner, stats)
+            if used_spatial or (anchor is not None and t - anchor.index >= self.anchor_refresh):
+                anchor = PreparedFrame(t, cur.full, cur.hole_full, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
+                                       cur.hole, np.ones_like(cur.usable), cur.to_first)
+            yield t, self._compose(cur, clean)
+
+    # ---- one frame ---------------------------------------------------------------------------
+    def _tiers(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None):
+        """Groups of sources equally far in time (the frame before and the one after), nearest
+        first, then the anchor on its own."""
+        for d in self.distances:
+            tier = [f for f in (window.get(cur.index - d), window.get(cur.index + d)) if f is not None]
+            if tier:
+                yield tier, False
+        if anchor is not None and anchor.index != cur.index:
+            yield [anchor], True
+
+    def _clean(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None,
+               refiner: FlowRefiner, stats: dict) -> tuple[np.ndarray, bool]:
+        h, w = cur.hole.shape
+        margin = max(16, round(0.04 * max(h, w)))
+        y0, y1, x0, x1 = bounding_box(cur.hole, margin)
+        crop = _Crop(cur, (y0, y1, x0, x1), ring_width=max(4, margin // 2))
+        fill = crop.target.copy()
+        todo = crop.hole.copy()
+        min_gain = max(4, int(0.002 * crop.hole.sum()))
+        for tier, is_anchor in self._tiers(cur, window, anchor):
+            if not todo.any():
+                break
+            found = self._tier_samples(crop, tier, is_anchor, todo, min_gain, refiner)
+            stats["rejected_sources"] += sum(1 for f in found if f is None)
+            found = [f for f in found if f is not None]
+            if not found:
+                continue
+            value, valid = self._merge(found)
+            take = todo & valid
+            fill[take] = value[take]
+            todo &= ~take
+            if self.debug_tiers is not None:
+                tiermap = self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))
+                tiermap[y0:y1, x0:x1][take] = 99 if is_anchor else abs(tier[0].index - cur.index)
+            stats["anchor_px" if is_anchor else "propagated_px"] += int(np.count_nonzero(take))
+        clean = cur.image.copy()
+        clean[y0:y1, x0:x1][crop.hole] = fill[crop.hole]
+        used_spatial = bool(todo.any())
+        if used_spatial:
+            missing = np.zeros_like(cur.hole)
+            missing[y0:y1, x0:x1] = todo
+            stats["spatial_px"] += int(np.count_nonzero(todo))
+            spatial = self.fill_spatial(clean, missing)
+            clean[missing] = spatial[missing]
+        return clean, used_spatial
+
+    def _tier_samples(self, crop: "_Crop", tier: list, is_anchor: bool, todo: np.ndarray, min_gain: int,
+                      refiner: FlowRefiner) -> list:
+        """Aligned pixels from each source of a tier: (colour-corrected float32 RGB, valid, ring error),
+        or None for a source rejected as misaligned; sources that would add nothing are left out.
+
+        With a source on each side (t-d and t+d), the flow between the two sources themselves says
+        how the hidden content moves (it is visible in both), and at time t it sits half-way, so
+        each is sampled half a flow away. This is far better than the flow guessed from the hole
+        border when what is behind the hole moves on its own. A lone source (clip ends, anchor) is
+        aligned to the target by the residual flow on the background, completed inside the hole."""
+        views = [self._warp_source(crop, src, is_anchor) for src in tier]
+        views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
+        if len(views) == 2:
+            a, b = views
+            unreliable = ~a["covered"] | ~b["covered"] | a["own_fill"] | b["own_fill"]
+            flow = refiner.residual(a["gray"], b["gray"], unreliable) * np.float32(0.5)  # a(p) ≈ b(p + 2·half)
+            return [self._sample(crop, a, -flow), self._sample(crop, b, flow)]
+        out = []
+        for v in views:
+            unreliable = crop.hole | ~v["covered"] | v["own_fill"]
+            out.append(self._sample(crop, v, refiner.residual(crop.gray, v["gray"], unreliable)))
+        return out
+
+    @staticmethod
+    def _warp_source(crop: "_Crop", src: PreparedFrame, is_anchor: bool) -> dict:
+        """A source brought onto the target crop by the camera homography alone."""
+        y0, y1, x0, x1 = crop.box
+        ch, cw = crop.hole.shape
+        M = np.linalg.inv(src.to_first) @ crop.cur.to_first  # target coordinates → source coordinates
+        Mc = crop_homography(M, x0, y0)
+        flags = cv2.WARP_INVERSE_MAP
+        usable_u8 = src.usable.astype(np.uint8) * 255
+        covered = cv2.warpPerspective(usable_u8, Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if is_anchor:  # the anchor is clean everywhere, but its own fill is no ground for flow
+            own_fill = cv2.warpPerspective(src.hole.astype(np.uint8), Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
+                                           borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
+        else:
+            own_fill = np.zeros_like(covered)
+        return {"src": src, "M": M, "usable_u8": usable_u8, "covered": covered, "gray": gray, "own_fill": own_fill}
+
+    def _sample(self, crop: "_Crop", view: dict, flow: np.ndarray):
+        """Sample a source at target pixel + flow (through its homography); None if it does not
+        match the target on the ring around the hole."""
+        sx, sy = apply_homography(view["M"], crop.xs + flow[:, :, 0], crop.ys + flow[:, :, 1])
+        sample = cv2.remap(view["src"].image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = cv2.remap(view["usable_u8"], sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 250
+        check = crop.ring & valid
+        if np.count_nonzero(check) < 20:
+            return None
+        diff = crop.target_f - sample.astype(np.float32)
+        error = float(np.abs(diff[check]).mean())
+        if error > self.max_ring_error:
+            return None
+        # low-frequency colour correction (exposure, white balance drift), robust to the odd
+        # misaligned ring pixel
+        correction = fill_smooth_coarse(np.clip(diff, -20, 20), check, 4)
+        return sample.astype(np.float32) + correction, valid & crop.hole, error
+
+    def _merge(self, found: list) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels from one tier of sources. Where the frame before and the frame after both see a
+        pixel and agree, average them (less noise, less flicker); where they disagree (one is
+        misaligned there), keep the one that matched the ring better: averaging would ghost."""
+        found.sort(key=lambda f: f[2])
+        value, valid, _ = found[0]
+        value = value.copy()
+        if len(found) > 1:
+            other, other_valid, _ = found[1]
+            both = valid & other_valid
+            agree = both & (np.abs(value - other).mean(axis=2) < self.agree_threshold)
+            value[agree] = 0.5 * (value[agree] + other[agree])
+            only_other = other_valid & ~valid
+            value[only_other] = other[only_other]
+            valid = valid | other_valid
+        return np.clip(value + 0.5, 0, 255).astype(np.uint8), valid
+
+    def _compose(self, cur: PreparedFrame, clean: np.ndarray) -> np.ndarray:
+        """Full-resolution output: the fill feathered in inside the dilated hole, originals elsewhere."""
+        out = cur.full.copy()
+        box = bounding_box(cur.hole_full, int(self.feather) + 2)
+        if box is None:
+            return out
+        y0, y1, x0, x1 = box
+        H, W = cur.full.shape[:2]
+        if clean.shape[:2] != (H, W):
+            fill = cv2.resize(clean, (W, H), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+        else:
+            fill = clean[y0:y1, x0:x1]
+        alpha = feather_alpha(cur.hole_full[y0:y1, x0:x1], self.feather)[:, :, None]
+        orig = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(orig + alpha * (fill.astype(np.float32) - orig) + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+class _Crop:
+    """The target frame around its hole, with what every source alignment needs."""
+
+    def __init__(self, cur: PreparedFrame, box: tuple[int, int, int, int], ring_width: int) -> None:
+        y0, y1, x0, x1 = box
+        self.cur, self.box = cur, box
+        self.hole = cur.hole[y0:y1, x0:x1]
+        self.target = cur.image[y0:y1, x0:x1]
+        self.target_f = self.target.astype(np.float32)
+        self.gray = cur.gray[y0:y1, x0:x1]
+        self.ring = dilate_mask(self.hole, ring_width) & ~self.hole  # where alignment is checked
+        self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))

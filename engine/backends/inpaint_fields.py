@@ -1,0 +1,100 @@
+"""Smooth fields for the clean-plate inpainter: filling a field inside a hole from its border
+(flow, colour corrections) and the feathered blend weight at the hole edge. Pure functions."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _resize(a: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """cv2.resize that keeps a trailing channel axis of length 1 (cv2 drops it)."""
+    out = cv2.resize(a, size, interpolation=interpolation)
+    return out.reshape(size[1], size[0], *a.shape[2:]) if a.ndim == 3 else out
+
+
+def fill_smooth(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Values at the `known` pixels, smoothly interpolated into the unknown ones (push-pull).
+
+    Why push-pull: it behaves like a membrane (each unknown pixel takes a distance-weighted average
+    of the nearest known values at the scale of the gap) but costs a few image resizes instead of
+    solving a Laplace equation, so it is cheap enough to run for every source frame. Known pixels
+    keep their exact values. values: (H, W) or (H, W, C); known: bool (H, W).
+    """
+    squeeze = values.ndim == 2
+    v = values.astype(np.float32, copy=False)
+    if squeeze:
+        v = v[:, :, None]
+    weight = known.astype(np.float32)
+    if not weight.any():
+        out = np.zeros_like(v)
+        return out[:, :, 0] if squeeze else out
+    # the finest level needs no normalising: known pixels keep their values, the rest come from above
+    premult = v * weight[:, :, None]
+    stack = []
+    while weight.min() <= 0 and min(weight.shape) > 1:
+        h, w = weight.shape
+        size = ((w + 1) // 2, (h + 1) // 2)
+        premult = _resize(premult, size, cv2.INTER_AREA)
+        weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+        stack.append((premult, weight))
+    if not stack:
+        return values.astype(np.float32)
+    premult, weight = stack[-1]
+    est = premult / np.maximum(weight, 1e-6)[:, :, None]
+    if weight.min() <= 0:  # a 1-pixel-wide top level with gaps: fall back to the global mean
+        mean = (v * known[:, :, None]).sum((0, 1)) / max(float(known.sum()), 1e-6)
+        est[weight <= 0] = mean
+    for premult, weight in reversed(stack[:-1]):
+        h, w = weight.shape
+        up = _resize(est, (w, h), cv2.INTER_LINEAR)
+        local = premult / np.maximum(weight, 1e-6)[:, :, None]
+        alpha = np.minimum(weight, 1.0)[:, :, None]
+        est = up + alpha * (local - up)
+    h, w = known.shape
+    est = np.where(known[:, :, None], v, _resize(est, (w, h), cv2.INTER_LINEAR))
+    return est[:, :, 0] if squeeze else est
+
+
+def fill_smooth_coarse(values: np.ndarray, known: np.ndarray, factor: int) -> np.ndarray:
+    """fill_smooth computed at 1/factor resolution and brought back: a low-frequency field (for
+    colour corrections, where pixel detail is noise) at a fraction of the cost."""
+    if factor <= 1:
+        return fill_smooth(values, known)
+    h, w = known.shape
+    size = (max(1, w // factor), max(1, h // factor))
+    v = values.astype(np.float32, copy=False)
+    v3 = v[:, :, None] if v.ndim == 2 else v
+    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    premult = _resize(v3 * known[:, :, None], size, cv2.INTER_AREA)
+    small = premult / np.maximum(weight, 1e-6)[:, :, None]
+    filled = _resize(fill_smooth(small, weight > 0.25), (w, h), cv2.INTER_LINEAR)
+    return filled[:, :, 0] if v.ndim == 2 else filled
+
+
+def feather_alpha(hole: np.ndarray, width: float) -> np.ndarray:
+    """Blend weight of the fill: 0 outside the hole (original pixels exactly), ramping up to 1 over
+    `width` pixels inside it, so the fill meets the original without a hard seam."""
+    if width <= 0 or not hole.any():
+        return hole.astype(np.float32)
+    inside = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(inside / float(width), 0.0, 1.0).astype(np.float32)
+
+
+def dilate_mask(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Grow a bool mask by a disc of `radius` pixels (0 = unchanged)."""
+    if radius <= 0:
+        return mask.astype(bool, copy=True)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def bounding_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the mask grown by `margin`, clipped to the image; None if empty."""
+    rows = np.flatnonzero(mask.any(1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(0))
+    h, w = mask.shape
+    return (max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin),
+            max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))

@@ -1,0 +1,84 @@
+"""The sliding window of prepared frames the clean-plate inpainter draws its sources from.
+
+Each frame is decoded, masked and aligned once, when it enters the window (`radius` frames ahead
+of the frame being cleaned), and dropped once it falls `radius` frames behind. So the window holds
+at most 2 * radius + 1 frames whatever the clip length, and consecutive output frames share almost
+all their sources: there are no block boundaries in time, hence no seams.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import EngineError
+from .inpaint_align import consecutive_homography
+from .inpaint_fields import dilate_mask
+
+
+@dataclass
+class PreparedFrame:
+    index: int
+    full: np.ndarray  # RGB uint8 at full resolution, the original pixels
+    hole_full: np.ndarray  # bool, full resolution: the dilated hole that gets replaced
+    image: np.ndarray  # RGB uint8 at working resolution (the same array as `full` at ratio 1)
+    gray: np.ndarray  # uint8, working resolution
+    hole: np.ndarray  # bool, working resolution
+    usable: np.ndarray  # bool, working resolution: may serve as a source (hole plus a safety margin excluded)
+    to_first: np.ndarray  # 3x3 homography: this frame's working coordinates → the first frame's
+
+
+class FrameWindow:
+    def __init__(self, video, masks: Callable[[int], np.ndarray], frames: Sequence[int], radius: int,
+                 dilate: int, resize_ratio: float, source_margin: int) -> None:
+        self.video, self.masks, self.frames = video, masks, list(frames)
+        self.radius, self.dilate, self.ratio, self.source_margin = radius, dilate, resize_ratio, source_margin
+        self.items: OrderedDict[int, PreparedFrame] = OrderedDict()
+        self._next = 0  # position in `frames` of the next frame to load
+        self._last: PreparedFrame | None = None
+        self.peak = 0  # most frames ever held at once (for tests and diagnostics)
+
+    def advance(self, current: int, cancel=None) -> None:
+        """Make sure frames current-radius .. current+radius (those in `frames`) are loaded, and
+        nothing older is kept."""
+        for index in [i for i in self.items if i < current - self.radius]:
+            del self.items[index]
+        while self._next < len(self.frames) and self.frames[self._next] <= current + self.radius:
+            if cancel is not None:
+                cancel.check()
+            frame = self._prepare(self.frames[self._next])
+            self.items[frame.index] = frame
+            self._last = frame
+            self._next += 1
+            self.peak = max(self.peak, len(self.items))
+
+    def get(self, index: int) -> PreparedFrame | None:
+        return self.items.get(index)
+
+    def _prepare(self, index: int) -> PreparedFrame:
+        full = self.video.read(index)
+        h, w = full.shape[:2]
+        mask = np.asarray(self.masks(index))
+        if mask.shape[:2] != (h, w):
+            raise EngineError(f"mask of frame {index} is {mask.shape[1]}x{mask.shape[0]}, the video is {w}x{h}")
+        hole_full = dilate_mask(mask.astype(bool), self.dilate)
+        if self.ratio < 1.0:
+            size = (max(8, round(w * self.ratio)), max(8, round(h * self.ratio)))
+            image = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
+            # any hole pixel inside a working pixel makes it a hole pixel: never sample the object
+            hole = cv2.resize(hole_full.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
+        else:
+            image, hole = full, hole_full
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        usable = ~dilate_mask(hole, self.source_margin)
+        if self._last is None:
+            to_first = np.eye(3)
+        else:
+            prev = self._last
+            H, _ok = consecutive_homography(prev.gray, gray, ~prev.usable, ~usable)
+            to_first = prev.to_first @ H
+        return PreparedFrame(index, full, hole_full, image, gray, hole, usable, to_first)
