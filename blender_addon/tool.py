@@ -27,16 +27,26 @@ class VTA_WST_click(bpy.types.WorkSpaceTool):
         layout.operator("vta.clear_clicks")
 
 
+class VTA_WST_click_combined(VTA_WST_click):
+    """The same tool for the combined Sequencer & Preview view, which has its own toolbar."""
+    bl_context_mode = "SEQUENCER_PREVIEW"
+
+
+_tools = (VTA_WST_click, VTA_WST_click_combined)
+
+
 def register() -> None:
     if bpy.app.background:
         return  # tools need a window manager keyconfig; the operators work without them
-    bpy.utils.register_tool(VTA_WST_click, separator=True)
+    for tool in _tools:
+        bpy.utils.register_tool(tool, separator=True)
 
 
 def unregister() -> None:
     if bpy.app.background:
         return
-    try:
-        bpy.utils.unregister_tool(VTA_WST_click)
-    except (ValueError, RuntimeError, KeyError):
-        pass
+    for tool in reversed(_tools):
+        try:
+            bpy.utils.unregister_tool(tool)
+        except (ValueError, RuntimeError, KeyError):
+            pass

@@ -222,9 +222,31 @@ def steps():
     yield lambda: not worker.busy() and scene.vta.session_id
     bpy.ops.vta.object_add(name="drone")
     x, y = clip["click"]
-    bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5, positive=True)
     x2, y2 = clip["second"]
-    bpy.ops.vta.add_click(x=x2 + 0.5, y=y2 + 0.5, positive=True)
+    if shutil.which("xdotool"):
+        # real mouse clicks through the click tool: X server → Blender keymap → operator → mapping
+        preview = next(r for r in area.regions if r.type == "PREVIEW")
+        with bpy.context.temp_override(window=win, area=area, region=preview):
+            bpy.ops.wm.tool_set_by_id(name="vta.click_tool", space_type="SEQUENCE_EDITOR")
+        tool = bpy.context.workspace.tools.from_space_sequencer("SEQUENCER_PREVIEW")
+        log(f"active preview tool: {tool.idname if tool else None}; window {win.width}x{win.height}, preview at "
+            f"{preview.x},{preview.y} {preview.width}x{preview.height}")
+        from blender_addon import mapping, operators, strips
+        for px, py in ((x + 0.5, y + 0.5), (x2 + 0.5, y2 + 0.5)):
+            view = operators.preview_region_view_of(preview)
+            rx, ry = mapping.image_to_region(px, py, view, strips.strip_transform(source, 480, 270))
+            sx, sy = preview.x + rx, win.height - (preview.y + ry)
+            log(f"clicking at screen {sx:.0f},{sy:.0f}")
+            subprocess.run(["xdotool", "mousemove", str(int(round(sx))), str(int(round(sy))), "click", "1"], check=True)
+            yield 0.6
+        got = [(round(c.x, 1), round(c.y, 1)) for c in scene.vta.clicks]
+        log(f"tool clicks at {got}, aimed at {[(x + 0.5, y + 0.5), (x2 + 0.5, y2 + 0.5)]}")
+        if len(got) != 2 or any(abs(a - b) > 1.0 for g, t in zip(got, [(x + .5, y + .5), (x2 + .5, y2 + .5)])
+                                for a, b in zip(g, t)):
+            raise RuntimeError("the click tool did not land where aimed")
+    else:
+        bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5, positive=True)
+        bpy.ops.vta.add_click(x=x2 + 0.5, y=y2 + 0.5, positive=True)
     yield lambda: not worker.busy()
     yield 1.0
     shoot("addon_panel.png")
