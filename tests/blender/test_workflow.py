@@ -107,6 +107,7 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
         assert iou(mask, gt) > CLICK_IOU
 
         # 3: track both ways, the job runs on a worker thread
+        state.low_confidence = 1.0  # flag every frame below full confidence, so markers must appear
         assert bpy.ops.vta.track(direction="both") == {"FINISHED"}
         assert st.busy
         wait(addon, timeout=300)
@@ -127,6 +128,10 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
             ious.append(iou(load_mask(Path(matte.directory) / element.filename),
                             load_mask(Path(clip["gt"]) / f"{src:05d}.png")))
         print(f"tracked matte IoU vs ground truth: mean {np.mean(ious):.3f} min {np.min(ious):.3f}")
+        markers = [m for m in scene.timeline_markers if m.name.startswith("VTA ")]
+        assert markers and all(source.frame_final_start <= m.frame < source.frame_final_end for m in markers)
+        assert all(state.objects[0].name in m.name for m in markers)
+        state.low_confidence = 0.6
         assert np.mean(ious) > TRACK_IOU_MEAN and np.min(ious) > TRACK_IOU_MIN
 
         # 4: correction on a later frame makes a keyframe; re-tracking replaces our strips only
