@@ -41,18 +41,20 @@ class TrackerParams:
     colour_gain: float = 0.6  # weight of the colour log-odds against the shape prior
     guided_radius: float = 0.008  # × long side
     guided_eps: float = 2e-3
+    guided_object_fraction: float = 0.08  # guided-filter radius at most this × sqrt(object area)
     update_rate: float = 0.05  # adapted colour model blend per confident frame
     update_min_confidence: float = 0.6
     lost_area_fraction: float = 0.04  # mask smaller than this × reference area → object lost
     cut_threshold: float = 0.5
     affine_weight: float = 0.0  # share of the whole-object (affine) motion hypothesis in the prior
     motion_gain: float = 2.0  # weight of "moves like the object, not like its surroundings"
-    size_gain: float = 2.0  # bias against growing/shrinking away from the (slowly adapted) reference area
+    size_gain: float = 3.0  # bias against growing/shrinking away from the (slowly adapted) reference area
     area_rate: float = 0.02  # how fast the reference area follows the tracked area on confident frames
+    other_objects_gain: float = 2.0  # log-odds against pixels another tracked object claims
     grabcut_mix: float = 0.6  # share of the graph-cut labelling in the final probability
     grabcut_band: float = 0.02  # × long side; > 0: graph-cut refinement in a band around the boundary
     grabcut_max_pixels: int = 30000  # larger regions are cut at reduced resolution (speed)
-    check_preset: str = "fast"  # DIS preset of the forward flow used for the consistency check
+    check_preset: str = "medium"  # DIS preset of the forward flow used for the consistency check
     full_res_snap: bool = False  # refine the upsampled matte with a full-resolution guided filter
 
 
@@ -89,7 +91,15 @@ class _ObjectTrack:
         self.long_side = long_side
 
     # ---- one frame ----------------------------------------------------------------------------------
-    def step(self, f: _Frame) -> tuple[np.ndarray, FrameQuality]:
+    def claim(self, f: _Frame) -> np.ndarray | None:
+        """Where the flow puts this object on the new frame: the other objects treat it as taken."""
+        if self.lost_frames or f.cut or f.flow is None:
+            return None
+        mx, my = warp_map(f.flow.backward, _grid(f))
+        return cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
+
+    def step(self, f: _Frame, others: np.ndarray | None = None) -> tuple[np.ndarray, FrameQuality]:
+        """others: pixels the other tracked objects claim on this frame (touching objects)."""
         colour = self.model.probability(f.index)
         reacquired = False
         if self.lost_frames or f.cut or f.flow is None:
@@ -109,7 +119,7 @@ class _ObjectTrack:
             self.prob = np.zeros_like(self.prob)
             self.trust = min(self.trust, 0.3)
             return self.prob, FrameQuality(lost=True, cut=f.cut)
-        prob = self._fuse(f, prior_mask, rel, colour)
+        prob = self._fuse(f, prior_mask, rel, colour, others)
         mask = prob > 0.5
         area = float(mask.sum())
         if area < self.p.lost_area_fraction * self.area_ref:
@@ -140,7 +150,8 @@ class _ObjectTrack:
         self.area_ref = (1 - rate) * self.area_ref + rate * float(mask.sum())
 
     # ---- pieces ----------------------------------------------------------------------------------------
-    def _fuse(self, f: _Frame, prior_mask: np.ndarray, rel: np.ndarray | None, colour: np.ndarray) -> np.ndarray:
+    def _fuse(self, f: _Frame, prior_mask: np.ndarray, rel: np.ndarray | None, colour: np.ndarray,
+              others: np.ndarray | None = None) -> np.ndarray:
         """Shape prior from the warped mask + colour evidence → snapped probability map."""
         if isinstance(prior_mask, tuple):
             flow_mask, affine_mask = prior_mask
@@ -160,28 +171,33 @@ class _ObjectTrack:
         c = np.clip(colour, 0.02, 0.98)
         logit = prior + self.p.colour_gain * np.log(c / (1.0 - c))
         logit -= self.p.size_gain * size_bias(self.area_prev, self.area_ref)
+        if others is not None:
+            logit[others] -= self.p.other_objects_gain
         if rel is not None and self.p.motion_gain > 0:
             motion = self._motion_evidence(f, prior_mask)
             if motion is not None:
                 logit += self.p.motion_gain * motion * rel
         prob = 1.0 / (1.0 + np.exp(-logit))
-        radius = int(round(self.p.guided_radius * self.long_side))
+        # smoothing scales with the object too, or small objects get blurred away
+        radius = int(round(min(self.p.guided_radius * self.long_side, self.p.guided_object_fraction * np.sqrt(max(self.area_prev, 1.0)))))
         if radius > 0:
             prob = cv2.ximgproc.guidedFilter(f.guide, prob.astype(np.float32), radius, self.p.guided_eps)
             prob = np.clip(prob, 0.0, 1.0)
         prob = _keep_touching(prob, prior_mask)
         if self.p.grabcut_band > 0:
-            prob = self._graph_cut(f, prob, signed)
+            prob = self._graph_cut(f, prob, others)
         return prob
 
-    def _graph_cut(self, f: _Frame, prob: np.ndarray, signed: np.ndarray) -> np.ndarray:
+    def _graph_cut(self, f: _Frame, prob: np.ndarray, others: np.ndarray | None) -> np.ndarray:
         """GrabCut (colour GMMs of this frame + contrast-sensitive smoothness) decides a band around
         the boundary: it snaps to real edges and learns the local colours the histograms blur."""
-        band = max(2, int(self.p.grabcut_band * self.long_side))
         mask = prob > 0.5
         if not mask.any():
             return prob
         inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        band = max(2, int(self.p.grabcut_band * self.long_side))
+        if inside.max() < 2 * band:  # small or thin: the GMMs would have no sure core to learn from
+            return prob
         outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
         x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
         hh, ww = mask.shape
@@ -305,6 +321,7 @@ class ClassicalTracker(Tracker):
 
     def propagate(self, video, init_frame, init_masks, frames, cancel=None):
         p = self.params
+        cv2.setRNGSeed(1234)  # RANSAC in the motion fits: same input, same matte
         full_h, full_w = video.height, video.width
         scale = min(1.0, p.work_size / max(full_h, full_w))
         size = (max(8, int(round(full_w * scale))), max(8, int(round(full_h * scale))))
@@ -343,8 +360,11 @@ class ClassicalTracker(Tracker):
                 cancel.check()
             frame, gray, hist = prepare(index, (prev_gray, prev_hist))
             probs, qualities = {}, {}
+            claims = {oid: track.claim(frame) for oid, track in tracks.items()} if len(tracks) > 1 else {}
             for oid, track in tracks.items():
-                probs[oid], qualities[oid] = track.step(frame)
+                taken = [c for other, c in claims.items() if other != oid and c is not None]
+                others = np.logical_or.reduce(taken) if taken else None
+                probs[oid], qualities[oid] = track.step(frame, others)
             if len(tracks) > 1:
                 _resolve_overlaps(probs)
             out_probs, confs = {}, {}
