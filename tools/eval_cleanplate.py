@@ -12,7 +12,8 @@ printed as the floor). Per-frame cv2.inpaint (Telea) runs side by side on the sa
 Object removal: tennis and bmx-trees with their own masks; out/removal_<clip>.png shows, for a
 few frames, original | mask overlay | result.
 
-    python tools/eval_cleanplate.py                    # default pairs, 30 frames each
+    python tools/eval_cleanplate.py                    # 6 pairs, 30 frames each
+    python tools/eval_cleanplate.py --all-pairs --no-strips   # 20 pairs
     python tools/eval_cleanplate.py --frames 50 --json out/cleanplate.json --clips DIR
 
 Without the clips folder the script says so and exits 0. fps is the inpainter's own work on
@@ -39,14 +40,19 @@ from engine.backends.inpaint_fields import dilate_mask  # noqa: E402
 from engine.metrics import psnr, ssim  # noqa: E402
 from engine.video_io import VideoInfo, VideoReader  # noqa: E402
 
-# (mask clip, frame clip): masks of the first punched into the frames of the second
+# (mask clip, frame clip): masks of the first punched into the frames of the second. One pair per
+# frame clip, masks from a different clip; --all-pairs runs every combination of these clips.
 DEFAULT_PAIRS = [
     ("propainter-bmx-trees-432x240", "davis16-blackswan"),
     ("davis16-libby", "davis16-dog"),
     ("propainter-bmx-trees-432x240", "davis16-car-roundabout"),
     ("davis16-libby", "propainter-tennis-432x240"),
-    ("davis16-dog", "davis16-libby"),
+    ("propainter-tennis-432x240", "propainter-bmx-trees-432x240"),
+    ("davis16-blackswan", "davis16-libby"),
 ]
+MASK_CLIPS = ["propainter-tennis-432x240", "propainter-bmx-trees-432x240", "davis16-libby", "davis16-blackswan"]
+FRAME_CLIPS = ["davis16-blackswan", "davis16-dog", "davis16-car-roundabout", "propainter-tennis-432x240",
+               "propainter-bmx-trees-432x240", "davis16-libby"]
 REMOVAL_CLIPS = ["propainter-tennis-432x240", "propainter-bmx-trees-432x240"]
 PUNCH_COLOUR = np.array([0, 255, 0], np.uint8)
 DILATE = 8
@@ -181,13 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=30, help="frames per pair (default 30)")
     ap.add_argument("--out", default=str(REPO / "out"), help="folder for the removal strips (default out/)")
     ap.add_argument("--no-strips", action="store_true", help="skip the object-removal images")
+    ap.add_argument("--all-pairs", action="store_true", help="every mask clip on every other frame clip (20 pairs)")
     args = ap.parse_args(argv)
     root = clips_root(args.clips)
     if not root.is_dir():
         print(f"clips not found at {root}: nothing to evaluate (skipped)")
         return 0
     results = []
-    for mask_clip, frame_clip in DEFAULT_PAIRS:
+    pairs = [(m, f) for m in MASK_CLIPS for f in FRAME_CLIPS if m != f] if args.all_pairs else DEFAULT_PAIRS
+    for mask_clip, frame_clip in pairs:
         if not (root / mask_clip / "masks").is_dir() or not (root / frame_clip / "frames").is_dir():
             print(f"skip {mask_clip} → {frame_clip}: clip missing")
             continue

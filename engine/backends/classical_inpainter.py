@@ -33,18 +33,25 @@ from ..errors import EngineError
 from .base import Inpainter
 from .inpaint_align import FlowRefiner, apply_homography, crop_homography
 from .inpaint_fields import bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
+from .inpaint_spatial import clone_fill
 from .inpaint_window import FrameWindow, PreparedFrame
 
 # temporal offsets tried in order: dense near the frame, sparser far away (long gaps get covered
 # without paying a flow per frame of the window)
-_DISTANCES = (1, 2, 3, 4, 6, 8, 11, 16)
+_DISTANCES = (1, 2, 3, 4, 6, 8, 11, 16, 22, 30)
+_FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 class ClassicalInpainter(Inpainter):
     name = "classical"
 
-    def __init__(self, radius: int = 16, feather: float = 3.0, max_ring_error: float = 24.0,
-                 anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0, **_) -> None:
+    def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 24.0,
+                 anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
+                 flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 3, **_) -> None:
+        self.blend_tiers = blend_tiers
+        self.bidirectional = bidirectional
+        self.flow_preset = flow_preset
         self.agree_threshold = agree_threshold
         self.radius = radius
         self.distances = tuple(d for d in _DISTANCES if d <= radius)
@@ -59,15 +66,10 @@ class ClassicalInpainter(Inpainter):
     def fill_spatial(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         """Invent the pixels of `hole` (never seen in any source) from the rest of `image`.
         image: RGB uint8 (h, w, 3) at working resolution; hole: bool (h, w). Returns RGB uint8.
-        Classical default: Telea's fast marching, on a crop around the hole."""
-        box = bounding_box(hole, 24)
-        if box is None:
-            return image
-        y0, y1, x0, x1 = box
-        out = image.copy()
-        out[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]),
-                                        hole[y0:y1, x0:x1].astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
-        return out
+
+        Classical default: a seamless clone of the neighbouring texture for regions of some size,
+        a smooth membrane for thin ones (inpaint_spatial)."""
+        return clone_fill(image, hole)
 
     # ---- the interface -----------------------------------------------------------------------
     def inpaint(self, video, masks, frames, dilate=8, resize_ratio=1.0, cancel=None):
@@ -81,7 +83,7 @@ class ClassicalInpainter(Inpainter):
         source_margin = max(2, round(3 * resize_ratio))
         window = FrameWindow(video, masks, frames, self.radius, dilate, resize_ratio, source_margin)
         self.window = window  # exposed for diagnostics (peak frames held)
-        refiner = FlowRefiner(self.flow_max_side)
+        refiner = FlowRefiner(self.flow_max_side, _FLOW_PRESETS[self.flow_preset])
         anchor: PreparedFrame | None = None
         stats = {"frames": 0, "propagated_px": 0, "anchor_px": 0, "spatial_px": 0, "rejected_sources": 0}
         self.last_stats = stats
@@ -118,25 +120,33 @@ class ClassicalInpainter(Inpainter):
         margin = max(16, round(0.04 * max(h, w)))
         y0, y1, x0, x1 = bounding_box(cur.hole, margin)
         crop = _Crop(cur, (y0, y1, x0, x1), ring_width=max(4, margin // 2))
-        fill = crop.target.copy()
-        todo = crop.hole.copy()
+        acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the tiers that saw each pixel
+        weight = np.zeros(crop.hole.shape, np.float32)
+        count = np.zeros(crop.hole.shape, np.uint8)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
         for tier, is_anchor in self._tiers(cur, window, anchor):
-            if not todo.any():
+            need = crop.hole & (count == 0) if is_anchor else crop.hole & (count < self.blend_tiers)
+            if not need.any():
                 break
-            found = self._tier_samples(crop, tier, is_anchor, todo, min_gain, refiner)
+            found = self._tier_samples(crop, tier, is_anchor, need, min_gain, refiner)
             stats["rejected_sources"] += sum(1 for f in found if f is None)
             found = [f for f in found if f is not None]
             if not found:
                 continue
             value, valid = self._merge(found)
-            take = todo & valid
-            fill[take] = value[take]
-            todo &= ~take
+            take = need & valid
+            w = 1.0 if is_anchor else 1.0 / abs(tier[0].index - cur.index)
+            acc[take] += w * value[take]
+            weight[take] += w
             if self.debug_tiers is not None:
                 tiermap = self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))
-                tiermap[y0:y1, x0:x1][take] = 99 if is_anchor else abs(tier[0].index - cur.index)
-            stats["anchor_px" if is_anchor else "propagated_px"] += int(np.count_nonzero(take))
+                tiermap[y0:y1, x0:x1][take & (count == 0)] = 99 if is_anchor else abs(tier[0].index - cur.index)
+            stats["anchor_px" if is_anchor else "propagated_px"] += int(np.count_nonzero(take & (count == 0)))
+            count[take] += 1
+        fill = crop.target.copy()
+        got = crop.hole & (count > 0)
+        fill[got] = np.clip(acc[got] / weight[got][:, None] + 0.5, 0, 255).astype(np.uint8)
+        todo = crop.hole & (count == 0)
         clean = cur.image.copy()
         clean[y0:y1, x0:x1][crop.hole] = fill[crop.hole]
         used_spatial = bool(todo.any())
@@ -160,7 +170,7 @@ class ClassicalInpainter(Inpainter):
         aligned to the target by the residual flow on the background, completed inside the hole."""
         views = [self._warp_source(crop, src, is_anchor) for src in tier]
         views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
-        if len(views) == 2:
+        if len(views) == 2 and self.bidirectional:
             a, b = views
             unreliable = ~a["covered"] | ~b["covered"] | a["own_fill"] | b["own_fill"]
             flow = refiner.residual(a["gray"], b["gray"], unreliable) * np.float32(0.5)  # a(p) ≈ b(p + 2·half)
@@ -223,7 +233,7 @@ class ClassicalInpainter(Inpainter):
             only_other = other_valid & ~valid
             value[only_other] = other[only_other]
             valid = valid | other_valid
-        return np.clip(value + 0.5, 0, 255).astype(np.uint8), valid
+        return value, valid
 
     def _compose(self, cur: PreparedFrame, clean: np.ndarray) -> np.ndarray:
         """Full-resolution output: the fill feathered in inside the dilated hole, originals elsewhere."""

@@ -1,0 +1,95 @@
+"""Spatial fill for what no frame of the window shows: a seamless clone of nearby texture.
+
+A smooth (membrane) fill is the safest guess for thin gaps but reads as a blurry blob over grass,
+gravel or water. For each larger region, this copies the patch of the same frame beside it (the
+shift, among the 8 neighbouring ones, whose surroundings match the region's surroundings best) and
+removes the seam with a membrane correction of the colour difference on the border, as seamless
+cloning does. Pure functions; the inpainter calls this once per newly uncovered region and carries
+the result along in time, so the texture does not boil.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .inpaint_fields import bounding_box, dilate_mask, fill_smooth
+
+_MIN_THICKNESS = 3.0  # regions thinner than this (max distance to their border, px) get a smooth fill
+
+
+def smooth_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Membrane interpolation of the surrounding colours into `hole`."""
+    box = bounding_box(hole, 24)
+    out = image.copy()
+    if box is None:
+        return out
+    y0, y1, x0, x1 = box
+    smooth = fill_smooth(image[y0:y1, x0:x1].astype(np.float32), ~hole[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = np.clip(smooth + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def clone_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Fill every connected region of `hole` with the best-matching neighbouring texture, blended
+    seamlessly; thin regions and regions with no usable neighbour get the smooth fill."""
+    out = image.copy()
+    count, labels, boxes, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    leftover = np.zeros_like(hole)
+    for k in range(1, count):
+        x, y, w, h, _area = boxes[k]
+        region = labels[y:y + h, x:x + w] == k
+        thickness = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 3).max()
+        if thickness < _MIN_THICKNESS or not _clone_region(out, hole, labels == k, (x, y, w, h)):
+            leftover |= labels == k
+    if leftover.any():
+        out = smooth_fill(out, leftover)
+    return out
+
+
+def _clone_region(image: np.ndarray, hole: np.ndarray, region: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Clone into one region in place; False when no shift gives a fully usable source."""
+    H, W = hole.shape
+    x, y, w, h = box
+    margin = int(max(4, 0.2 * min(w, h)))
+    ys, xs = np.nonzero(region)
+    ring = dilate_mask(region, margin) & ~hole
+    ry, rx = np.nonzero(ring)
+    if ry.size < 8:
+        return False
+    image_f = image.astype(np.float32)
+    best = None
+    for sy in (-1, 0, 1):
+        for sx in (-1, 0, 1):
+            if sx == 0 and sy == 0:
+                continue
+            dx, dy = sx * (w + margin), sy * (h + margin)
+            qy, qx = ys + dy, xs + dx
+            if qy.min() < 0 or qx.min() < 0 or qy.max() >= H or qx.max() >= W or hole[qy, qx].any():
+                continue
+            qry, qrx = ry + dy, rx + dx
+            ok = (qry >= 0) & (qrx >= 0) & (qry < H) & (qrx < W)
+            if ok.sum() < 0.5 * ry.size:
+                continue
+            ok[ok] &= ~hole[qry[ok], qrx[ok]]
+            if ok.sum() < 0.5 * ry.size:
+                continue
+            diff = image_f[ry[ok], rx[ok]] - image_f[qry[ok], qrx[ok]]
+            # texture mismatch matters, a plain colour offset does not (the correction removes it)
+            score = float(np.abs(diff - diff.mean(0)).mean())
+            if best is None or score < best[0]:
+                best = (score, dx, dy)
+    if best is None:
+        return False
+    _, dx, dy = best
+    # seam removal: the colour difference on the border, carried smoothly into the region
+    y0, y1 = max(0, y - margin), min(H, y + h + margin)
+    x0, x1 = max(0, x - margin), min(W, x + w + margin)
+    crop_region = region[y0:y1, x0:x1]
+    known = ~dilate_mask(crop_region, 1) & ~hole[y0:y1, x0:x1]
+    gy, gx = np.mgrid[y0:y1, x0:x1]
+    src = image_f[np.clip(gy + dy, 0, H - 1), np.clip(gx + dx, 0, W - 1)]
+    correction = fill_smooth(np.where(known[:, :, None], image_f[y0:y1, x0:x1] - src, 0), known)
+    value = np.clip(src + np.clip(correction, -80, 80) + 0.5, 0, 255).astype(np.uint8)
+    image[y0:y1, x0:x1][crop_region] = value[crop_region]
+    return True
