@@ -96,12 +96,14 @@ class ClassicalInpainter(Inpainter):
             if not cur.hole.any():
                 anchor = None  # nothing to carry across a frame without a hole
                 yield t, cur.full.copy()
+                window.release_full(t)
                 continue
             clean, used_spatial = self._clean(cur, window, anchor, refiner, stats)
             if used_spatial or (anchor is not None and t - anchor.index >= self.anchor_refresh):
-                anchor = PreparedFrame(t, cur.full, cur.hole_full, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
+                anchor = PreparedFrame(t, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
                                        cur.hole, np.ones_like(cur.usable), cur.to_first)
             yield t, self._compose(cur, clean)
+            window.release_full(t)
 
     # ---- one frame ---------------------------------------------------------------------------
     def _tiers(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None):

@@ -23,8 +23,8 @@ from .inpaint_fields import dilate_mask
 @dataclass
 class PreparedFrame:
     index: int
-    full: np.ndarray  # RGB uint8 at full resolution, the original pixels
-    hole_full: np.ndarray  # bool, full resolution: the dilated hole that gets replaced
+    full: np.ndarray | None  # RGB uint8 at full resolution, the original pixels (None once output, below full size)
+    hole_full: np.ndarray | None  # bool, full resolution: the dilated hole that gets replaced
     image: np.ndarray  # RGB uint8 at working resolution (the same array as `full` at ratio 1)
     gray: np.ndarray  # uint8, working resolution
     hole: np.ndarray  # bool, working resolution
@@ -55,6 +55,13 @@ class FrameWindow:
             self._last = frame
             self._next += 1
             self.peak = max(self.peak, len(self.items))
+
+    def release_full(self, index: int) -> None:
+        """Frame `index` has been output: below full size, its full-resolution copy is no longer
+        needed (sources are used at working size), so only frames still to be output hold one."""
+        frame = self.items.get(index)
+        if frame is not None and self.ratio < 1.0:
+            frame.full = frame.hole_full = None
 
     def get(self, index: int) -> PreparedFrame | None:
         return self.items.get(index)
