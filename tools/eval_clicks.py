@@ -1,6 +1,7 @@
 """Score a click segmenter with the interactive-segmentation protocol on the first frames of the
 shared clips: IoU after 1/3/5 simulated clicks, NoC@85/90 (capped at 20) and click→mask latency
-(first click on a frame, which pays for the per-frame features, versus later clicks).
+(first click on a frame, which pays for the per-frame features; the same first click with features
+cached; later clicks).
 
     .venv/bin/python tools/eval_clicks.py [--clips DIR] [--json out.json] [--segmenter classical]
 
@@ -63,11 +64,16 @@ def run_target(segmenter, image: np.ndarray, gt: np.ndarray, key, max_clicks: in
         ious.append(jaccard(pred, gt))
         if len(ious) >= 5 and ious[-1] >= 0.90:
             break  # NoC@90 reached and IoU@1/3/5 known: later clicks would not change the scores
+    # the first click again, features now cached: what a user pays for a first click on a frame the
+    # engine has already prepared (the first click runs several candidate solves, later ones one)
+    t0 = time.perf_counter()
+    segmenter.segment(image, np.array(points[:1], np.float32), np.array(labels[:1], np.int32), cache_key=key)
+    warm_first = time.perf_counter() - t0
     full = ious + [ious[-1]] * (max_clicks - len(ious))  # an early stop means the IoU holds
     return {
         "iou@1": full[0], "iou@3": full[2], "iou@5": full[4],
         "noc@85": clicks_to_reach(full, 0.85, max_clicks), "noc@90": clicks_to_reach(full, 0.90, max_clicks),
-        "first_ms": 1000 * times[0], "later_ms": 1000 * float(np.mean(times[1:])) if len(times) > 1 else None,
+        "first_ms": 1000 * times[0], "warm_first_ms": 1000 * warm_first, "later_ms": 1000 * float(np.mean(times[1:])) if len(times) > 1 else None,
         "clicks": len(times),
     }
 
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or (CORE if args.core_only else CORE + EXTRA)
     rows = []
     print(f"{'clip':42s} {'IoU@1':>6s} {'IoU@3':>6s} {'IoU@5':>6s} {'NoC85':>6s} {'NoC90':>6s} "
-          f"{'1st ms':>7s} {'later ms':>8s}")
+          f"{'1st ms':>7s} {'warm 1st':>8s} {'later ms':>8s}")
     for name in names:
         folder = args.clips / name
         frame_path, mask_path = folder / "frames" / "00000.jpg", folder / "masks" / "00000.png"
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             later = f"{row['later_ms']:8.0f}" if row["later_ms"] is not None else f"{'-':>8s}"
             print(f"{label:42s} {row['iou@1']:6.3f} {row['iou@3']:6.3f} {row['iou@5']:6.3f} "
-                  f"{row['noc@85']:6d} {row['noc@90']:6d} {row['first_ms']:7.0f} {later}", flush=True)
+                  f"{row['noc@85']:6d} {row['noc@90']:6d} {row['first_ms']:7.0f} {row['warm_first_ms']:8.0f} {later}", flush=True)
     if not rows:
         print("no clips with ground truth found: nothing scored")
         return 0
@@ -116,12 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                            ("mean other", [r for r in rows if not r["core"]]), ("mean all", rows)):
         if not members:
             continue
-        means = {k: _mean(members, k) for k in ("iou@1", "iou@3", "iou@5", "noc@85", "noc@90", "first_ms", "later_ms")}
+        means = {k: _mean(members, k) for k in ("iou@1", "iou@3", "iou@5", "noc@85", "noc@90", "first_ms", "warm_first_ms",
+                                       "later_ms")}
         summary[group] = means
         later = f"{means['later_ms']:8.0f}" if means["later_ms"] is not None else f"{'-':>8s}"
         print(f"{group:42s} {means['iou@1']:6.3f} {means['iou@3']:6.3f} {means['iou@5']:6.3f} "
-              f"{means['noc@85']:6.2f} {means['noc@90']:6.2f} {means['first_ms']:7.0f} {later}")
-    print("latency: first click on a frame (features computed) vs later clicks (features cached), "
+              f"{means['noc@85']:6.2f} {means['noc@90']:6.2f} {means['first_ms']:7.0f} {means['warm_first_ms']:8.0f} {later}")
+    print("latency: first click on a frame (features computed), the same first click again (features "
+          "cached) and later clicks (features cached), "
           f"on {os.cpu_count()} cores")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary, "segmenter": args.segmenter}, indent=1))

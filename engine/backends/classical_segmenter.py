@@ -10,6 +10,11 @@ How one call works (all on a superpixel graph of the downscaled frame, features 
 3. Edge-aware solve. Both cues (plus the previous mask) form a per-node prior; a random walker with
    priors smooths it along weak edges, the clicked nodes fixed. Only the foreground connected to a
    positive click is kept.
+First clicks (no previous mask) are ambiguous: the superpixel under the cursor may be a texture detail
+(a dot, a stripe) enclosed by strong edges, and which of detail or object wins would flip on
+compression noise. So steps 1-3 run for a few candidates whose foreground seeds are growing disks
+around the click (SAM's multimask idea), and the most object-like candidate is kept: the one whose
+colours separate best from the rest of the frame, with penalties for tiny and frame-filling masks.
 4. Pixels. The node probabilities are painted back, guided-filtered with the working image
    (edges snap to colour boundaries), upsampled and thresholded; clicked pixels are forced.
 """
@@ -40,6 +45,18 @@ PRIOR_SHARPNESS = 3.0
 PRIOR_STRENGTH = 0.25
 SMOOTH_SIGMA = 1.0
 CLICK_RADIUS = 3  # full-resolution pixels forced around each click
+FIRST_CLICK_RADII = (0, 1, 2, 3)  # first-click candidates: seed disks, in superpixel sizes
+TINY_AREA = 0.002  # frame fraction below which a first-click candidate is likely a texture detail
+HUGE_AREA = 0.6  # ... and above which it is likely the background
+
+
+def objectness(separation: float, area: float) -> float:
+    """How object-like a first-click candidate is: its colour separability from the rest of the
+    frame (a detail or a leak into the background shares colours with its surround, a whole object
+    much less), minus penalties for tiny masks and for ones that fill most of the frame."""
+    tiny = max(0.0, np.log(TINY_AREA / max(area, 1e-9)))
+    huge = max(0.0, area - HUGE_AREA) / (1 - HUGE_AREA)
+    return float(separation - 0.1 * tiny - 0.5 * huge)
 
 
 def _validate(image, points, labels):
@@ -106,6 +123,14 @@ def _colour_llr(features: FrameFeatures, fg_weight: np.ndarray, pos: list[int], 
     return llr, separation
 
 
+def _nodes_near(features: FrameFeatures, xy: np.ndarray, radius: float) -> list[int]:
+    """Superpixels overlapping a disk of `radius` working pixels around any of the points."""
+    disk = np.zeros(features.labels.shape, np.uint8)
+    for x, y in xy.tolist():
+        cv2.circle(disk, (int(x), int(y)), int(round(radius)), 1, -1)
+    return np.unique(features.labels[disk > 0]).tolist()
+
+
 class ClassicalSegmenter(Segmenter):
     name = "classical"
 
@@ -125,13 +150,34 @@ class ClassicalSegmenter(Segmenter):
             return SegmentResult(np.zeros((h, w), bool), 1.0)  # nothing was asked for: certainly empty
 
         features = self.cache.get(cache_key, image)
-        node_prob, separation = self._solve(features, points, labels, prev_mask)
+        if prev_mask is None:
+            node_prob, separation = self._first_click(features, points, labels)
+        else:
+            node_prob, separation = self._solve(features, points, labels, prev_mask)
         mask, margin = self._pixels(features, node_prob, points, labels)
         confidence = float(np.clip(0.5 * margin + 0.5 * separation, 0.0, 1.0)) if mask.any() else 0.5
         return SegmentResult(mask, confidence)
 
     # graph part -------------------------------------------------------------------------------
-    def _solve(self, features: FrameFeatures, points, labels, prev_mask):
+    def _first_click(self, features: FrameFeatures, points, labels):
+        """Without a previous mask the click's extent is ambiguous (a texture detail, a part, the
+        whole object), and one superpixel under the cursor would decide it, flipping on compression
+        noise. So, like SAM's multimask output, solve for several candidates, seeded from growing
+        disks around the positive clicks, and keep the most object-like one."""
+        xy = np.round(points[labels == 1] * features.scale)
+        best, seen = None, set()
+        for radius in FIRST_CLICK_RADII:
+            near = tuple(_nodes_near(features, xy, radius * SUPERPIXEL_SIZE)) if radius else ()
+            if near in seen:
+                continue  # same seeds as a smaller disk: same candidate
+            seen.add(near)
+            prob, separation = self._solve(features, points, labels, None, near)
+            score = objectness(separation, float(np.average(prob > 0.5, weights=features.size)))
+            if best is None or score > best[0]:
+                best = (score, prob, separation)
+        return best[1], best[2]
+
+    def _solve(self, features: FrameFeatures, points, labels, prev_mask, seeds_near: list[int] = ()):
         n = features.count
         s = features.scale
         sh, sw = features.labels.shape
@@ -145,12 +191,13 @@ class ClassicalSegmenter(Segmenter):
         neighbours, weight = _graph(features)
 
         prev = _node_fraction(features, prev_mask) if prev_mask is not None else None
-        fg_seeds = {k: 0.0 for k in pos}
+        near = [k for k in seeds_near if k not in fixed]  # a negative click inside the disk still wins
+        fg_seeds = {k: 0.0 for k in (*pos, *near)}
         if prev is not None and not pos:  # only a tracked mask to correct: it is the source
             fg_seeds.update({int(k): 0.5 for k in np.flatnonzero(prev > 0.5) if int(k) not in fixed})
         bg_seeds = self._background_sources(features, xy[labels == 1] if prev is None else xy[:0])
         bg_seeds.update({k: 0.0 for k in neg})
-        for k in pos:
+        for k in (*pos, *near):
             bg_seeds.pop(k, None)
         d_fg = geodesic_distance(neighbours, n, fg_seeds) if fg_seeds else np.full(n, np.inf)
         d_bg = geodesic_distance(neighbours, n, bg_seeds)
