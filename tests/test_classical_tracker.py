@@ -184,3 +184,22 @@ def test_real_davis_clip_blackswan():
     out = {f: p[1] >= 0.5 for f, p, _ in ClassicalTracker().propagate(video, 0, {1: gt[0]}, range(1, n))}
     ious = [jaccard(out[i], gt[i]) for i in range(1, n)]
     assert np.mean(ious) > 0.75, ious
+
+
+def test_shape_memory_pure_helpers():
+    from engine.backends.classical_tracker_memory import IDENTITY, ShapeMemory, align_by_moments, compose
+
+    shift = np.array([[1.0, 0, 5], [0, 1.0, -2]])
+    double = np.array([[2.0, 0, 0], [0, 2.0, 0]])
+    assert np.allclose(compose(shift, IDENTITY), shift)
+    assert np.allclose(compose(shift, double) @ [1, 1, 1], [7, 0])  # scale first, then shift
+    a = np.zeros((60, 80), bool)
+    a[10:20, 10:20] = True
+    b = np.zeros((60, 80), bool)
+    b[30:50, 40:60] = True  # twice the size, elsewhere
+    t = align_by_moments(a, b)
+    assert np.isclose(t[0, 0], 2.0) and np.allclose(t @ [14.5, 14.5, 1], [49.5, 39.5])
+    memory = ShapeMemory(a)
+    memory.follow(np.array([[1.0, 0, 10], [0, 1.0, 0]]))
+    memory.follow(None)  # a failed fit keeps the last transform
+    assert jaccard(memory.anchor(a.shape) > 0.5, np.roll(a, 10, axis=1)) > 0.9

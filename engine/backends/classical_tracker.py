@@ -25,6 +25,7 @@ from ..errors import EngineError
 from .base import Tracker
 from .classical_tracker_appearance import ColourModel, background_ring, colour_index
 from .classical_tracker_confidence import FrameQuality, combine_confidence
+from .classical_tracker_memory import ShapeMemory, fit_motion
 from .flow_field import FlowEstimator, FlowPair, gray_histogram, warp_map
 
 
@@ -36,6 +37,11 @@ class TrackerParams:
     flow_preset: str = "medium"
     prior_softness: float = 0.004  # × long side: px over which the warped boundary is uncertain
     outside_softness: float = 0.004  # × long side: how far colour can pull the boundary out per frame
+    regrow_softness: float = 0.03  # × long side: the same, inside the keyframe shape carried to this frame
+    regrow_margin: float = 0.0  # × sqrt(object area): slack around the carried keyframe shape for regrowth
+    regrow_evidence: float = 0.0  # log-odds the colour must overcome to bring a part back
+    leave_margin: float = 0.1  # × sqrt(object area): beyond this slack, the anchor pushes the matte back
+    anchor_gain: float = 3.0  # log-odds against pixels far outside the carried keyframe shape
     prior_inside_cap: float = 3.0  # logit cap inside: strong colour evidence can still cut a pixel out
     prior_outside_cap: float = 8.0
     colour_gain: float = 0.6  # weight of the colour log-odds against the shape prior
@@ -76,6 +82,9 @@ class _ObjectTrack:
         self.p = p
         self.tau = max(1.0, p.prior_softness * long_side)
         self.tau_out = max(1.0, p.outside_softness * long_side)
+        self.tau_regrow = max(self.tau_out, p.regrow_softness * long_side)
+        self.memory = ShapeMemory(mask)
+        self.anchor: np.ndarray | None = None
         ring = (max(2, int(0.005 * long_side)), max(8, int(0.06 * long_side)))
         self.model = ColourModel(frame.index, mask, ring)
         self.prob = mask.astype(np.float32)
@@ -87,6 +96,7 @@ class _ObjectTrack:
         self.trust = 1.0
         colour = self.model.probability(frame.index, keyframe_only=True)
         self.app_key = _separation(colour, mask, background_ring(mask, *ring))
+        self.like_key = float(colour[mask].mean()) - 0.5 if mask.any() else 0.0
         self.ring = ring
         self.long_side = long_side
 
@@ -106,6 +116,7 @@ class _ObjectTrack:
             prior_mask, rel = self._search(f, colour), None
             reacquired = prior_mask is not None
         else:
+            self.memory.follow(fit_motion(self.prob > 0.5, f.flow.forward))
             mx, my = warp_map(f.flow.backward, _grid(f))
             warped = cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             prior_mask, rel = warped > 0.5, f.flow.reliability
@@ -129,15 +140,25 @@ class _ObjectTrack:
             return self.prob, FrameQuality(lost=True, cut=f.cut)
         if reacquired:
             self.trust = min(self.trust, 0.4)
+            self.memory.realign(mask)
         self.lost_frames = 0
         quality = FrameQuality(
             flow_consistency=float(np.mean(rel[mask])) if rel is not None else 0.5,
-            appearance=_separation(colour, mask, background_ring(mask, *self.ring)) / max(self.app_key, 1e-3),
+            appearance=min(_separation(colour, mask, background_ring(mask, *self.ring)) / max(self.app_key, 1e-3),
+                           self._likeness(f, mask)),
             area_change=area / max(self.area_prev, 1.0),
             area_vs_reference=area / max(self.area_ref, 1.0),
             cut=f.cut, reacquired=reacquired)
         self.prob, self.area_prev, self.box = prob, area, _bbox(mask)
         return prob, quality
+
+    def _likeness(self, f: _Frame, mask: np.ndarray) -> float:
+        """How much the matte's colours still look like the keyframe object, relative to the keyframe
+        itself: falls on an occluder or a look-alike even when the matte keeps its size and place."""
+        if self.like_key <= 0.05:
+            return 1.0
+        key = self.model.probability(f.index, keyframe_only=True)
+        return max(0.0, float(key[mask].mean()) - 0.5) / self.like_key
 
     def commit(self, f: _Frame, confidence: float) -> None:
         """After overlaps between objects are resolved: adapt the models on confident frames."""
@@ -254,8 +275,34 @@ class _ObjectTrack:
     def _shape_prior(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m = mask.astype(np.uint8)
         signed = cv2.distanceTransform(m, cv2.DIST_L2, 3) - cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
-        prior = np.where(signed > 0, signed / self.tau, signed / self.tau_out)
+        outside = signed / self.tau_out
+        zone = self._regrow_zone(mask.shape)
+        prior = np.where(signed > 0, signed / self.tau, outside)
+        if zone is not None:
+            zone, beyond = zone
+            # where the keyframe shape says a part belongs, it may come back; far beyond it, a
+            # part of the matte is more likely a leak (or drag) than a real change of shape
+            # (never for free: colour that says nothing must not fill the zone, e.g. an occluder)
+            regrow = np.minimum(signed / self.tau_regrow, -self.p.regrow_evidence)
+            prior = np.where(zone & (signed <= 0), np.maximum(prior, regrow), prior)
+            # the carried shape is only a good guide while it still fits the object (a turning,
+            # bending body leaves it behind): weigh the push by how well the two agree
+            agree = _iou(self.anchor, mask)
+            prior -= self.p.anchor_gain * float(np.clip((agree - 0.5) / 0.3, 0.0, 1.0)) * beyond
         return np.clip(prior, -self.p.prior_outside_cap, self.p.prior_inside_cap), signed
+
+    def _regrow_zone(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The keyframe shape carried to this frame, widened by a slack that scales with the object."""
+        if self.p.regrow_softness <= 0:
+            return None
+        anchor = self.memory.anchor(shape) > 0.5
+        self.anchor = anchor
+        if not anchor.any():
+            return None
+        size = np.sqrt(max(float(anchor.sum()), 1.0))
+        dist = cv2.distanceTransform((~anchor).astype(np.uint8), cv2.DIST_L2, 3)
+        leave = max(1.0, self.p.leave_margin * size)
+        return dist <= self.p.regrow_margin * size, np.clip(dist / leave - 1.0, 0.0, 1.0)
 
     def _affine_warp(self, f: _Frame) -> np.ndarray | None:
         """The previous mask moved by one affine motion fitted to the flow inside it: robust to the
@@ -430,6 +477,11 @@ def _fit_affine(region: np.ndarray, flow: np.ndarray, samples: int = 800) -> np.
 
 def _apply_affine(m: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.stack([m[0, 0] * xs + m[0, 1] * ys + m[0, 2], m[1, 0] * xs + m[1, 1] * ys + m[1, 2]], axis=2)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
