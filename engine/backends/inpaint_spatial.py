@@ -16,6 +16,8 @@ import numpy as np
 from .inpaint_fields import bounding_box, dilate_mask, fill_smooth
 
 _MIN_THICKNESS = 3.0  # regions thinner than this (max distance to their border, px) get a smooth fill
+_MAX_MISMATCH_RATIO = 1.3  # clone only if its border mismatch is at most this × the border's own spread
+_MAX_MISMATCH = 40.0  # ... and at most this many gray levels
 
 
 def smooth_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -48,7 +50,7 @@ def clone_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def _clone_region(image: np.ndarray, hole: np.ndarray, region: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Clone into one region in place; False when no shift gives a fully usable source."""
+    """Clone into one region in place; False when no shift gives a usable, fitting source."""
     H, W = hole.shape
     x, y, w, h = box
     margin = int(max(4, 0.2 * min(w, h)))
@@ -74,12 +76,17 @@ def _clone_region(image: np.ndarray, hole: np.ndarray, region: np.ndarray, box: 
             ok[ok] &= ~hole[qry[ok], qrx[ok]]
             if ok.sum() < 0.5 * ry.size:
                 continue
-            diff = image_f[ry[ok], rx[ok]] - image_f[qry[ok], qrx[ok]]
-            # texture mismatch matters, a plain colour offset does not (the correction removes it)
-            score = float(np.abs(diff - diff.mean(0)).mean())
+            score = float(np.abs(image_f[ry[ok], rx[ok]] - image_f[qry[ok], qrx[ok]]).mean())
             if best is None or score < best[0]:
                 best = (score, dx, dy)
     if best is None:
+        return False
+    # the copied patch's surroundings must resemble the region's about as much as two pieces of the
+    # same texture do; otherwise it is other structure (a wall above a car), and a smooth fill
+    # is the lesser evil
+    ring_f = image_f[ry, rx]
+    spread = float(np.abs(ring_f - ring_f.mean(0)).mean())  # how textured the surroundings are
+    if best[0] > min(_MAX_MISMATCH_RATIO * spread, _MAX_MISMATCH):
         return False
     _, dx, dy = best
     # seam removal: the colour difference on the border, carried smoothly into the region
