@@ -57,7 +57,9 @@ class ClassicalInpainter(Inpainter):
 
     def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 24.0,
                  anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
-                 flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 3, **_) -> None:
+                 flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 3,
+                 correction_scale: int = 4, correction_clip: float = 60.0, **_) -> None:
+        self.correction_scale, self.correction_clip = correction_scale, correction_clip
         if flow_preset not in _FLOW_PRESETS:
             raise EngineError(f"unknown flow preset '{flow_preset}' (known: {', '.join(_FLOW_PRESETS)})")
         self.blend_tiers = max(1, blend_tiers)  # nearest tiers averaged per pixel
@@ -228,7 +230,7 @@ class ClassicalInpainter(Inpainter):
             return None
         # low-frequency colour correction (exposure, white balance drift), robust to the odd
         # misaligned ring pixel
-        correction = fill_smooth_coarse(np.clip(diff, -20, 20), check, 4)
+        correction = fill_smooth_coarse(np.clip(diff, -self.correction_clip, self.correction_clip), check, self.correction_scale)
         return sample.astype(np.float32) + correction, valid & crop.hole, error
 
     def _merge(self, found: list) -> tuple[np.ndarray, np.ndarray]:
