@@ -59,22 +59,38 @@ def cut_score(residual: np.ndarray, reliability: np.ndarray, hist_prev: np.ndarr
 class FlowEstimator:
     """DIS optical flow both ways between consecutive frames at working resolution."""
 
-    def __init__(self, preset: str = "fast", check_preset: str = "fast") -> None:
+    def __init__(self, preset: str = "fast", check_preset: str = "fast", check_scale: float = 1.0) -> None:
+        self.check_scale = check_scale
         self.dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
         # the forward flow only checks the backward one, so it can be cheaper
         self.dis_check = cv2.DISOpticalFlow_create(_PRESETS[check_preset])
         self.grid: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _forward(self, prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
+        """The forward flow only checks the backward one and gives the object's coarse motion, so it
+        can be computed at a lower resolution (check_scale) and upsampled."""
+        if self.check_scale >= 1.0:
+            return self.dis_check.calc(prev_gray, gray, None)
+        h, w = gray.shape
+        size = (max(8, int(round(w * self.check_scale))), max(8, int(round(h * self.check_scale))))
+        small = self.dis_check.calc(cv2.resize(prev_gray, size, interpolation=cv2.INTER_AREA),
+                                    cv2.resize(gray, size, interpolation=cv2.INTER_AREA), None)
+        up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        up[..., 0] *= w / size[0]
+        up[..., 1] *= h / size[1]
+        return up
 
     def pair(self, prev_gray: np.ndarray, gray: np.ndarray, prev_hist: np.ndarray, hist: np.ndarray) -> FlowPair:
         h, w = gray.shape
         if self.grid is None or self.grid[0].shape != (h, w):
             self.grid = pixel_grid(h, w)
         backward = self.dis.calc(gray, prev_gray, None)
-        forward = self.dis_check.calc(prev_gray, gray, None)
+        forward = self._forward(prev_gray, gray)
         mx, my = warp_map(backward, self.grid)
         # forward flow sampled where each current pixel came from; consistent flow sums to ~0
         fwd_at_src = cv2.remap(forward, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err = np.sqrt(np.sum((backward + fwd_at_src) ** 2, axis=2))
+        total = backward + fwd_at_src
+        err = cv2.magnitude(np.ascontiguousarray(total[..., 0]), np.ascontiguousarray(total[..., 1]))
         scale = max(1.0, 0.004 * max(h, w))  # ~2 px at 480 wide: tolerance grows with resolution
         reliability = 1.0 / (1.0 + (err / scale) ** 2)
         prev_warped = cv2.remap(prev_gray, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
