@@ -140,18 +140,20 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer frames; memory test at 30 vs 300 frames")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true")
     args = parser.parse_args()
     results: dict = {"machine": machine(), "command": "python tools/benchmark.py" + (" --quick" if args.quick else "")}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        video_path, mask, click, desc = source_854(tmp, 60)
-        results["source"] = desc
-        results["click"] = bench_click(video_path, click, mask, tmp, 3 if args.quick else 6)
-        print("click→mask:", results["click"], flush=True)
-        results["track"] = bench_track(video_path, mask, tmp, 20 if args.quick else 60)
-        print("tracking:  ", results["track"], flush=True)
-        results["remove"] = bench_remove(video_path, results["track"].pop("session"), 10 if args.quick else 30)
-        print("clean plate:", results["remove"], flush=True)
+        if not args.memory_only:
+            video_path, mask, click, desc = source_854(tmp, 60)
+            results["source"] = desc
+            results["click"] = bench_click(video_path, click, mask, tmp, 3 if args.quick else 6)
+            print("click→mask:", results["click"], flush=True)
+            results["track"] = bench_track(video_path, mask, tmp, 20 if args.quick else 60)
+            print("tracking:  ", results["track"], flush=True)
+            results["remove"] = bench_remove(video_path, results["track"].pop("session"), 10 if args.quick else 30)
+            print("clean plate:", results["remove"], flush=True)
         if not args.skip_memory:
             lengths = (30, 300) if args.quick else (300, 3000)
             mem = [peak_memory(tmp, n, (320, 180)) for n in lengths]
