@@ -25,7 +25,7 @@ from ..errors import EngineError
 from .base import Tracker
 from .classical_tracker_appearance import ColourModel, background_ring, colour_index
 from .classical_tracker_confidence import FrameQuality, combine_confidence
-from .classical_tracker_memory import ShapeMemory, fit_motion
+from .classical_tracker_memory import ShapeMemory, fit_motion, match_shift
 from .flow_field import FlowEstimator, FlowPair, gray_histogram, warp_map
 
 
@@ -38,9 +38,12 @@ class TrackerParams:
     prior_softness: float = 0.004  # × long side: px over which the warped boundary is uncertain
     outside_softness: float = 0.004  # × long side: how far colour can pull the boundary out per frame
     regrow_softness: float = 0.03  # × long side: the same, inside the keyframe shape carried to this frame
-    regrow_margin: float = 0.0  # × sqrt(object area): slack around the carried keyframe shape for regrowth
+    regrow_margin: float = 0.05  # × sqrt(object area): slack around the carried keyframe shape for regrowth
     regrow_evidence: float = 0.0  # log-odds the colour must overcome to bring a part back
     leave_margin: float = 0.1  # × sqrt(object area): beyond this slack, the anchor pushes the matte back
+    match_radius: float = 0.04  # × long side: search range of the object's frame-to-frame shift
+    match_override: float = 1.5  # px: the matched shift joins the flow in the prior when they disagree by more
+    memory_close: float = 0.3  # × sqrt(object area): occlusion gaps closed in the remembered shape
     anchor_gain: float = 3.0  # log-odds against pixels far outside the carried keyframe shape
     prior_inside_cap: float = 3.0  # logit cap inside: strong colour evidence can still cut a pixel out
     prior_outside_cap: float = 8.0
@@ -84,8 +87,9 @@ class _ObjectTrack:
         self.tau = max(1.0, p.prior_softness * long_side)
         self.tau_out = max(1.0, p.outside_softness * long_side)
         self.tau_regrow = max(self.tau_out, p.regrow_softness * long_side)
-        self.memory = ShapeMemory(mask)
+        self.memory = ShapeMemory(mask, p.memory_close)
         self.anchor: np.ndarray | None = None
+        self.prev_rgb: np.ndarray | None = frame.rgb
         ring = (max(2, int(0.005 * long_side)), max(8, int(0.06 * long_side)))
         self.model = ColourModel(frame.index, mask, ring)
         self.prob = mask.astype(np.float32)
@@ -117,9 +121,12 @@ class _ObjectTrack:
             prior_mask, rel = self._search(f, colour), None
             reacquired = prior_mask is not None
         else:
-            self.memory.follow(fit_motion(self.prob > 0.5, f.flow.forward))
+            motion, shifted = self._object_motion(f)
+            self.memory.follow(motion)
             mx, my = warp_map(f.flow.backward, _grid(f))
             warped = cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            if shifted is not None:  # the flow lost the object: its matched shift is a second hypothesis
+                warped = np.maximum(warped, shifted)
             prior_mask, rel = warped > 0.5, f.flow.reliability
             affine = self._affine_warp(f) if self.p.affine_weight > 0 else None
             if affine is not None:
@@ -151,7 +158,31 @@ class _ObjectTrack:
             area_vs_reference=area / max(self.area_ref, 1.0),
             cut=f.cut, reacquired=reacquired)
         self.prob, self.area_prev, self.box = prob, area, _bbox(mask)
+        self.prev_rgb = f.rgb
         return prob, quality
+
+    def _object_motion(self, f: _Frame) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The object's whole-body motion for this frame pair, and, when the flow has lost the object
+        (its flow disagrees with where the object's own pixels match), the previous matte moved by
+        the matched shift: the shape memory then follows the match, and the prior takes both."""
+        mask = self.prob > 0.5
+        motion = fit_motion(mask, f.flow.forward)
+        if self.p.match_radius <= 0 or self.prev_rgb is None:
+            return motion, None
+        match = match_shift(self.prev_rgb, mask, f.rgb, max(2, int(self.p.match_radius * self.long_side)))
+        if match is None:
+            return motion, None
+        dx, dy, _ = match
+        ys, xs = np.nonzero(mask)
+        cx, cy = float(xs.mean()), float(ys.mean())
+        if motion is not None:
+            fx, fy = motion @ [cx, cy, 1.0]
+            if np.hypot(fx - cx - dx, fy - cy - dy) <= self.p.match_override:
+                return motion, None
+        shift = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+        h, w = mask.shape
+        moved = cv2.warpAffine(self.prob, shift.astype(np.float32), (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        return shift, moved
 
     def _likeness(self, f: _Frame, mask: np.ndarray) -> float:
         """How much the matte's colours still look like the keyframe object, relative to the keyframe
