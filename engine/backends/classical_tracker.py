@@ -10,6 +10,13 @@ and blobs that do not touch the warped mask are dropped. When the object vanishe
 cut), the tracker searches a growing window for a blob with the keyframe's colours and a plausible
 size, and resumes from it.
 
+Two guards against the compounding losses of frame-to-frame warping (classical_tracker_memory):
+the object's own pixels are matched against the new frame (masked template matching), and when the
+flow disagrees with that match (a fence or branches in front, thin fast parts) the matched shift
+joins the flow as a second hypothesis; and the keyframe mask, kept for good and carried by the
+object's accumulated motion, marks where lost parts may grow back (colour permitting) and, while it
+still fits the object, pushes back leaks far outside it.
+
 Everything runs at a working resolution (long side ~480 px); the probability is upsampled at the
 end. State per object is a few small images and histograms: memory does not grow with clip length.
 """
