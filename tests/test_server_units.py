@@ -90,3 +90,33 @@ def test_client_and_engine_protocols_are_bumped_together():
     import engine
 
     assert load_client().PROTOCOL == engine.PROTOCOL
+
+
+def test_neighbour_frames_are_prefetched_for_segmenters_that_encode(synthetic_movie):
+    """A learned segmenter's per-frame encoding of frame±1 starts right after a click on frame."""
+    import threading
+
+    from engine.backends.base import SegmentResult, Segmenter
+    from engine.server.service import LockedSegmenter
+    from engine.video_io import open_video
+
+    class EncodingSegmenter(Segmenter):
+        name = "encoding"
+
+        def __init__(self):
+            self.encoded, self.done = [], threading.Event()
+
+        def segment(self, image, points, labels, prev_mask=None, cache_key=None):
+            return SegmentResult(np.ones(image.shape[:2], bool), 1.0)
+
+        def prefetch(self, image, cache_key):
+            self.encoded.append(cache_key)
+            if len(self.encoded) == 2:
+                self.done.set()
+            return True
+
+    inner = EncodingSegmenter()
+    with open_video(synthetic_movie) as video:
+        LockedSegmenter(inner).prefetch_neighbours(video, "clip", 5)
+        assert inner.done.wait(10)
+    assert inner.encoded == [("clip", 6), ("clip", 4)]

@@ -59,6 +59,25 @@ class LockedSegmenter:
         with self.lock:
             return self.inner.segment(*args, **kwargs)
 
+    def prefetch_neighbours(self, reader, video: str, frame: int) -> None:
+        """Encode the frames next to the one just clicked, in the background, for segmenters with an
+        expensive per-frame encoding (SAM): the artist's next click is most often there."""
+        prefetch = getattr(self.inner, "prefetch", None)
+        if prefetch is None:
+            return
+
+        def work() -> None:
+            try:
+                for f in (frame + 1, frame - 1):
+                    if 0 <= f < len(reader):
+                        image = reader.read(f)
+                        with self.lock:
+                            prefetch(image, (video, f))
+            except Exception as exc:  # a failed prefetch only costs the next click its cache hit
+                log.debug("prefetch around frame %d failed: %s", frame, exc)
+
+        threading.Thread(target=work, daemon=True, name="vta-prefetch").start()
+
 
 
 
@@ -167,6 +186,7 @@ class Engine:
         with handle.click_lock:
             mask, conf = pipeline.add_click(handle.session, handle.reader(), self.segmenter, ref, frame,
                                             Click(float(x), float(y), bool(positive)))
+            self.segmenter.prefetch_neighbours(handle.reader(), handle.session.video, frame)
             return mask, conf, self._keyframe_view(handle, ref, frame)
 
     def undo_click(self, session_id: str, ref: str, frame: int) -> tuple[np.ndarray | None, float | None, dict | None]:
