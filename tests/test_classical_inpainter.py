@@ -185,3 +185,15 @@ def test_real_clip_completion_beats_telea(clips_dir):
     result = eval_pair(clips_dir, "davis16-libby", "davis16-dog", 12)
     assert result["ours"]["psnr_hole"] > result["telea"]["psnr_hole"] + 0.5
     assert result["ours"]["warp_error"] < result["telea"]["warp_error"]
+
+
+def test_blur_where_uncertain_keeps_agreed_pixels_and_softens_disputed_ones():
+    from engine.backends.inpaint_fields import blur_where_uncertain
+    image = np.zeros((20, 20, 3), np.float32)
+    image[:, 10:] = 100.0  # a sharp edge
+    variance = np.zeros((20, 20), np.float32)
+    assert np.array_equal(blur_where_uncertain(image, variance, 2.0, 12.0), image)
+    variance[:10] = 1e6  # the top half is disputed
+    out = blur_where_uncertain(image, variance, 2.0, 12.0)
+    assert np.array_equal(out[12:], image[12:])
+    assert 20 < out[2, 10, 0] < 80 and 20 < out[2, 9, 0] < 80  # the edge is softened there

@@ -18,6 +18,8 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    pulls a slightly misaligned fill toward the true border).
 4. Each hole pixel is the weighted mean (weight 1/distance) of the nearest `blend_tiers` tiers that
    see it: nearest-in-time content, with less noise and less flicker than any single source.
+   Where those tiers disagree (content moving on its own behind the hole, water, foliage), the
+   mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain).
    Pixels no tier sees come from the anchor (the clean plate of a recent frame, aligned the
    same way). Only what even the anchor cannot supply is filled spatially, and that frame becomes
    the new anchor, so a spatial fill is carried through the following frames instead of being
@@ -43,7 +45,7 @@ import numpy as np
 from ..errors import EngineError
 from .base import Inpainter
 from .inpaint_align import FlowRefiner, apply_homography, crop_homography
-from .inpaint_fields import bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
+from .inpaint_fields import blur_where_uncertain, bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
 from .inpaint_spatial import clone_fill
 from .inpaint_window import FrameWindow, PreparedFrame
 
@@ -60,8 +62,10 @@ class ClassicalInpainter(Inpainter):
     def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 24.0,
                  anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
                  flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 6,
-                 correction_scale: int = 2, correction_clip: float = 255.0, **_) -> None:
+                 correction_scale: int = 2, correction_clip: float = 255.0,
+                 uncertain_blur: float = 2.0, uncertain_level: float = 12.0, **_) -> None:
         self.correction_scale, self.correction_clip = correction_scale, correction_clip
+        self.uncertain_blur, self.uncertain_level = uncertain_blur, uncertain_level
         if flow_preset not in _FLOW_PRESETS:
             raise EngineError(f"unknown flow preset '{flow_preset}' (known: {', '.join(_FLOW_PRESETS)})")
         self.blend_tiers = max(1, blend_tiers)  # nearest tiers averaged per pixel
@@ -138,6 +142,7 @@ class ClassicalInpainter(Inpainter):
         y0, y1, x0, x1 = bounding_box(cur.hole, margin)
         crop = _Crop(cur, (y0, y1, x0, x1), ring_width=max(4, margin // 2))
         acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the tiers that saw each pixel
+        acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: tier disagreement
         weight = np.zeros(crop.hole.shape, np.float32)
         count = np.zeros(crop.hole.shape, np.uint8)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
@@ -154,6 +159,7 @@ class ClassicalInpainter(Inpainter):
             take = need & valid
             w = 1.0 if is_anchor else 1.0 / abs(tier[0].index - cur.index)
             acc[take] += w * value[take]
+            acc_sq[take] += w * value[take].mean(axis=1) ** 2
             weight[take] += w
             if self.debug_tiers is not None:
                 tiermap = self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))
@@ -162,7 +168,13 @@ class ClassicalInpainter(Inpainter):
             count[take] += 1
         fill = crop.target.copy()
         got = crop.hole & (count > 0)
-        fill[got] = np.clip(acc[got] / weight[got][:, None] + 0.5, 0, 255).astype(np.uint8)
+        mean = acc / np.maximum(weight, 1e-6)[:, :, None]
+        if self.uncertain_blur > 0:
+            # where the tiers disagree (content moving on its own behind the hole, dynamic texture)
+            # no sharp guess is trustworthy: lean toward a blurred one, which errs less
+            var = acc_sq / np.maximum(weight, 1e-6) - mean.mean(axis=2) ** 2
+            mean = blur_where_uncertain(mean, var, self.uncertain_blur, self.uncertain_level)
+        fill[got] = np.clip(mean[got] + 0.5, 0, 255).astype(np.uint8)
         todo = crop.hole & (count == 0)
         clean = cur.image.copy()
         clean[y0:y1, x0:x1][crop.hole] = fill[crop.hole]

@@ -98,3 +98,17 @@ def bounding_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | N
     h, w = mask.shape
     return (max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin),
             max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))
+
+
+def blur_where_uncertain(image: np.ndarray, variance: np.ndarray, sigma: float, level: float) -> np.ndarray:
+    """`image` (float32, H x W x C) leaning toward its Gaussian blur (`sigma` px) where `variance`
+    (H x W, gray levels squared: how much the sources that produced each pixel disagree) is large;
+    half-way at a standard deviation of `level`.
+
+    Why: where the sources disagree, the exact detail is unknown, and a wrong sharp detail costs
+    more (error, flicker) than a soft one; where they agree the image is kept as is."""
+    if sigma <= 0:
+        return image
+    variance = np.maximum(variance, 0.0)
+    lean = (variance / (variance + float(level) ** 2))[:, :, None]
+    return image + lean * (cv2.GaussianBlur(image, (0, 0), sigma) - image)
