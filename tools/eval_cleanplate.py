@@ -8,6 +8,9 @@ PSNR over the whole frame and inside the replaced (dilated) hole, SSIM over the 
 temporal stability: the mean absolute flow-warping error of the hole between consecutive outputs,
 using the flow of the ground-truth frames (lower is steadier; the ground truth's own figure is
 printed as the floor). Per-frame cv2.inpaint (Telea) runs side by side on the same holes.
+Fairness: both methods replace the same region (the mask dilated by DILATE px; ours feathers its
+fill in over the innermost few px of it, Telea fills it all), and hole PSNR is measured over
+exactly that region for both, so neither gets the untouched band around the mask for free.
 
 Object removal: tennis and bmx-trees with their own masks; out/removal_<clip>.png shows, for a
 few frames, original | mask overlay | result.
