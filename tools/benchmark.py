@@ -7,7 +7,8 @@
   pipeline.segment_clicks, so the session write is included;
 - tracking fps at 854×480, one object, through TrackRun (decode + track + PNG write);
 - clean-plate fps at 854×480 through pipeline.remove (decode + inpaint + PNG write);
-- peak memory (max RSS of a child process) of `vta-engine run` on a 300- and a 3000-frame clip.
+- peak memory (max RSS of a child process) of `vta-engine run` on a 300- and a 3000-frame generated
+  clip (320x180 by default, --memory-size 854x480 for the full-size check).
 Uses a DAVIS clip from ../shared/clips when present for latency/fps, else the generated clip.
 """
 
@@ -141,7 +142,10 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-only", action="store_true")
+    parser.add_argument("--memory-size", default="320x180",
+                        help="frame size of the generated memory clips (854x480 takes ~15 min for 3000 frames)")
     args = parser.parse_args()
+    mem_size = tuple(int(v) for v in args.memory_size.lower().split("x"))
     results: dict = {"machine": machine(), "command": "python tools/benchmark.py" + (" --quick" if args.quick else "")}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -156,7 +160,7 @@ def main() -> int:
             print("clean plate:", results["remove"], flush=True)
         if not args.skip_memory:
             lengths = (30, 300) if args.quick else (300, 3000)
-            mem = [peak_memory(tmp, n, (320, 180)) for n in lengths]
+            mem = [peak_memory(tmp, n, mem_size) for n in lengths]
             results["memory"] = {"runs": mem, "ratio": round(mem[1]["peak_rss_mib"] / mem[0]["peak_rss_mib"], 3)}
             print("peak memory:", results["memory"], flush=True)
     if args.json:
