@@ -308,6 +308,14 @@ def _on_session(scene_name: str, view: dict) -> None:
 
 
 # ---- operators: step 2, objects, range and clicks -------------------------------------------------
+def remove_clicks(state, uid: str, frame: int | None = None) -> None:
+    """Drop the stored clicks of object `uid` (on `frame` only, when given)."""
+    for i in reversed(range(len(state.clicks))):
+        c = state.clicks[i]
+        if c.object_uid == uid and (frame is None or c.frame == frame):
+            state.clicks.remove(i)
+
+
 class VTA_OT_object_add(bpy.types.Operator):
     """Add an object to track"""
     bl_idname = "vta.object_add"
@@ -334,9 +342,7 @@ class VTA_OT_object_remove(bpy.types.Operator):
         if obj is None:
             return {"CANCELLED"}
         spec, uid = object_spec(obj), obj.uid
-        for i in reversed(range(len(state.clicks))):
-            if state.clicks[i].object_uid == uid:
-                state.clicks.remove(i)
+        remove_clicks(state, uid)
         strips.remove_own_strips(scene, state.strip_name, f"matte:{uid}") if state.strip_name else None
         state.objects.remove(state.active_object)
         state.active_object = min(state.active_object, len(state.objects) - 1)
@@ -446,10 +452,7 @@ class VTA_OT_clear_clicks(bpy.types.Operator):
         frame = current_source_frame(state, scene)
         if obj is None or frame is None:
             return {"CANCELLED"}
-        for i in reversed(range(len(state.clicks))):
-            c = state.clicks[i]
-            if c.object_uid == obj.uid and c.frame == frame:
-                state.clicks.remove(i)
+        remove_clicks(state, obj.uid, frame)
         overlay.set_click_mask(obj.uid, frame, None)
         if state.session_id:
             sync_frame(context, scene, state, obj.uid, frame)

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__, backends
 from .errors import Cancelled, EngineError
 from .fileio import read_mask

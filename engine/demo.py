@@ -48,7 +48,6 @@ def run_demo(out: Path, frames: int = 48, size: str = "480x270", as_json: bool =
         inpainter = backends.create("inpainter")
         masks = MaskFolders.find(session_dir, (video.height, video.width))
         remove(video, inpainter, masks, session_dir, 0, frames - 1, progress=Progress("remove", as_json), resume=False)
-        from .fileio import read_mask  # noqa: F401  (clean frames are read back below)
         import cv2
         p_all, p_hole = [], []
         for i in range(frames):

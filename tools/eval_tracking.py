@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends import create  # noqa: E402
 from engine.metrics import boundary_f, jaccard  # noqa: E402
-from engine.video_io import VideoInfo, VideoReader, open_video  # noqa: E402
+from engine.video_io import VideoReader, open_video  # noqa: E402
 
 DEFAULT_CLIPS = ["davis16-blackswan", "davis16-dog", "davis16-car-roundabout", "davis16-libby",
                  "e2fgvi-schoolgirls-432x240", "propainter-bmx-trees-432x240"]

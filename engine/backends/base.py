@@ -9,6 +9,7 @@ from typing import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 
+from ..errors import EngineError
 from ..progress import CancelToken
 from ..video_io import VideoReader
 
@@ -55,6 +56,15 @@ class Tracker(Backend):
         order of travel, each adjacent to the previous (init_frame ± 1, ± 2, ...).
         Yields (frame, {object id: float32 probability (H, W) in 0..1}, {object id: confidence 0..1}).
         Must call cancel.check() once per frame."""
+
+    @staticmethod
+    def check_travel(init_frame: int, frames: Sequence[int]) -> int:
+        """The direction of travel (+1 or -1) of `frames` away from `init_frame`; an EngineError
+        when they are not consecutive starting next to it (what propagate's contract promises)."""
+        step = frames[0] - init_frame if len(frames) else 1
+        if abs(step) != 1 or any(b - a != step for a, b in zip(frames, frames[1:])):
+            raise EngineError("propagation needs consecutive frames starting next to the keyframe")
+        return step
 
 
 class Inpainter(Backend):

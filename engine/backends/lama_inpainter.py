@@ -12,15 +12,13 @@ LaMa runs in float32 even on CUDA: its Fourier convolutions are unreliable in ha
 
 from __future__ import annotations
 
-import numpy as np
 import cv2
-
-import models
+import numpy as np
 
 from ..device import choose_device, describe
 from ..errors import EngineError
 from .classical_inpainter import ClassicalInpainter
-from .sam_segmenter import missing_packages, pick_weights
+from .weights import require_weights, weights_reason
 
 LAMA_PREFERENCE = ("big_lama",)
 PAD_MOD = 8
@@ -54,19 +52,14 @@ class LamaInpainter(ClassicalInpainter):
 
     @classmethod
     def availability(cls) -> str | None:
-        return missing_packages("torch") or pick_weights(LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS")[1]
+        return weights_reason(("torch",), LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS")
 
     def __init__(self, device: str | None = None, weights: str | None = None, max_side: int = 1024,
                  context: float = 0.5, dtype: str | None = None, **options) -> None:
         super().__init__(**options)
-        reason = missing_packages("torch")
-        name, why = (None, reason) if reason else pick_weights(LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS", weights)
-        if why:
-            raise EngineError(f"inpainter 'lama' cannot run: {why}")
+        self.weights, path = require_weights("inpainter 'lama'", ("torch",), LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS", weights)
         import torch
 
-        self.weights = name
-        path = models.require_verified(name)
         self.device = choose_device(device)
         try:
             self.model = torch.jit.load(str(path), map_location=self.device).eval()

@@ -27,7 +27,7 @@ import models
 from ..device import choose_device, choose_dtype, describe, torch_dtype
 from ..errors import EngineError
 from .base import Tracker
-from .sam_segmenter import missing_packages, pick_weights
+from .weights import missing_packages, require_weights, weights_reason
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # SAM 2 draws tqdm bars on stderr; set before sam2 is imported
 SAM2_PREFERENCE = ("sam2.1_hiera_large", "sam2.1_hiera_base_plus", "sam2.1_hiera_small", "sam2.1_hiera_tiny")
@@ -66,20 +66,16 @@ class Sam2Tracker(Tracker):
         reason = missing_packages(*PACKAGES)
         if reason:
             return reason.replace("(run", "(SAM 2 is an optional extra, see docs/LEARNED.md; or run")
-        return pick_weights(SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS")[1]
+        return weights_reason((), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS")
 
     def __init__(self, device: str | None = None, dtype: str | None = None, weights: str | None = None,
                  window: int | None = None, **_) -> None:
-        reason = self.availability() if weights is None else (missing_packages(*PACKAGES)
-                                                              or pick_weights(SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS", weights)[1])
-        if reason:
-            raise EngineError(f"tracker 'sam2' cannot run: {reason}")
-        name, _ = pick_weights(SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS", weights)
-        self.weights = name
-        path = models.require_verified(name)
+        if missing_packages(*PACKAGES):
+            raise EngineError(f"tracker 'sam2' cannot run: {self.availability()}")
+        self.weights, path = require_weights("tracker 'sam2'", (), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS", weights)
         # A config next to the weights (same stem, .yaml) wins: fine-tunes and the tests' tiny model.
         sidecar = path.with_suffix(".yaml")
-        self.config = str(sidecar) if sidecar.is_file() else models.entry(name).config
+        self.config = str(sidecar) if sidecar.is_file() else models.entry(self.weights).config
         self.device = choose_device(device)
         self.dtype = choose_dtype(self.device, dtype)
         self.window = max(2, int(window or os.environ.get("VTA_SAM2_WINDOW") or DEFAULT_WINDOW))
@@ -110,9 +106,7 @@ class Sam2Tracker(Tracker):
         frames = list(frames)
         if not frames or not init_masks:
             return
-        step = frames[0] - init_frame
-        if abs(step) != 1 or any(b - a != step for a, b in zip(frames, frames[1:])):
-            raise EngineError("SAM 2 propagation needs consecutive frames starting next to the keyframe")
+        self.check_travel(init_frame, frames)
         h, w = video.read(init_frame).shape[:2]
         init = {k: np.asarray(m, bool) for k, m in init_masks.items()}
         last_frame, last = init_frame, init

@@ -13,7 +13,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import EngineError
 from .base import Tracker
 from .classical_tracker import ClassicalTracker
 from .sam_segmenter import SamSegmenter, mask_to_lowres
@@ -75,9 +74,7 @@ class SamFlowTracker(Tracker):
         frames = list(frames)
         if not frames or not init_masks:
             return
-        step = frames[0] - init_frame
-        if abs(step) != 1 or any(b - a != step for a, b in zip(frames, frames[1:])):
-            raise EngineError("sam-flow propagation needs consecutive frames starting next to the keyframe")
+        self.check_travel(init_frame, frames)
         stats = {"frames": 0, "sam": 0, "flow_kept": 0, "empty": 0}
         self.last_stats = stats
         source = getattr(getattr(video, "info", None), "path", id(video))

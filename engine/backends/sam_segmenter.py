@@ -14,7 +14,6 @@ tiny one) builds with the same modules.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import tempfile
@@ -34,6 +33,7 @@ import models
 from ..device import choose_device, choose_dtype, describe, onnx_providers, torch_dtype
 from ..errors import EngineError
 from .base import SegmentResult, Segmenter
+from .weights import require_weights, weights_reason
 
 # Preference when several are present: the user fetched the big one on purpose.
 SAM_PREFERENCE = ("sam_vit_h", "sam_vit_l", "sam_vit_b")
@@ -42,41 +42,12 @@ PIXEL_STD = np.array([58.395, 57.12, 57.375], np.float32)
 ONNX_OPSET = 17
 MASK_LOGIT = 10.0  # magnitude of logits made from a binary mask (SAM's own are typically 5..20)
 
+PACKAGES = ("torch", "segment_anything", "onnxruntime", "onnx")
 KNOWN_ARCHS = {  # (embed_dim, depth) → segment-anything registry name
     (768, 12): "vit_b",
     (1024, 24): "vit_l",
     (1280, 32): "vit_h",
 }
-
-
-def missing_packages(*names: str) -> str | None:
-    """One line naming the Python packages that are not installed, or None."""
-    missing = [n for n in names if importlib.util.find_spec(n) is None]
-    if not missing:
-        return None
-    pretty = {"segment_anything": "segment-anything", "sam2": "sam2"}
-    what = ", ".join(pretty.get(n, n) for n in missing)
-    return f"{what} not installed (run tools/setup_torch_env.sh, or pip install '.[learned]')"
-
-
-def pick_weights(preference: tuple[str, ...], env_var: str, requested: str | None = None) -> tuple[str | None, str | None]:
-    """(name, None) for the weights to use, or (None, reason). `requested`/$env_var forces one."""
-    forced = requested or os.environ.get(env_var)
-    if forced:
-        if forced not in models.load_registry():
-            return None, f"unknown weights '{forced}' (see tools/fetch_models.py --list)"
-        if not models.present([forced]):
-            return None, models.missing_reason([forced])
-        candidates = [forced]
-    else:
-        candidates = models.present(preference)
-        if not candidates:
-            return None, models.missing_reason(list(reversed(preference)))
-    name = candidates[0]
-    if models.recorded_status(name) == "mismatch":
-        return None, (f"weights {name} failed the sha256 check; delete {models.display_path(models.weights_path(name))} "
-                      f"and run tools/fetch_models.py {name}")
-    return name, None
 
 
 # ---- pure mappings (unit-tested) -----------------------------------------------------------------
@@ -312,22 +283,13 @@ class SamSegmenter(Segmenter):
 
     @classmethod
     def availability(cls) -> str | None:
-        reason = missing_packages("torch", "segment_anything", "onnxruntime", "onnx")
-        if reason:
-            return reason
-        return pick_weights(SAM_PREFERENCE, "VTA_SAM_WEIGHTS")[1]
+        return weights_reason(PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS")
 
     def __init__(self, device: str | None = None, dtype: str | None = None, weights: str | None = None,
                  cache_size: int = 16, **_) -> None:
-        reason = missing_packages("torch", "segment_anything", "onnxruntime", "onnx")
-        name, why = (None, reason) if reason else pick_weights(SAM_PREFERENCE, "VTA_SAM_WEIGHTS", weights)
-        if why:
-            raise EngineError(f"segmenter 'sam' cannot run: {why}")
+        self.weights, path = require_weights("segmenter 'sam'", PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS", weights)
         import onnxruntime
-        import torch
 
-        self.weights = name
-        path = models.require_verified(name)
         self.device = choose_device(device)
         self.dtype = choose_dtype(self.device, dtype)
         self.sam, self.arch = load_sam(path)

@@ -24,7 +24,7 @@ from . import masks as wire
 from .archive import zip_stream
 from .jobs import TERMINAL
 from .schemas import ClickBody, NewObject, OpenSession, RangeBody, RemoveBody, StartUpload, TrackBody, UpdateObject
-from .security import TooLarge, error_body, token_ok
+from .security import error_body, token_ok
 from .service import Engine, ServerConfig
 
 log = logging.getLogger("vta.server")

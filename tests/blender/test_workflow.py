@@ -291,3 +291,38 @@ def test_bad_input_is_reported_not_raised(addon, engine_env, clip, scene):
         bpy.ops.vta.track()
         wait(addon)
         assert st.error and not st.busy
+
+
+def test_objects_and_clear_clicks(addon, engine_env, clip, scene):
+    """Several objects: Clear Clicks drops only the active object's clicks on this frame; removing an
+    object drops its clicks and leaves the other object's untouched."""
+    st = bpy.context.window_manager.vta
+    source = add_source(scene, clip)
+    with ctx(scene):
+        bpy.ops.vta.get_video_info()
+        wait(addon)
+        state = scene.vta
+        assert state.session_id, st.error
+        bpy.ops.vta.object_add(name="first")
+        bpy.ops.vta.object_add(name="second")
+        assert [o.name for o in state.objects] == ["first", "second"]
+        first, second = (o.uid for o in state.objects)
+        frames = (source.frame_final_start, source.frame_final_start + 3)
+        for timeline_frame in frames:
+            scene.frame_set(timeline_frame)
+            for index in (0, 1):
+                state.active_object = index
+                bpy.ops.vta.add_click(x=100, y=80)
+        wait(addon)
+        assert len(state.clicks) == 4
+        state.active_object = 0
+        scene.frame_set(frames[1])
+        assert bpy.ops.vta.clear_clicks() == {"FINISHED"}
+        wait(addon)
+        assert sorted((c.object_uid, c.frame) for c in state.clicks) == sorted(
+            [(first, 2), (second, 2), (second, 5)])
+        assert bpy.ops.vta.object_remove() == {"FINISHED"}  # the active one: "first"
+        wait(addon)
+        assert [o.name for o in state.objects] == ["second"]
+        assert {c.object_uid for c in state.clicks} == {second} and len(state.clicks) == 2
+        assert not st.error, st.error
