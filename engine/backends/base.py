@@ -58,13 +58,12 @@ class Tracker(Backend):
         Must call cancel.check() once per frame."""
 
     @staticmethod
-    def check_travel(init_frame: int, frames: Sequence[int]) -> int:
-        """The direction of travel (+1 or -1) of `frames` away from `init_frame`; an EngineError
-        when they are not consecutive starting next to it (what propagate's contract promises)."""
+    def check_travel(init_frame: int, frames: Sequence[int]) -> None:
+        """An EngineError unless `frames` are consecutive, one direction, starting next to
+        `init_frame` (what propagate's contract promises and the learned trackers rely on)."""
         step = frames[0] - init_frame if len(frames) else 1
         if abs(step) != 1 or any(b - a != step for a, b in zip(frames, frames[1:])):
             raise EngineError("propagation needs consecutive frames starting next to the keyframe")
-        return step
 
 
 class Inpainter(Backend):
