@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import threading
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 
 from . import engine_client
@@ -105,10 +106,16 @@ def stop_engine() -> None:
 
 
 # ---- sessions and objects -------------------------------------------------------------------------
-def open_session(client, path: str, session_id: str = "") -> dict:
+def open_session(client, path: str, session_id: str = "", upload_sha: str = "", upload: str = "AUTO",
+                 on_upload: Callable[[int, int], None] | None = None) -> dict:
     """The engine session for this scene: the one saved in the .blend when the engine still has it
     for the same media, else a new one (never another scene's, so two edits of one clip do not mix
-    their keyframes). The reply holds `clip` info and the result folders."""
+    their keyframes). The reply holds `clip` info, the result folders and `upload_sha` (set when
+    the engine works on an uploaded copy of the clip).
+
+    upload: "NEVER" (the engine reads `path` itself), "ALWAYS" (send the movie), or "AUTO" (send
+    it when the engine cannot read `path`: another machine, an SSH tunnel, a folder outside its
+    roots). Uploads are resumable and keyed by content, so sending the same clip again is cheap."""
     client.connect()
     view = None
     if session_id:
@@ -117,10 +124,42 @@ def open_session(client, path: str, session_id: str = "") -> dict:
         except engine_client.EngineHTTPError as exc:
             if exc.status != 404:
                 raise
-        if view is not None and os.path.normpath(view.get("video", "")) != os.path.normpath(path):
+        if view is not None and not _same_media(view.get("video", ""), path, upload_sha):
             view = None
-    if view is None:
-        view = client.open_session(path=path, reuse=False)
+    if view is not None:
+        view["upload_sha"] = upload_sha if _same_media(view.get("video", ""), "", upload_sha) else ""
+        return _checked(view, path)
+    if upload != "ALWAYS":
+        try:
+            view = client.open_session(path=path, reuse=False)
+        except engine_client.EngineHTTPError as exc:
+            if upload == "NEVER" or exc.status != 403:
+                raise
+            reason = exc.message
+        else:
+            if view.get("clip") is not None or upload == "NEVER":
+                return _checked(view, path)
+            reason = view.get("clip_error") or "it cannot read the file"
+            client.delete_session(view["id"])  # opened on a path the engine cannot read: useless
+        if not os.path.isfile(path):
+            raise engine_client.EngineClientError(
+                f"the engine cannot read '{path}' ({reason}); only movie files can be uploaded: put the "
+                f"frames where the engine can read them (vta-engine serve --root)")
+    sha = client.upload_clip(path, progress=on_upload)
+    view = client.open_session(upload=sha, reuse=False)
+    view["upload_sha"] = sha
+    return _checked(view, path)
+
+
+def _same_media(engine_video: str, path: str, upload_sha: str) -> bool:
+    """Whether an engine session's video is this clip: the same path, or the upload of this clip
+    (uploads live in a folder named by their sha256)."""
+    if path and os.path.normpath(engine_video) == os.path.normpath(path):
+        return True
+    return bool(upload_sha) and os.path.basename(os.path.dirname(engine_video)) == upload_sha
+
+
+def _checked(view: dict, path: str) -> dict:
     if view.get("clip") is None:
         raise engine_client.EngineClientError(view.get("clip_error") or f"the engine cannot read '{path}'")
     return view
@@ -267,6 +306,11 @@ def run_job(client, session_id: str, kind: str, params: dict, control: JobContro
         time.sleep(POLL_S)
 
 
+def readable_here(folder: str) -> bool:
+    """Whether this machine sees the engine's result folder (same machine or shared storage)."""
+    return os.path.isdir(folder)
+
+
 def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str,
                     low: float) -> dict:
     """Where the result files are (the engine's own folders when this machine can read them,
@@ -275,7 +319,7 @@ def collect_results(client, session_id: str, objects: list[ObjectSpec], local_ca
     masks_dir, clean_dir = view.get("masks_dir", ""), view.get("clean_dir", "")
     results = client.results(session_id)
     folders = {int(o["id"]): o["folder"] for o in results.get("objects", [])}
-    if not (masks_dir and os.path.isdir(masks_dir)):
+    if not (masks_dir and readable_here(masks_dir)):
         client.download_archive(session_id, local_cache)
         masks_dir, clean_dir = os.path.join(local_cache, "masks"), os.path.join(local_cache, "clean")
     confidence = {}

@@ -35,11 +35,12 @@ def settings(context=None) -> dict:
     prefs = preferences.get(context)
     if prefs is not None:
         return {"address": prefs.address, "token": prefs.token, "command": prefs.engine_command,
-                "timeout": prefs.timeout}
+                "timeout": prefs.timeout, "upload": prefs.upload_clips}
     return {"address": os.environ.get("VTA_ENGINE_ADDRESS", preferences.DEFAULT_ADDRESS),
             "token": os.environ.get("VTA_ENGINE_TOKEN", ""),
             "command": os.environ.get("VTA_ENGINE_COMMAND", "vta-engine serve --port 8765"),
-            "timeout": float(os.environ.get("VTA_ENGINE_TIMEOUT", "10"))}
+            "timeout": float(os.environ.get("VTA_ENGINE_TIMEOUT", "10")),
+            "upload": os.environ.get("VTA_UPLOAD_CLIPS", "AUTO")}
 
 
 def client(context=None):
@@ -272,10 +273,19 @@ class VTA_OT_get_video_info(bpy.types.Operator):
         if changed:
             state.track_start, state.track_end = strip.frame_final_start, strip.frame_final_end - 1
         status_of(context).message = "Opening the clip in the engine…"
+
+        def uploading(done: int, total: int) -> None:  # on the worker thread
+            worker.post(_set_message, f"Uploading the clip to the engine… {100 * done // max(total, 1)}%")
+
         worker.submit(engine_ops.open_session, client(context), path, "" if changed else state.session_id,
+                      "" if changed else state.upload_sha, settings(context)["upload"], uploading,
                       on_done=lambda view, n=scene.name: _on_session(n, view),
                       on_error=lambda m: report("ERROR", m))
         return {"FINISHED"}
+
+
+def _set_message(message: str) -> None:
+    status_of().message = message
 
 
 def _on_session(scene_name: str, view: dict) -> None:
@@ -290,6 +300,7 @@ def _on_session(scene_name: str, view: dict) -> None:
         for o in state.objects:
             o.engine_id = 0
     state.session_id = view["id"]
+    state.upload_sha = view.get("upload_sha", "")
     state.frame_count = int(clip.get("frame_count") or clip.get("frames") or 0)
     state.width, state.height = int(clip["width"]), int(clip["height"])
     state.fps = float(clip.get("fps") or 0.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import FloatProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, StringProperty
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8765"
 
@@ -19,6 +19,13 @@ class VTA_Preferences(bpy.types.AddonPreferences):
         name="Start command", default="vta-engine serve --port 8765",
         description="Command that starts a local engine (run without a shell; use the engine's venv, e.g. "
                     "/path/to/.venv/bin/vta-engine serve --port 8765)")
+    upload_clips: EnumProperty(
+        name="Upload clips", default="AUTO",
+        items=[("AUTO", "When needed", "Send the clip to the engine when it cannot read the strip's file "
+                "(an engine on another machine, or behind an SSH tunnel)"),
+               ("ALWAYS", "Always", "Always send the clip to the engine"),
+               ("NEVER", "Never", "The engine must read the strip's file itself (shared storage)")],
+        description="How the engine gets a movie it cannot read from its own disk")
     timeout: FloatProperty(name="Request timeout", default=10.0, min=1.0, max=300.0, subtype="TIME_ABSOLUTE",
                            description="Seconds to wait for one engine request")
 
@@ -27,6 +34,7 @@ class VTA_Preferences(bpy.types.AddonPreferences):
         col.prop(self, "address")
         col.prop(self, "token")
         col.prop(self, "engine_command")
+        col.prop(self, "upload_clips")
         col.prop(self, "timeout")
 
 

@@ -50,6 +50,7 @@ class VTA_SceneState(bpy.types.PropertyGroup):
     strip_name: StringProperty(name="Source strip")
     video_path: StringProperty(subtype="FILE_PATH")
     session_id: StringProperty()
+    upload_sha: StringProperty(description="sha256 of the clip as uploaded to a remote engine (empty: opened by path)")
     frame_count: IntProperty()
     width: IntProperty()
     height: IntProperty()

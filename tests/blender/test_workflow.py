@@ -326,3 +326,50 @@ def test_objects_and_clear_clicks(addon, engine_env, clip, scene):
         assert [o.name for o in state.objects] == ["second"]
         assert {c.object_uid for c in state.clicks} == {second} and len(state.clicks) == 2
         assert not st.error, st.error
+
+
+def test_clip_the_engine_cannot_read_is_uploaded(addon, engine_env, clip, scene, tmp_path, monkeypatch):
+    """As with an engine on another machine: a movie outside the engine's allowed folders is sent
+    (chunked, by content hash) and the session works on the upload; asking again reuses that
+    session; with uploads turned off the engine's reason reaches the panel instead. The results,
+    in folders this machine is told it cannot see, come back as a download and the matte strip
+    reads the downloaded files."""
+    import shutil
+
+    from blender_addon import engine_ops, operators, strips
+
+    st = bpy.context.window_manager.vta
+    elsewhere = tmp_path / "elsewhere.mp4"  # the engine's --root is the session workdir, not this
+    shutil.copy(clip["movie"], elsewhere)
+    strip = scene.sequence_editor_create().strips.new_movie("far", str(elsewhere), channel=2, frame_start=1)
+    scene.sequence_editor.active_strip = strip
+    with ctx(scene):
+        os.environ["VTA_UPLOAD_CLIPS"] = "NEVER"
+        try:
+            bpy.ops.vta.get_video_info()
+            wait(addon)
+            assert not scene.vta.session_id and "outside the folders" in st.error
+        finally:
+            del os.environ["VTA_UPLOAD_CLIPS"]
+        bpy.ops.vta.get_video_info()  # AUTO
+        wait(addon)
+        state = scene.vta
+        assert state.session_id and state.upload_sha and state.frame_count == clip["frames"], st.error
+        first = state.session_id
+        bpy.ops.vta.get_video_info()
+        wait(addon)
+        assert state.session_id == first and state.upload_sha, st.error
+        scene.frame_set(strip.frame_final_start)
+        x, y = clip["clicks"][0]
+        bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5)
+        wait(addon)
+        assert state.clicks[0].synced, st.error
+        monkeypatch.setattr(engine_ops, "readable_here", lambda folder: False)
+        assert bpy.ops.vta.track(direction="forward") == {"FINISHED"}
+        wait(addon, timeout=300)
+        assert not st.busy and not st.error, st.error
+        matte = strips.own_strips(scene, strip.name, f"matte:{state.objects[0].uid}")[0]
+        downloaded = Path(matte.directory)
+        assert str(downloaded).startswith(operators.user_dir("results"))  # the download, not the engine's folder
+        shown = load_mask(downloaded / matte.elements[3].filename)
+        assert iou(shown, load_mask(Path(clip["gt"]) / matte.elements[3].filename)) > TRACK_IOU_MIN
