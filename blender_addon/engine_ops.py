@@ -129,22 +129,25 @@ def open_session(client, path: str, session_id: str = "", upload_sha: str = "", 
     if view is not None:
         view["upload_sha"] = upload_sha if _same_media(view.get("video", ""), "", upload_sha) else ""
         return _checked(view, path)
+    reason = "uploads are set to Always"
     if upload != "ALWAYS":
         try:
             view = client.open_session(path=path, reuse=False)
         except engine_client.EngineHTTPError as exc:
             if upload == "NEVER" or exc.status != 403:
                 raise
-            reason = exc.message
+            reason = f"the engine cannot read it: {exc.message}"
         else:
             if view.get("clip") is not None or upload == "NEVER":
                 return _checked(view, path)
-            reason = view.get("clip_error") or "it cannot read the file"
+            reason = f"the engine cannot read it: {view.get('clip_error') or 'unknown reason'}"
             client.delete_session(view["id"])  # opened on a path the engine cannot read: useless
-        if not os.path.isfile(path):
+    if not os.path.isfile(path):  # the actionable part first: the panel shows one short line
+        if os.path.isdir(path) or "%" in os.path.basename(path):
             raise engine_client.EngineClientError(
-                f"the engine cannot read '{path}' ({reason}); only movie files can be uploaded: put the "
-                f"frames where the engine can read them (vta-engine serve --root)")
+                f"image sequences are not uploaded: start the engine with --root for '{path}' or put the "
+                f"frames on storage it reads ({reason})")
+        raise engine_client.EngineClientError(f"'{path}' is not on this machine either ({reason})")
     sha = client.upload_clip(path, progress=on_upload)
     view = client.open_session(upload=sha, reuse=False)
     view["upload_sha"] = sha

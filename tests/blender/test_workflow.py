@@ -373,3 +373,22 @@ def test_clip_the_engine_cannot_read_is_uploaded(addon, engine_env, clip, scene,
         assert str(downloaded).startswith(operators.user_dir("results"))  # the download, not the engine's folder
         shown = load_mask(downloaded / matte.elements[3].filename)
         assert iou(shown, load_mask(Path(clip["gt"]) / matte.elements[3].filename)) > TRACK_IOU_MIN
+
+
+def test_image_sequence_the_engine_cannot_read_is_explained(addon, engine_env, clip, scene, tmp_path):
+    """Frames outside the engine's folders are not uploaded; the panel says what to do."""
+    import shutil
+
+    st = bpy.context.window_manager.vta
+    frames = tmp_path / "seq"
+    shutil.copytree(clip["frames_dir"], frames)
+    files = sorted(os.listdir(frames))
+    strip = scene.sequence_editor_create().strips.new_image("seq", str(frames / files[0]), channel=2, frame_start=1)
+    for name in files[1:]:
+        strip.elements.append(name)
+    scene.sequence_editor.active_strip = strip
+    with ctx(scene):
+        bpy.ops.vta.get_video_info()
+        wait(addon)
+    assert not scene.vta.session_id
+    assert "image sequences are not uploaded" in st.error and "--root" in st.error, st.error
