@@ -66,28 +66,26 @@ def ensure_sequencer_scene(context, scene) -> None:
         ws.sequencer_scene = scene
 
 
+def _builtin_shader(*names: str):
+    """The first builtin GPU shader of `names` this Blender knows (they were renamed in 4.0)."""
+    import gpu
+
+    for name in names:
+        try:
+            return gpu.shader.from_builtin(name)
+        except (ValueError, TypeError):
+            continue
+    raise RuntimeError(f"no builtin shader among {', '.join(names)}")
+
+
 def image_shader():
     """A builtin shader drawing a textured quad with `pos`/`texCoord` attributes and an `image`
     sampler: 'IMAGE' (4.0+) or '2D_IMAGE'."""
-    import gpu
-
-    for name in ("IMAGE", "2D_IMAGE"):
-        try:
-            return gpu.shader.from_builtin(name)
-        except (ValueError, TypeError):
-            continue
-    raise RuntimeError("no builtin image shader")
+    return _builtin_shader("IMAGE", "2D_IMAGE")
 
 
 def uniform_color_shader():
-    import gpu
-
-    for name in ("UNIFORM_COLOR", "2D_UNIFORM_COLOR"):
-        try:
-            return gpu.shader.from_builtin(name)
-        except (ValueError, TypeError):
-            continue
-    raise RuntimeError("no builtin uniform colour shader")
+    return _builtin_shader("UNIFORM_COLOR", "2D_UNIFORM_COLOR")
 
 
 def is_background() -> bool:

@@ -388,14 +388,7 @@ def preview_region_view(context):
     region = context.region
     if region is None or region.type != "PREVIEW":
         return None
-    return preview_region_view_of(region)
-
-
-def preview_region_view_of(region) -> mapping.View2D:
-    v = region.view2d
-    x0, y0 = v.region_to_view(0, 0)
-    x1, y1 = v.region_to_view(region.width, region.height)
-    return mapping.View2D(x0, y0, x1, y1, region.width, region.height)
+    return overlay.region_view(region)
 
 
 class VTA_OT_add_click(bpy.types.Operator):

@@ -85,7 +85,8 @@ def _mask_texture(mask: np.ndarray, color) -> object:
     return gpu.types.GPUTexture((tw, th), format="RGBA16F", data=buf)
 
 
-def _view(region) -> mapping.View2D:
+def region_view(region) -> mapping.View2D:
+    """What part of the view (preview coordinates) a preview region shows, for the pixel mappings."""
     v = region.view2d
     x0, y0 = v.region_to_view(0, 0)
     x1, y1 = v.region_to_view(region.width, region.height)
@@ -117,7 +118,7 @@ def _draw_inner() -> None:
     if frame is None:
         return
     obj = state.objects[state.active_object]
-    view = _view(region)
+    view = region_view(region)
     xf = strips.strip_transform(source, state.width, state.height)
 
     key, mask = current_mask(state, obj, frame)
@@ -142,22 +143,16 @@ def _draw_inner() -> None:
         if c.object_uid == obj.uid and c.frame == frame:
             points[c.positive].append(mapping.image_to_region(c.x, c.y, view, xf))
     shader = compat.uniform_color_shader()
-    gpu.state.point_size_set(9.0)
-    for positive, pts in points.items():
-        if not pts:
-            continue
-        batch = batch_for_shader(shader, "POINTS", {"pos": pts})
-        shader.bind()
-        shader.uniform_float("color", (0.0, 0.0, 0.0, 1.0))
-        batch.draw(shader)
-    gpu.state.point_size_set(6.0)
-    for positive, pts in points.items():
-        if not pts:
-            continue
-        batch = batch_for_shader(shader, "POINTS", {"pos": pts})
-        shader.bind()
-        shader.uniform_float("color", (0.2, 1.0, 0.3, 1.0) if positive else (1.0, 0.2, 0.2, 1.0))
-        batch.draw(shader)
+    colours = {True: (0.2, 1.0, 0.3, 1.0), False: (1.0, 0.2, 0.2, 1.0)}
+    for size, outline in ((9.0, True), (6.0, False)):  # a dark ring first, then the coloured dot
+        gpu.state.point_size_set(size)
+        for positive, pts in points.items():
+            if not pts:
+                continue
+            batch = batch_for_shader(shader, "POINTS", {"pos": pts})
+            shader.bind()
+            shader.uniform_float("color", (0.0, 0.0, 0.0, 1.0) if outline else colours[positive])
+            batch.draw(shader)
     gpu.state.point_size_set(1.0)
     gpu.state.blend_set("NONE")
 

@@ -28,6 +28,16 @@ def load_client():
     return module
 
 
+def session_with_keyframe(client, movie, clip, name: str = "blob") -> tuple[dict, dict]:
+    """(session, object) for `movie`, with the clip's exact frame-0 mask imported as a keyframe."""
+    from engine.fileio import encode_png, mask_to_png_array
+
+    session = client.open_session(str(movie))
+    obj = client.add_object(session["id"], name)
+    client.import_mask(session["id"], obj["id"], 0, encode_png(mask_to_png_array(clip.mask(0))))
+    return session, obj
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import cv2
 
-from engine.fileio import encode_png, mask_to_png_array
 from engine.synthetic import SyntheticClip
-from tests.conftest_server import EngineProcess
+from tests.conftest_server import EngineProcess, session_with_keyframe
 
 FRAMES = 240
 
@@ -19,10 +18,8 @@ def test_sigkill_mid_track_then_restart_and_resume(tmp_path):
     engine.start()
     try:
         client = engine.client()
-        s = client.open_session(str(movie))
-        blob = client.add_object(s["id"], "blob")
+        s, blob = session_with_keyframe(client, movie, clip)
         other = client.add_object(s["id"], "other")
-        client.import_mask(s["id"], blob["id"], 0, encode_png(mask_to_png_array(clip.mask(0))))
         x, y = clip.click(0)
         client.click(s["id"], other["id"], 0, x, y)
         client.click(s["id"], other["id"], 0, x + 3, y + 2)
@@ -72,9 +69,7 @@ def test_ctrl_c_interrupts_the_job_and_exits_cleanly(tmp_path):
     movie = clip.write_movie(engine.home / "shot.mp4")
     engine.start()
     client = engine.client()
-    s = client.open_session(str(movie))
-    obj = client.add_object(s["id"], "blob")
-    client.import_mask(s["id"], obj["id"], 0, encode_png(mask_to_png_array(clip.mask(0))))
+    s, obj = session_with_keyframe(client, movie, clip)
     job = client.track(s["id"], direction="forward")
     kinds = []
     for event in client.events(job["id"]):

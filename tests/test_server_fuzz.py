@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from engine.fileio import encode_png, mask_to_png_array
 from engine.synthetic import SyntheticClip
-from tests.conftest_server import EngineProcess
+from tests.conftest_server import EngineProcess, session_with_keyframe
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -27,9 +26,7 @@ def engine(tmp_path_factory):
     movie = clip.write_movie(proc.home / "fuzz.mp4")
     proc.start()
     client = proc.client()
-    s = client.open_session(str(movie))
-    obj = client.add_object(s["id"], "blob")
-    client.import_mask(s["id"], obj["id"], 0, encode_png(mask_to_png_array(clip.mask(0))))
+    s, obj = session_with_keyframe(client, movie, clip)
     job = client.track(s["id"])
     client.wait(job["id"])
     proc.ids = {"session_id": s["id"], "obj": str(obj["id"]), "job_id": job["id"], "frame": 0}

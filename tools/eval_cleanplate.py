@@ -141,13 +141,19 @@ def run_ours(frames: list[np.ndarray], masks: list[np.ndarray], **kwargs) -> tup
     return outputs, time.perf_counter() - t
 
 
-def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> dict:
+def load_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The first n frames of `frame_clip` (RGB) and the masks of `mask_clip` resized to them."""
     files = frame_files(root / frame_clip)
     mask_files = sorted((root / mask_clip / "masks").glob("*.png"))
     n = min(n, len(files), len(mask_files))
-    truth = [read_rgb(p) for p in files[:n]]
-    size = truth[0].shape[1], truth[0].shape[0]
-    masks = [read_mask(p, size) for p in mask_files[:n]]
+    frames = [read_rgb(p) for p in files[:n]]
+    size = frames[0].shape[1], frames[0].shape[0]
+    return frames, [read_mask(p, size) for p in mask_files[:n]]
+
+
+def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> dict:
+    truth, masks = load_pair(root, mask_clip, frame_clip, n)
+    n, size = len(truth), (truth[0].shape[1], truth[0].shape[0])
     punched = [np.where(m[:, :, None], PUNCH_COLOUR, f) for f, m in zip(truth, masks)]
     holes = [dilate_mask(m, DILATE) for m in masks]
     ours, dt_ours = run_ours(punched, masks)
@@ -163,12 +169,8 @@ def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> dict:
 
 
 def removal_strip(root: Path, clip: str, n: int, out_dir: Path, picks: int = 4) -> Path:
-    files = frame_files(root / clip)
-    mask_files = sorted((root / clip / "masks").glob("*.png"))
-    n = min(n, len(files), len(mask_files))
-    frames = [read_rgb(p) for p in files[:n]]
-    size = frames[0].shape[1], frames[0].shape[0]
-    masks = [read_mask(p, size) for p in mask_files[:n]]
+    frames, masks = load_pair(root, clip, clip, n)
+    n = len(frames)
     outputs, _ = run_ours(frames, masks)
     rows = []
     for i in np.linspace(0, n - 1, picks).round().astype(int):

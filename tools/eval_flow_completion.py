@@ -41,12 +41,8 @@ def db(squared_error: float, count: int) -> float:
 
 
 def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int, distances=(1, 3)) -> dict:
-    files = cp.frame_files(root / frame_clip)
-    mask_files = sorted((root / mask_clip / "masks").glob("*.png"))
-    n = min(n, len(files), len(mask_files))
-    truth = [cp.read_rgb(p) for p in files[:n]]
-    size = truth[0].shape[1], truth[0].shape[0]
-    masks = [cp.read_mask(p, size) for p in mask_files[:n]]
+    truth, masks = cp.load_pair(root, mask_clip, frame_clip, n)
+    n = len(truth)
     holes = [dilate_mask(m, cp.DILATE) for m in masks]
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in truth]
     punched = [cv2.cvtColor(np.where(m[:, :, None], cp.PUNCH_COLOUR, f), cv2.COLOR_RGB2GRAY)

@@ -231,9 +231,9 @@ def steps():
         tool = bpy.context.workspace.tools.from_space_sequencer("SEQUENCER_PREVIEW")
         log(f"active preview tool: {tool.idname if tool else None}; window {win.width}x{win.height}, preview at "
             f"{preview.x},{preview.y} {preview.width}x{preview.height}")
-        from blender_addon import mapping, operators, strips
+        from blender_addon import mapping, overlay, strips
         for px, py in ((x + 0.5, y + 0.5), (x2 + 0.5, y2 + 0.5)):
-            view = operators.preview_region_view_of(preview)
+            view = overlay.region_view(preview)
             rx, ry = mapping.image_to_region(px, py, view, strips.strip_transform(source, 480, 270))
             sx, sy = preview.x + rx, win.height - (preview.y + ry)
             log(f"clicking at screen {sx:.0f},{sy:.0f}")
