@@ -9,14 +9,18 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    measured on the background around the hole and completed inside it from the border; with both,
    it is measured between the two sources, which both see what t hides, and t sits half-way
    (inpaint_align). This is the part that handles parallax and things moving behind the hole.
-2. A source is rejected when, aligned, it does not match t on a ring just outside the hole
-   (misaligned, a cut, a flash). A source pixel is usable only away from that source's own hole
-   (plus a safety margin), so a loose mask cannot bring the object back as a ghost.
+2. Each aligned source is compared with t on a ring just outside the hole. A source far off on
+   the whole ring (misaligned, a cut, a flash) is rejected; otherwise the ring error is carried
+   into the hole like the colour correction below, and the source is used only where the ring
+   near a hole pixel matched (something moving on its own at one side of the hole no longer
+   costs the whole source), with less weight the worse that nearby match. A source pixel is
+   usable only away from that source's own hole (plus a safety margin), so a loose mask cannot
+   bring the object back as a ghost.
 3. A low-frequency colour correction, measured on the ring and carried into the hole, hides
    exposure and white-balance drift between source and target (unclipped and at half the working
    size by default: on real clips every stronger/finer setting measured better, since it also
    pulls a slightly misaligned fill toward the true border).
-4. Each hole pixel is the weighted mean (weight 1/distance) of the nearest `blend_tiers` tiers that
+4. Each hole pixel is the weighted mean (weight 1/distance, times the nearby-match weight) of the nearest `blend_tiers` tiers that
    see it: nearest-in-time content, with less noise and less flicker than any single source.
    Where those tiers disagree (content moving on its own behind the hole, water, foliage), the
    mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain).
@@ -59,11 +63,14 @@ _FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.
 class ClassicalInpainter(Inpainter):
     name = "classical"
 
-    def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 24.0,
+    def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 40.0,
+                 local_ring_error: float = 30.0, local_weight: float = 8.0,
                  anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
                  flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 6,
                  correction_scale: int = 2, correction_clip: float = 255.0,
                  uncertain_blur: float = 2.0, uncertain_level: float = 12.0, **_) -> None:
+        self.local_ring_error = local_ring_error  # gray levels: a source is used only where the ring near it matches
+        self.local_weight = max(1e-3, local_weight)  # gray levels of nearby ring error that halve a source's weight
         self.correction_scale, self.correction_clip = correction_scale, correction_clip
         self.uncertain_blur, self.uncertain_level = uncertain_blur, uncertain_level
         if flow_preset not in _FLOW_PRESETS:
@@ -155,10 +162,11 @@ class ClassicalInpainter(Inpainter):
             found = [f for f in found if f is not None]
             if not found:
                 continue
-            value, valid = self._merge(found)
+            value, valid, local = self._merge(found)
             take = need & valid
             w = 1.0 if is_anchor else 1.0 / abs(tier[0].index - cur.index)
-            acc[take] += w * value[take]
+            w = w / (1.0 + (local[take] / self.local_weight) ** 2)  # trust what matched nearby
+            acc[take] += w[:, None] * value[take]
             acc_sq[take] += w * value[take].mean(axis=1) ** 2
             weight[take] += w
             if self.debug_tiers is not None:
@@ -189,7 +197,8 @@ class ClassicalInpainter(Inpainter):
 
     def _tier_samples(self, crop: "_Crop", tier: list, is_anchor: bool, todo: np.ndarray, min_gain: int,
                       refiner: FlowRefiner) -> list:
-        """Aligned pixels from each source of a tier: (colour-corrected float32 RGB, valid, ring error),
+        """Aligned pixels from each source of a tier: (colour-corrected float32 RGB, valid, ring error,
+        ring error carried into the hole),
         or None for a source rejected as misaligned; sources that would add nothing are left out.
 
         With a source on each side (t-d and t+d), the flow between the two sources themselves says
@@ -239,30 +248,38 @@ class ClassicalInpainter(Inpainter):
         if np.count_nonzero(check) < 20:
             return None
         diff = crop.target_f - sample.astype(np.float32)
-        error = float(np.abs(diff[check]).mean())
+        ring_error = np.abs(diff).mean(axis=2)
+        error = float(ring_error[check].mean())
         if error > self.max_ring_error:
             return None
+        # how well the source matches near each hole pixel: the ring error carried into the hole.
+        # Part of a ring can match while another part does not (something moving on its own at
+        # one side of the hole), so the source is kept where it matches rather than dropped whole
+        local = fill_smooth_coarse(ring_error, check, self.correction_scale)
+        valid = valid & (local <= self.local_ring_error)
         # low-frequency colour correction (exposure, white balance drift), robust to the odd
         # misaligned ring pixel
         correction = fill_smooth_coarse(np.clip(diff, -self.correction_clip, self.correction_clip), check, self.correction_scale)
-        return sample.astype(np.float32) + correction, valid & crop.hole, error
+        return sample.astype(np.float32) + correction, valid & crop.hole, error, local
 
     def _merge(self, found: list) -> tuple[np.ndarray, np.ndarray]:
         """Pixels from one tier of sources. Where the frame before and the frame after both see a
         pixel and agree, average them (less noise, less flicker); where they disagree (one is
         misaligned there), keep the one that matched the ring better: averaging would ghost."""
         found.sort(key=lambda f: f[2])
-        value, valid, _ = found[0]
-        value = value.copy()
+        value, valid, _, local = found[0]
+        value, local = value.copy(), local.copy()
         if len(found) > 1:
-            other, other_valid, _ = found[1]
+            other, other_valid, _, other_local = found[1]
             both = valid & other_valid
             agree = both & (np.abs(value - other).mean(axis=2) < self.agree_threshold)
             value[agree] = 0.5 * (value[agree] + other[agree])
+            local[agree] = 0.5 * (local[agree] + other_local[agree])
             only_other = other_valid & ~valid
             value[only_other] = other[only_other]
+            local[only_other] = other_local[only_other]
             valid = valid | other_valid
-        return value, valid
+        return value, valid, local
 
     def _compose(self, cur: PreparedFrame, clean: np.ndarray) -> np.ndarray:
         """Full-resolution output: the fill feathered in inside the dilated hole, originals elsewhere."""
