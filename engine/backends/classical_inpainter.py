@@ -20,8 +20,9 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    exposure and white-balance drift between source and target (unclipped and at half the working
    size by default: on real clips every stronger/finer setting measured better, since it also
    pulls a slightly misaligned fill toward the true border).
-4. Each hole pixel is the weighted mean (weight 1/distance, times the nearby-match weight) of the nearest `blend_tiers` tiers that
-   see it: nearest-in-time content, with less noise and less flicker than any single source.
+4. Each hole pixel is the weighted mean (weight 1/distance, times the nearby-match weight) of the
+   nearest `blend_tiers` tiers that see it: nearest-in-time content, with less noise and less
+   flicker than any single source.
    Where those tiers disagree (content moving on its own behind the hole, water, foliage), the
    mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain).
    Pixels no tier sees come from the anchor (the clean plate of a recent frame, aligned the
@@ -262,7 +263,7 @@ class ClassicalInpainter(Inpainter):
         correction = fill_smooth_coarse(np.clip(diff, -self.correction_clip, self.correction_clip), check, self.correction_scale)
         return sample.astype(np.float32) + correction, valid & crop.hole, error, local
 
-    def _merge(self, found: list) -> tuple[np.ndarray, np.ndarray]:
+    def _merge(self, found: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pixels from one tier of sources. Where the frame before and the frame after both see a
         pixel and agree, average them (less noise, less flicker); where they disagree (one is
         misaligned there), keep the one that matched the ring better: averaging would ghost."""
