@@ -197,3 +197,35 @@ def test_blur_where_uncertain_keeps_agreed_pixels_and_softens_disputed_ones():
     out = blur_where_uncertain(image, variance, 2.0, 12.0)
     assert np.array_equal(out[12:], image[12:])
     assert 20 < out[2, 10, 0] < 80 and 20 < out[2, 9, 0] < 80  # the edge is softened there
+
+
+def test_flow_chain_follows_content_through_a_moving_hole():
+    """Chained consecutive flows carry a pixel to where its content is k frames away, in both
+    directions, including pixels hidden by the hole (completed from around it)."""
+    from types import SimpleNamespace
+
+    from engine.backends.inpaint_align import FlowRefiner
+    from engine.backends.inpaint_chain import FlowChain
+
+    rng = np.random.default_rng(1)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (200, 260)).astype(np.uint8), (0, 0), 1.5)
+    shift = np.array([2.0, 1.0])  # content moves this many pixels per frame
+
+    def frame(k):
+        x, y = (20 - k * shift).astype(int)
+        gray = texture[y:y + 120, x:x + 160].copy()
+        hole = np.zeros_like(gray, bool)
+        hole[50:70, 60 + 3 * k:90 + 3 * k] = True  # the hole moves on its own
+        return SimpleNamespace(gray=gray, usable=~dilate_mask(hole, 2))
+
+    frames = {k: frame(k) for k in range(-3, 4)}
+    window = SimpleNamespace(get=frames.get)
+    chain = FlowChain(FlowRefiner(), reach=3)
+    xs, ys = np.meshgrid(np.arange(40, 120, dtype=np.float32), np.arange(40, 80, dtype=np.float32))
+    chain.start(window, 0, xs, ys)
+    for k in (1, 3, -2):
+        px, py = chain.positions(k)
+        assert np.abs(px - xs - k * shift[0]).mean() < 1.0, k
+        assert np.abs(py - ys - k * shift[1]).mean() < 1.0, k
+    assert chain.positions(4) is None  # beyond reach
+    assert len(chain.flows) == 5  # 3 forward, 2 backward: each pair measured once

@@ -9,6 +9,10 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    measured on the background around the hole and completed inside it from the border; with both,
    it is measured between the two sources, which both see what t hides, and t sits half-way
    (inpaint_align). This is the part that handles parallax and things moving behind the hole.
+   Sources up to `chain_reach` frames away are also aligned a second way, by chaining the flows
+   between consecutive frames (inpaint_chain): that follows content moving on its own (a swan, a
+   car the camera follows) which one flow guessed across several frames from the hole border
+   misses. Both alignments enter the blend below as separate tiers, weighed by their ring match.
 2. Each aligned source is compared with t on a ring just outside the hole. A source far off on
    the whole ring (misaligned, a cut, a flash) is rejected; otherwise the ring error is carried
    into the hole like the colour correction below, and the source is used only where the ring
@@ -50,6 +54,7 @@ import numpy as np
 from ..errors import EngineError
 from .base import Inpainter
 from .inpaint_align import FlowRefiner, apply_homography, crop_homography
+from .inpaint_chain import FlowChain
 from .inpaint_fields import blur_where_uncertain, bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
 from .inpaint_spatial import clone_fill
 from .inpaint_window import FrameWindow, PreparedFrame
@@ -69,7 +74,8 @@ class ClassicalInpainter(Inpainter):
                  anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
                  flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 6,
                  correction_scale: int = 2, correction_clip: float = 255.0,
-                 uncertain_blur: float = 2.0, uncertain_level: float = 12.0, **_) -> None:
+                 uncertain_blur: float = 2.0, uncertain_level: float = 12.0, chain_reach: int = 8, **_) -> None:
+        self.chain_reach = chain_reach  # sources this near in time also get the chained-flow alignment (0: off)
         self.local_ring_error = local_ring_error  # gray levels: a source is used only where the ring near it matches
         self.local_weight = max(1e-3, local_weight)  # gray levels of nearby ring error that halve a source's weight
         self.correction_scale, self.correction_clip = correction_scale, correction_clip
@@ -111,6 +117,7 @@ class ClassicalInpainter(Inpainter):
         window = FrameWindow(video, masks, frames, self.radius, dilate, resize_ratio, source_margin)
         self.window = window  # exposed for diagnostics (peak frames held)
         refiner = FlowRefiner(self.flow_max_side, _FLOW_PRESETS[self.flow_preset])
+        chain = FlowChain(refiner, self.chain_reach)
         anchor: PreparedFrame | None = None
         stats = {"frames": 0, "propagated_px": 0, "anchor_px": 0, "spatial_px": 0, "rejected_sources": 0}
         self.last_stats = stats
@@ -125,7 +132,7 @@ class ClassicalInpainter(Inpainter):
                 yield t, cur.full.copy()
                 window.release_full(t)
                 continue
-            clean, used_spatial = self._clean(cur, window, anchor, refiner, stats)
+            clean, used_spatial = self._clean(cur, window, anchor, refiner, chain, stats)
             if used_spatial or (anchor is not None and t - anchor.index >= self.anchor_refresh):
                 anchor = PreparedFrame(t, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
                                        cur.hole, np.ones_like(cur.usable), cur.to_first)
@@ -135,30 +142,35 @@ class ClassicalInpainter(Inpainter):
     # ---- one frame ---------------------------------------------------------------------------
     def _tiers(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None):
         """Groups of sources equally far in time (the frame before and the one after), nearest
-        first, then the anchor on its own."""
+        first, each as (sources, alignment): aligned by the camera, then, when near enough, again
+        by the chained flow; the anchor last, on its own."""
         for d in self.distances:
             tier = [f for f in (window.get(cur.index - d), window.get(cur.index + d)) if f is not None]
             if tier:
-                yield tier, False
+                yield tier, "camera"
+                if d <= self.chain_reach:
+                    yield tier, "chained"
         if anchor is not None and anchor.index != cur.index:
-            yield [anchor], True
+            yield [anchor], "anchor"
 
     def _clean(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None,
-               refiner: FlowRefiner, stats: dict) -> tuple[np.ndarray, bool]:
+               refiner: FlowRefiner, chain: FlowChain, stats: dict) -> tuple[np.ndarray, bool]:
         h, w = cur.hole.shape
         margin = max(16, round(0.04 * max(h, w)))
         y0, y1, x0, x1 = bounding_box(cur.hole, margin)
         crop = _Crop(cur, (y0, y1, x0, x1), ring_width=max(4, margin // 2))
+        chain.start(window, cur.index, crop.xs, crop.ys)
         acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the tiers that saw each pixel
         acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: tier disagreement
         weight = np.zeros(crop.hole.shape, np.float32)
         count = np.zeros(crop.hole.shape, np.uint8)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
-        for tier, is_anchor in self._tiers(cur, window, anchor):
+        for tier, alignment in self._tiers(cur, window, anchor):
+            is_anchor = alignment == "anchor"
             need = crop.hole & (count == 0) if is_anchor else crop.hole & (count < self.blend_tiers)
             if not need.any():
                 break
-            found = self._tier_samples(crop, tier, is_anchor, need, min_gain, refiner)
+            found = self._tier_samples(crop, tier, alignment, need, min_gain, refiner, chain)
             stats["rejected_sources"] += sum(1 for f in found if f is None)
             found = [f for f in found if f is not None]
             if not found:
@@ -196,8 +208,8 @@ class ClassicalInpainter(Inpainter):
             clean[missing] = spatial[missing]
         return clean, used_spatial
 
-    def _tier_samples(self, crop: "_Crop", tier: list, is_anchor: bool, todo: np.ndarray, min_gain: int,
-                      refiner: FlowRefiner) -> list:
+    def _tier_samples(self, crop: "_Crop", tier: list, alignment: str, todo: np.ndarray, min_gain: int,
+                      refiner: FlowRefiner, chain: FlowChain) -> list:
         """Aligned pixels from each source of a tier: (colour-corrected float32 RGB, valid, ring error,
         ring error carried into the hole),
         or None for a source rejected as misaligned; sources that would add nothing are left out.
@@ -206,18 +218,35 @@ class ClassicalInpainter(Inpainter):
         how the hidden content moves (it is visible in both), and at time t it sits half-way, so
         each is sampled half a flow away. This is far better than the flow guessed from the hole
         border when what is behind the hole moves on its own. A lone source (clip ends, anchor) is
-        aligned to the target by the residual flow on the background, completed inside the hole."""
-        views = [self._warp_source(crop, src, is_anchor) for src in tier]
+        aligned to the target by the residual flow on the background, completed inside the hole.
+        The chained alignment instead samples each source where the consecutive flows carry the
+        target pixel (inpaint_chain)."""
+        if alignment == "chained":
+            return self._chained_samples(crop, tier, todo, min_gain, chain)
+        views = [self._warp_source(crop, src, alignment == "anchor") for src in tier]
         views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
         if len(views) == 2 and self.bidirectional:
             a, b = views
             unreliable = ~a["covered"] | ~b["covered"] | a["own_fill"] | b["own_fill"]
             flow = refiner.residual(a["gray"], b["gray"], unreliable) * np.float32(0.5)  # a(p) ≈ b(p + 2·half)
-            return [self._sample(crop, a, -flow), self._sample(crop, b, flow)]
+            return [self._sample_view(crop, a, -flow), self._sample_view(crop, b, flow)]
         out = []
         for v in views:
             unreliable = crop.hole | ~v["covered"] | v["own_fill"]
-            out.append(self._sample(crop, v, refiner.residual(crop.gray, v["gray"], unreliable)))
+            out.append(self._sample_view(crop, v, refiner.residual(crop.gray, v["gray"], unreliable)))
+        return out
+
+    def _chained_samples(self, crop: "_Crop", tier: list, todo: np.ndarray, min_gain: int, chain: FlowChain) -> list:
+        out = []
+        for src in tier:
+            positions = chain.positions(src.index)
+            if positions is None:
+                continue
+            sx, sy = positions
+            usable_u8 = src.usable.astype(np.uint8) * 255
+            covered = cv2.remap(usable_u8, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+            if np.count_nonzero(covered & todo) >= min_gain:
+                out.append(self._sample(crop, src.image, usable_u8, sx, sy))
         return out
 
     @staticmethod
@@ -239,12 +268,16 @@ class ClassicalInpainter(Inpainter):
             own_fill = np.zeros_like(covered)
         return {"src": src, "M": M, "usable_u8": usable_u8, "covered": covered, "gray": gray, "own_fill": own_fill}
 
-    def _sample(self, crop: "_Crop", view: dict, flow: np.ndarray):
-        """Sample a source at target pixel + flow (through its homography); None if it does not
-        match the target on the ring around the hole."""
+    def _sample_view(self, crop: "_Crop", view: dict, flow: np.ndarray):
+        """_sample at target pixel + flow, through the source's homography."""
         sx, sy = apply_homography(view["M"], crop.xs + flow[:, :, 0], crop.ys + flow[:, :, 1])
-        sample = cv2.remap(view["src"].image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        valid = cv2.remap(view["usable_u8"], sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 250
+        return self._sample(crop, view["src"].image, view["usable_u8"], sx, sy)
+
+    def _sample(self, crop: "_Crop", image: np.ndarray, usable_u8: np.ndarray, sx: np.ndarray, sy: np.ndarray):
+        """A source image sampled at (sx, sy) for every crop pixel; None if it does not match the
+        target on the ring around the hole."""
+        sample = cv2.remap(image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = cv2.remap(usable_u8, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 250
         check = crop.ring & valid
         if np.count_nonzero(check) < 20:
             return None

@@ -77,6 +77,15 @@ class FlowRefiner:
         """Flow (h, w, 2) such that target(p) ≈ source(p + flow(p)); where `unreliable` (the target's
         hole, the source's hole) the flow is interpolated from the surrounding reliable flow."""
         h, w = target_gray.shape
+        flow, scale = self.coarse(target_gray, source_gray, unreliable)
+        if scale < 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(1.0 / scale)
+        return flow
+
+    def coarse(self, target_gray: np.ndarray, source_gray: np.ndarray, unreliable: np.ndarray) -> tuple[np.ndarray, float]:
+        """The same flow at the size it was computed: (flow in pixels of that size, its scale to the
+        input). For callers that keep many flows and only sample them."""
+        h, w = target_gray.shape
         # show DIS the same content on both sides inside the unreliable region, so the object's own
         # motion does not bleed into the background flow around it
         t = np.where(unreliable, source_gray, target_gray)
@@ -89,12 +98,9 @@ class FlowRefiner:
         else:
             t_s, s_s, bad = t, source_gray, unreliable
         if min(t_s.shape) < 16:
-            return np.zeros((h, w, 2), np.float32)
+            return np.zeros((*t_s.shape, 2), np.float32), scale
         flow = self.dis.calc(np.ascontiguousarray(t_s), np.ascontiguousarray(s_s), None)
-        flow = complete_flow(flow, bad)
-        if scale < 1.0:
-            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(1.0 / scale)
-        return flow
+        return complete_flow(flow, bad), scale
 
 
 def complete_flow(flow: np.ndarray, bad: np.ndarray) -> np.ndarray:

@@ -1,0 +1,69 @@
+"""Following content from the frame being cleaned to a nearby source one frame at a time.
+
+The camera alignment (homography, then a residual flow completed inside the hole) assumes that
+what the hole hides moves like what surrounds it. Content that moves on its own (a swan, a car the
+camera follows, water) breaks that assumption, and one flow guessed across several frames from
+the hole border is then far off. Chaining the flows between consecutive frames does better there:
+each step is a small motion, and wherever the point is visible in an intermediate frame the step
+is measured rather than guessed. The inpainter uses these positions as a second alignment of the
+near sources, next to the camera one, and lets the ring match near each hole pixel weigh the two.
+
+Flows are computed once per consecutive pair, at the refiner's reduced size, and dropped once the
+frame being cleaned has moved past them, so memory does not grow with the clip.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .inpaint_align import FlowRefiner
+
+
+class FlowChain:
+    def __init__(self, refiner: FlowRefiner, reach: int) -> None:
+        self.refiner, self.reach = refiner, reach
+        self.flows: dict[tuple[int, int], tuple[np.ndarray, float]] = {}  # (frame, ±1) → (coarse flow, scale)
+        self.window = None
+        self.origin = 0
+        self.state: dict[int, list] = {}
+
+    def start(self, window, index: int, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Begin following the pixels at (xs, ys) of frame `index` (working coordinates)."""
+        self.window, self.origin = window, index
+        for frame, side in [k for k in self.flows if (k[0] - index) * k[1] < 0 or abs(k[0] - index) > self.reach]:
+            del self.flows[frame, side]  # behind the start on its side, or out of reach
+        self.start_xy = (xs, ys)
+        self.state = {}
+
+    def positions(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where the followed pixels are in frame `index` (within `reach` of the start, on one
+        side); None if a frame on the way is not in the window."""
+        steps = abs(index - self.origin)
+        if steps == 0 or steps > self.reach:
+            return None
+        side = 1 if index > self.origin else -1
+        done, xs, ys = self.state.get(side, (0, *self.start_xy))
+        while done < steps:
+            frame = self.origin + side * done
+            flow = self._flow(frame, side)
+            if flow is None:
+                return None
+            coarse, scale = flow
+            mx, my = xs * np.float32(scale), ys * np.float32(scale)
+            dx = cv2.remap(coarse[..., 0], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            dy = cv2.remap(coarse[..., 1], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            xs, ys = xs + dx * np.float32(1.0 / scale), ys + dy * np.float32(1.0 / scale)
+            done += 1
+            self.state[side] = (done, xs, ys)
+        return xs, ys
+
+    def _flow(self, frame: int, side: int):
+        """Flow from `frame` to its neighbour on `side`, both holes treated as unreliable."""
+        key = (frame, side)
+        if key not in self.flows:
+            a, b = self.window.get(frame), self.window.get(frame + side)
+            if a is None or b is None:
+                return None
+            self.flows[key] = self.refiner.coarse(a.gray, b.gray, ~a.usable | ~b.usable)
+        return self.flows[key]
