@@ -229,3 +229,27 @@ def test_flow_chain_follows_content_through_a_moving_hole():
         assert np.abs(py - ys - k * shift[1]).mean() < 1.0, k
     assert chain.positions(4) is None  # beyond reach
     assert len(chain.flows) == 5  # 3 forward, 2 backward: each pair measured once
+
+
+def test_source_is_used_only_where_the_ring_near_the_hole_matched():
+    """Something moving on its own at one side of the hole spoils that side of a source only."""
+    from engine.backends.classical_inpainter import _Crop
+
+    rng = np.random.default_rng(2)
+    truth = cv2.GaussianBlur(rng.integers(0, 255, (64, 64, 3)).astype(np.uint8), (0, 0), 1.0)
+    hole = np.zeros((64, 64), bool)
+    hole[24:40, 16:48] = True
+    image = truth.copy()
+    image[hole] = (0, 255, 0)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    cur = PreparedFrame(0, image, hole, image, gray, hole, ~hole, np.eye(3))
+    crop = _Crop(cur, (0, 64, 0, 64), ring_width=8)
+    source = truth.copy()
+    source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
+    usable = np.full((64, 64), 255, np.uint8)
+    found = ClassicalInpainter()._sample(crop, source, usable, crop.xs, crop.ys)
+    assert found is not None  # not rejected whole
+    value, valid, _error, local = found
+    assert valid[24:40, 16:28].all() and not valid[24:40, 44:48].any()
+    assert local[30, 20] < 10 < 60 < local[30, 46]
+    assert np.abs(value[24:40, 16:24] - truth[24:40, 16:24]).mean() < 8  # the far side leaks little
