@@ -37,7 +37,8 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    every pixel outside it is the original, bit for bit.
 
 Memory: the window holds at most 2 * radius + 1 prepared frames (plus one anchor), whatever the
-clip length; about 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5.
+clip length; about 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The chained alignment adds
+about 2 * chain_reach + 1 consecutive flows at most 480 pixels wide (about 1 MB each).
 
 Plug-in point for learned spatial fills (LaMa): subclass and override
 `fill_spatial(image, hole) -> image`. It receives the working-resolution RGB uint8 frame with

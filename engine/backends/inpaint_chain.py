@@ -24,9 +24,10 @@ class FlowChain:
     def __init__(self, refiner: FlowRefiner, reach: int) -> None:
         self.refiner, self.reach = refiner, reach
         self.flows: dict[tuple[int, int], tuple[np.ndarray, float]] = {}  # (frame, ±1) → (coarse flow, scale)
-        self.window = None
+        self.window = None  # the inpainter's FrameWindow, where the frames of each pair come from
         self.origin = 0
-        self.state: dict[int, list] = {}
+        self.start_xy: tuple[np.ndarray, np.ndarray] | None = None
+        self.state: dict[int, tuple] = {}  # side → (steps done, x, y) of the followed pixels
 
     def start(self, window, index: int, xs: np.ndarray, ys: np.ndarray) -> None:
         """Begin following the pixels at (xs, ys) of frame `index` (working coordinates)."""
