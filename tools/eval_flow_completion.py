@@ -27,13 +27,13 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import eval_cleanplate as cp  # noqa: E402
 from engine.backends.inpaint_align import FlowRefiner  # noqa: E402
+from engine.backends.flow_field import pixel_grid, warp_map  # noqa: E402
 from engine.backends.inpaint_fields import dilate_mask  # noqa: E402
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], interpolation, borderMode=cv2.BORDER_REPLICATE)
+    mx, my = warp_map(flow, pixel_grid(*flow.shape[:2]))
+    return cv2.remap(image, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def db(squared_error: float, count: int) -> float:

@@ -38,7 +38,7 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
 
 Memory: the window holds at most 2 * radius + 1 prepared frames (plus one anchor), whatever the
 clip length; about 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The chained alignment adds
-about 2 * chain_reach + 1 consecutive flows at most 480 pixels wide (about 1 MB each).
+at most 2 * chain_reach consecutive flows, each at most flow_max_side on its long side (about 1 MB).
 
 Plug-in point for learned spatial fills (LaMa): subclass and override
 `fill_spatial(image, hole) -> image`. It receives the working-resolution RGB uint8 frame with
@@ -238,6 +238,7 @@ class ClassicalInpainter(Inpainter):
         return out
 
     def _chained_samples(self, crop: "_Crop", tier: list, todo: np.ndarray, min_gain: int, chain: FlowChain) -> list:
+        """_sample of each source of the tier where the chained flows carry the crop's pixels."""
         out = []
         for src in tier:
             positions = chain.positions(src.index)

@@ -52,8 +52,8 @@ def require_weights(label: str, packages: tuple[str, ...], preference: tuple[str
                     requested: str | None = None) -> tuple[str, Path]:
     """(weights name, verified path) for backend `label` ("segmenter 'sam'"), or an EngineError
     that says in one line why it cannot run."""
-    reason = weights_reason(packages, preference, env_var, requested)
+    reason = missing_packages(*packages)
+    name, reason = (None, reason) if reason else pick_weights(preference, env_var, requested)
     if reason:
         raise EngineError(f"{label} cannot run: {reason}")
-    name, _ = pick_weights(preference, env_var, requested)
     return name, models.require_verified(name)
