@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -202,8 +203,6 @@ def test_blur_where_uncertain_keeps_agreed_pixels_and_softens_disputed_ones():
 def test_flow_chain_follows_content_through_a_moving_hole():
     """Chained consecutive flows carry a pixel to where its content is k frames away, in both
     directions, including pixels hidden by the hole (completed from around it)."""
-    from types import SimpleNamespace
-
     from engine.backends.inpaint_align import FlowRefiner
     from engine.backends.inpaint_chain import FlowChain
 
@@ -253,3 +252,38 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     assert valid[24:40, 16:28].all() and not valid[24:40, 44:48].any()
     assert local[30, 20] < 10 < 60 < local[30, 46]
     assert np.abs(value[24:40, 16:24] - truth[24:40, 16:24]).mean() < 8  # the far side leaks little
+
+
+
+def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_frame():
+    """A subject that stays put in the frame while the background pans behind it (the camera
+    follows it), hidden by a hole over its edge: the unaligned ("static") sample gives the
+    subject's own pixels back, and is trusted on the subject's side of the hole, where the ring
+    matched, far more than on the background's."""
+    from engine.backends.classical_inpainter import _Crop
+
+    rng = np.random.default_rng(4)
+
+    def texture(h, w):  # contrasty blobs a few pixels across
+        blurred = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 2.0)
+        return cv2.normalize(blurred, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+    background, subject = texture(96, 200), texture(96, 48)
+
+    def truth(k):
+        image = background[:, 8 * k:8 * k + 96].copy()  # the camera pans 8 px a frame
+        image[:, :48] = subject  # the subject fills the left half and stays put
+        return image
+
+    hole = np.zeros((96, 96), bool)
+    hole[32:64, 32:64] = True  # half over the subject, half over the background
+    image = truth(0)
+    image[hole] = (0, 255, 0)
+    cur = PreparedFrame(0, image, hole, image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), hole, ~hole, np.eye(3))
+    crop = _Crop(cur, (0, 96, 0, 96), ring_width=8)
+    source = SimpleNamespace(image=truth(2), usable=np.ones((96, 96), bool))
+    (value, valid, _error, local), = ClassicalInpainter()._static_samples(crop, [source], hole, 4)
+    assert valid[36:60, 34:44].all()
+    assert np.abs(value[36:60, 34:44] - truth(0)[36:60, 34:44]).mean() < 4
+    # trusted (nearby ring match) on the subject's side, much less on the background's
+    assert 2 * local[40:56, 34:38].mean() < local[40:56, 58:62].mean()

@@ -12,7 +12,10 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    Sources up to `chain_reach` frames away are also aligned a second way, by chaining the flows
    between consecutive frames (inpaint_chain): that follows content moving on its own (a swan, a
    car the camera follows) which one flow guessed across several frames from the hole border
-   misses. Both alignments enter the blend below as separate tiers, weighed by their ring match.
+   misses. Sources up to `static_reach` frames away are also taken unaligned, at the target's own
+   pixel positions: what the camera follows (a runner, a car) stays put in the frame while the
+   background pans behind it. All alignments enter the blend below as separate tiers, weighed by
+   their ring match.
 2. Each aligned source is compared with t on a ring just outside the hole. A source far off on
    the whole ring (misaligned, a cut, a flash) is rejected; otherwise the ring error is carried
    into the hole like the colour correction below, and the source is used only where the ring
@@ -28,7 +31,8 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    nearest `blend_tiers` tiers that see it: nearest-in-time content, with less noise and less
    flicker than any single source.
    Where those tiers disagree (content moving on its own behind the hole, water, foliage), the
-   mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain).
+   mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain);
+   so does a pixel only one tier saw, which leaves nothing to compare with.
    Pixels no tier sees come from the anchor (the clean plate of a recent frame, aligned the
    same way). Only what even the anchor cannot supply is filled spatially, and that frame becomes
    the new anchor, so a spatial fill is carried through the following frames instead of being
@@ -75,7 +79,10 @@ class ClassicalInpainter(Inpainter):
                  anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
                  flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 6,
                  correction_scale: int = 2, correction_clip: float = 255.0,
-                 uncertain_blur: float = 2.0, uncertain_level: float = 12.0, chain_reach: int = 8, **_) -> None:
+                 uncertain_blur: float = 2.0, uncertain_level: float = 12.0, chain_reach: int = 8,
+                 static_reach: int = 3, lone_doubt: float = 12.0, **_) -> None:
+        self.static_reach = static_reach  # sources this near are also tried unaligned (content the camera follows)
+        self.lone_doubt = lone_doubt  # gray levels of disagreement assumed where a single tier saw a pixel
         self.chain_reach = chain_reach  # sources this near in time also get the chained-flow alignment (0: off)
         self.local_ring_error = local_ring_error  # gray levels: a source is used only where the ring near it matches
         self.local_weight = max(1e-3, local_weight)  # gray levels of nearby ring error that halve a source's weight
@@ -151,6 +158,8 @@ class ClassicalInpainter(Inpainter):
                 yield tier, "camera"
                 if d <= self.chain_reach:
                     yield tier, "chained"
+                if d <= self.static_reach:
+                    yield tier, "static"
         if anchor is not None and anchor.index != cur.index:
             yield [anchor], "anchor"
 
@@ -165,6 +174,7 @@ class ClassicalInpainter(Inpainter):
         acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: tier disagreement
         weight = np.zeros(crop.hole.shape, np.float32)
         count = np.zeros(crop.hole.shape, np.uint8)
+        from_anchor = np.zeros(crop.hole.shape, bool)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
         for tier, alignment in self._tiers(cur, window, anchor):
             is_anchor = alignment == "anchor"
@@ -188,6 +198,8 @@ class ClassicalInpainter(Inpainter):
                 tiermap[y0:y1, x0:x1][take & (count == 0)] = 99 if is_anchor else abs(tier[0].index - cur.index)
             stats["anchor_px" if is_anchor else "propagated_px"] += int(np.count_nonzero(take & (count == 0)))
             count[take] += 1
+            if is_anchor:
+                from_anchor = take
         fill = crop.target.copy()
         got = crop.hole & (count > 0)
         mean = acc / np.maximum(weight, 1e-6)[:, :, None]
@@ -195,6 +207,11 @@ class ClassicalInpainter(Inpainter):
             # where the tiers disagree (content moving on its own behind the hole, dynamic texture)
             # no sharp guess is trustworthy: lean toward a blurred one, which errs less
             var = acc_sq / np.maximum(weight, 1e-6) - mean.mean(axis=2) ** 2
+            # one tier alone gives no disagreement to measure, yet it is the least certain guess
+            # (the anchor excepted: its fill was judged when it was made, and softening it again
+            # at every refresh would blur it away)
+            lone = (count == 1) & ~from_anchor
+            var = np.where(lone, np.maximum(var, self.lone_doubt ** 2), var)
             mean = blur_where_uncertain(mean, var, self.uncertain_blur, self.uncertain_level)
         fill[got] = np.clip(mean[got] + 0.5, 0, 255).astype(np.uint8)
         todo = crop.hole & (count == 0)
@@ -224,6 +241,8 @@ class ClassicalInpainter(Inpainter):
         target pixel (inpaint_chain)."""
         if alignment == "chained":
             return self._chained_samples(crop, tier, todo, min_gain, chain)
+        if alignment == "static":
+            return self._static_samples(crop, tier, todo, min_gain)
         views = [self._warp_source(crop, src, alignment == "anchor") for src in tier]
         views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
         if len(views) == 2 and self.bidirectional:
@@ -249,6 +268,15 @@ class ClassicalInpainter(Inpainter):
             covered = cv2.remap(usable_u8, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
             if np.count_nonzero(covered & todo) >= min_gain:
                 out.append(self._sample(crop, src.image, usable_u8, sx, sy))
+        return out
+
+    def _static_samples(self, crop: "_Crop", tier: list, todo: np.ndarray, min_gain: int) -> list:
+        """_sample of each source of the tier at the target's own pixel positions, no alignment."""
+        out = []
+        for src in tier:
+            found = self._sample(crop, src.image, src.usable.astype(np.uint8) * 255, crop.xs, crop.ys)
+            if found is not None and np.count_nonzero(found[1] & todo) >= min_gain:
+                out.append(found)
         return out
 
     @staticmethod
