@@ -151,7 +151,7 @@ class ClassicalInpainter(Inpainter):
     def _tiers(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None):
         """Groups of sources equally far in time (the frame before and the one after), nearest
         first, each as (sources, alignment): aligned by the camera, then, when near enough, again
-        by the chained flow; the anchor last, on its own."""
+        by the chained flow and unaligned ("static"); the anchor last, on its own."""
         for d in self.distances:
             tier = [f for f in (window.get(cur.index - d), window.get(cur.index + d)) if f is not None]
             if tier:
