@@ -272,8 +272,11 @@ class ClassicalInpainter(Inpainter):
 
     def _static_samples(self, crop: "_Crop", tier: list, todo: np.ndarray, min_gain: int) -> list:
         """_sample of each source of the tier at the target's own pixel positions, no alignment."""
+        y0, y1, x0, x1 = crop.box
         out = []
         for src in tier:
+            if np.count_nonzero(src.usable[y0:y1, x0:x1] & todo) < min_gain:
+                continue  # it cannot see enough of what is still needed: skip the sampling
             found = self._sample(crop, src.image, src.usable.astype(np.uint8) * 255, crop.xs, crop.ys)
             if found is not None and np.count_nonzero(found[1] & todo) >= min_gain:
                 out.append(found)
