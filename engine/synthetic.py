@@ -63,8 +63,10 @@ class SyntheticClip:
         return cx, cy, 0.25 * math.sin(0.6 * t)
 
     def background(self, i: int) -> np.ndarray:
-        x0 = int(round(i * self.pan)) % (self.canvas_w - self.width)
-        return self.canvas[:, x0:x0 + self.width].copy()
+        # columns taken modulo the canvas width: past its end the pan goes on from its start (a
+        # rigid seam that moves with everything else), never a jump back, which would be a cut
+        x0 = int(round(i * self.pan)) % self.canvas_w
+        return self.canvas.take(np.arange(x0, x0 + self.width), axis=1, mode="wrap")
 
     def _object_layer(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         cx, cy, angle = self._pose(i)
