@@ -106,6 +106,25 @@ def test_memory_is_bounded_by_the_window():
     assert 0 < most_alive <= 2 * 4 + 2
 
 
+def test_the_previous_clean_plate_steadies_the_fill_on_noisy_footage():
+    """Sensor noise differs in every source frame; blending in the clean plate just made keeps the
+    fill from flickering with it (the background pans 1 px per frame to the left)."""
+    clip = SyntheticClip(160, 96, 24, seed=9, pan_px_per_frame=1.0)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(clip.frame(i) + rng.normal(0, 6, (96, 160, 3)), 0, 255).astype(np.uint8) for i in range(24)]
+
+    def flicker(anchor_weight: float) -> float:
+        video = FunctionVideo(lambda i: noisy[i], 24, (160, 96))
+        outs = [o.astype(np.float32) for _, o in ClassicalInpainter(anchor_weight=anchor_weight).inpaint(video, clip.mask, range(24))]
+        steps = []
+        for i in range(1, 24):
+            both = clip.mask(i)[:, :-1] & clip.mask(i - 1)[:, 1:]
+            steps.append(np.abs(outs[i][:, :-1] - outs[i - 1][:, 1:]).mean(axis=2)[both].mean())
+        return float(np.mean(steps))
+
+    assert flicker(0.25) < 0.6 * flicker(0.0)
+
+
 def test_cancel_stops_the_run(clip):
     token = CancelToken()
     done = []

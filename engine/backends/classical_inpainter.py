@@ -33,10 +33,12 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    Where those tiers disagree (content moving on its own behind the hole, water, foliage), the
    mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain);
    so does a pixel only one tier saw, which leaves nothing to compare with.
-   Pixels no tier sees come from the anchor (the clean plate of a recent frame, aligned the
-   same way). Only what even the anchor cannot supply is filled spatially, and that frame becomes
-   the new anchor, so a spatial fill is carried through the following frames instead of being
-   re-invented (and flickering).
+   The anchor, this inpainter's own clean plate of the previous frame (aligned like a lone
+   source), enters first, as the nearest tier but with a quarter of its weight: where the window
+   agrees with what was just shown, the fill is confirmed (and steadier in time); where they differ,
+   the disagreement softens it. Pixels no window frame sees come from the anchor alone. Only what
+   even the anchor cannot supply is filled spatially, and the anchor carries that fill through the
+   following frames instead of re-inventing it (and flickering).
 5. The fill is resized to full size and feathered in over a few pixels inside the dilated hole;
    every pixel outside it is the original, bit for bit.
 
@@ -76,7 +78,7 @@ class ClassicalInpainter(Inpainter):
 
     def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 40.0,
                  local_ring_error: float = 30.0, local_weight: float = 8.0,
-                 anchor_refresh: int = 8, flow_max_side: int = 480, agree_threshold: float = 16.0,
+                 anchor_weight: float = 0.25, flow_max_side: int = 480, agree_threshold: float = 16.0,
                  flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 6,
                  correction_scale: int = 2, correction_clip: float = 255.0,
                  uncertain_blur: float = 2.0, uncertain_level: float = 12.0, chain_reach: int = 8,
@@ -98,7 +100,7 @@ class ClassicalInpainter(Inpainter):
         self.distances = tuple(d for d in _DISTANCES if d <= radius)
         self.feather = feather
         self.max_ring_error = max_ring_error
-        self.anchor_refresh = anchor_refresh
+        self.anchor_weight = max(1e-3, anchor_weight)  # the previous clean plate's weight, relative to a frame 1 away
         self.flow_max_side = flow_max_side
         self.last_stats: dict = {}  # pixel counts by how they were filled, for tools and tests
         self.debug_tiers: dict | None = None  # set to {} to record, per frame, which distance filled each pixel
@@ -140,18 +142,20 @@ class ClassicalInpainter(Inpainter):
                 yield t, cur.full.copy()
                 window.release_full(t)
                 continue
-            clean, used_spatial = self._clean(cur, window, anchor, refiner, chain, stats)
-            if used_spatial or (anchor is not None and t - anchor.index >= self.anchor_refresh):
-                anchor = PreparedFrame(t, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
-                                       cur.hole, np.ones_like(cur.usable), cur.to_first)
+            clean = self._clean(cur, window, anchor, refiner, chain, stats)
+            anchor = PreparedFrame(t, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
+                                   cur.hole, np.ones_like(cur.usable), cur.to_first)
             yield t, self._compose(cur, clean)
             window.release_full(t)
 
     # ---- one frame ---------------------------------------------------------------------------
     def _tiers(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None):
         """Groups of sources equally far in time (the frame before and the one after), nearest
-        first, each as (sources, alignment): aligned by the camera, then, when near enough, again
-        by the chained flow and unaligned ("static"); the anchor last, on its own."""
+        first, each as (sources, alignment): the anchor first, on its own; then each distance
+        aligned by the camera and, when near enough, again by the chained flow and unaligned
+        ("static")."""
+        if anchor is not None and anchor.index != cur.index:
+            yield [anchor], "anchor"
         for d in self.distances:
             tier = [f for f in (window.get(cur.index - d), window.get(cur.index + d)) if f is not None]
             if tier:
@@ -160,11 +164,9 @@ class ClassicalInpainter(Inpainter):
                     yield tier, "chained"
                 if d <= self.static_reach:
                     yield tier, "static"
-        if anchor is not None and anchor.index != cur.index:
-            yield [anchor], "anchor"
 
     def _clean(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None,
-               refiner: FlowRefiner, chain: FlowChain, stats: dict) -> tuple[np.ndarray, bool]:
+               refiner: FlowRefiner, chain: FlowChain, stats: dict) -> np.ndarray:
         h, w = cur.hole.shape
         margin = max(16, round(0.04 * max(h, w)))
         y0, y1, x0, x1 = bounding_box(cur.hole, margin)
@@ -177,8 +179,7 @@ class ClassicalInpainter(Inpainter):
         from_anchor = np.zeros(crop.hole.shape, bool)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
         for tier, alignment in self._tiers(cur, window, anchor):
-            is_anchor = alignment == "anchor"
-            need = crop.hole & (count == 0) if is_anchor else crop.hole & (count < self.blend_tiers)
+            need = crop.hole & (count < self.blend_tiers)
             if not need.any():
                 break
             found = self._tier_samples(crop, tier, alignment, need, min_gain, refiner, chain)
@@ -188,18 +189,22 @@ class ClassicalInpainter(Inpainter):
                 continue
             value, valid, local = self._merge(found)
             take = need & valid
-            w = 1.0 if is_anchor else 1.0 / abs(tier[0].index - cur.index)
+            w = (self.anchor_weight if alignment == "anchor" else 1.0) / abs(tier[0].index - cur.index)
             w = w / (1.0 + (local[take] / self.local_weight) ** 2)  # trust what matched nearby
             acc[take] += w[:, None] * value[take]
             acc_sq[take] += w * value[take].mean(axis=1) ** 2
             weight[take] += w
-            if self.debug_tiers is not None:
+            if self.debug_tiers is not None and alignment != "anchor":
                 tiermap = self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))
-                tiermap[y0:y1, x0:x1][take & (count == 0)] = 99 if is_anchor else abs(tier[0].index - cur.index)
-            stats["anchor_px" if is_anchor else "propagated_px"] += int(np.count_nonzero(take & (count == 0)))
+                tiermap[y0:y1, x0:x1][take & (count == from_anchor)] = abs(tier[0].index - cur.index)
             count[take] += 1
-            if is_anchor:
+            if alignment == "anchor":
                 from_anchor = take
+        anchor_only = from_anchor & (count == 1)
+        stats["anchor_px"] += int(np.count_nonzero(anchor_only))
+        stats["propagated_px"] += int(np.count_nonzero(count > from_anchor))
+        if self.debug_tiers is not None:
+            self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))[y0:y1, x0:x1][anchor_only] = 99
         fill = crop.target.copy()
         got = crop.hole & (count > 0)
         mean = acc / np.maximum(weight, 1e-6)[:, :, None]
@@ -209,7 +214,7 @@ class ClassicalInpainter(Inpainter):
             var = acc_sq / np.maximum(weight, 1e-6) - mean.mean(axis=2) ** 2
             # one tier alone gives no disagreement to measure, yet it is the least certain guess
             # (the anchor excepted: its fill was judged when it was made, and softening it again
-            # at every refresh would blur it away)
+            # at every frame would blur it away)
             lone = (count == 1) & ~from_anchor
             var = np.where(lone, np.maximum(var, self.lone_doubt ** 2), var)
             mean = blur_where_uncertain(mean, var, self.uncertain_blur, self.uncertain_level)
@@ -217,14 +222,13 @@ class ClassicalInpainter(Inpainter):
         todo = crop.hole & (count == 0)
         clean = cur.image.copy()
         clean[y0:y1, x0:x1][crop.hole] = fill[crop.hole]
-        used_spatial = bool(todo.any())
-        if used_spatial:
+        if todo.any():
             missing = np.zeros_like(cur.hole)
             missing[y0:y1, x0:x1] = todo
             stats["spatial_px"] += int(np.count_nonzero(todo))
             spatial = self.fill_spatial(clean, missing)
             clean[missing] = spatial[missing]
-        return clean, used_spatial
+        return clean
 
     def _tier_samples(self, crop: "_Crop", tier: list, alignment: str, todo: np.ndarray, min_gain: int,
                       refiner: FlowRefiner, chain: FlowChain) -> list:
