@@ -273,7 +273,6 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     assert np.abs(value[24:40, 16:24] - truth[24:40, 16:24]).mean() < 8  # the far side leaks little
 
 
-
 def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_frame():
     """A subject that stays put in the frame while the background pans behind it (the camera
     follows it), hidden by a hole over its edge: the unaligned ("static") sample gives the

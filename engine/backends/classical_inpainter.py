@@ -178,6 +178,8 @@ class ClassicalInpainter(Inpainter):
         count = np.zeros(crop.hole.shape, np.uint8)
         from_anchor = np.zeros(crop.hole.shape, bool)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
+        tiermap = None if self.debug_tiers is None else \
+            self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))[y0:y1, x0:x1]
         for tier, alignment in self._tiers(cur, window, anchor):
             need = crop.hole & (count < self.blend_tiers)
             if not need.any():
@@ -194,17 +196,16 @@ class ClassicalInpainter(Inpainter):
             acc[take] += w[:, None] * value[take]
             acc_sq[take] += w * value[take].mean(axis=1) ** 2
             weight[take] += w
-            if self.debug_tiers is not None and alignment != "anchor":
-                tiermap = self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))
-                tiermap[y0:y1, x0:x1][take & (count == from_anchor)] = abs(tier[0].index - cur.index)
+            if tiermap is not None and alignment != "anchor":  # the first window tier that saw it
+                tiermap[take & (count == from_anchor)] = abs(tier[0].index - cur.index)
             count[take] += 1
             if alignment == "anchor":
                 from_anchor = take
         anchor_only = from_anchor & (count == 1)
         stats["anchor_px"] += int(np.count_nonzero(anchor_only))
         stats["propagated_px"] += int(np.count_nonzero(count > from_anchor))
-        if self.debug_tiers is not None:
-            self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))[y0:y1, x0:x1][anchor_only] = 99
+        if tiermap is not None:
+            tiermap[anchor_only] = 99
         fill = crop.target.copy()
         got = crop.hole & (count > 0)
         mean = acc / np.maximum(weight, 1e-6)[:, :, None]
