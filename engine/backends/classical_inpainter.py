@@ -30,27 +30,35 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
 4. Each hole pixel is the weighted mean (weight 1/distance, times the nearby-match weight) of the
    nearest `blend_tiers` tiers that see it: nearest-in-time content, with less noise and less
    flicker than any single source.
-   Where those tiers disagree (content moving on its own behind the hole, water, foliage), the
-   mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain);
+   The neighbouring frames' clean plates then enter as one more two-sided tier, each plate
+   weighing like a frame one away (`plate_weight`): the plate just output (t-1), and a plate of
+   t+1 made by a backward pass over the next few frames (each leaning on the one after it; made
+   for `back_block` frames at a time, starting `back_overlap` frames further on). Each carries
+   what its side of the shot saw, so the fill is a smoother in time rather than a filter that
+   only looks back. The two plates are aligned by the flow between them measured over their fills
+   too (how the fill itself moves from t-1 to t+1; t sits half-way), not by a motion guessed from
+   around the hole, and averaged wherever both see a pixel (each is already a smoothed guess, so
+   their difference is uncertainty, not a ghost to choose against). Pixels no window frame sees
+   come from the plates alone. Only what even they cannot supply is filled spatially, and the
+   forward plate carries that fill through the following frames instead of re-inventing it (and
+   flickering).
+   Where the tiers disagree strongly (content moving on its own behind the hole, water, foliage),
+   the mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain);
    so does a pixel only one tier saw, which leaves nothing to compare with.
-   The anchor, this inpainter's own clean plate of the previous frame (aligned like a lone
-   source), enters first, as the nearest tier but with a quarter of its weight: where the window
-   agrees with what was just shown, the fill is confirmed (and steadier in time); where they differ,
-   the disagreement softens it. Pixels no window frame sees come from the anchor alone. Only what
-   even the anchor cannot supply is filled spatially, and the anchor carries that fill through the
-   following frames instead of re-inventing it (and flickering).
 5. The fill is resized to full size and feathered in over a few pixels inside the dilated hole;
    every pixel outside it is the original, bit for bit.
 
-Memory: the window holds at most 2 * radius + 1 prepared frames (plus one anchor), whatever the
-clip length; about 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The chained alignment adds
+Memory: the window holds at most 2 * radius + 1 prepared frames, whatever the clip length; about
+1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The frames estimated ahead of the output (at most
+back_block + back_overlap, within the window) keep their tiers' sums over the hole's crop, and
+back_block backward plates are kept at working size. The chained alignment adds
 at most 2 * chain_reach consecutive flows, each at most flow_max_side on its long side (about 1 MB).
 
 Plug-in point for learned spatial fills (LaMa): subclass and override
 `fill_spatial(image, hole) -> image`. It receives the working-resolution RGB uint8 frame with
 everything propagation could fill already in place, and a bool mask of the pixels nobody has seen,
 which it must invent. It is called only when such pixels newly appear (not once per frame), and
-its result is carried to the next frames by the anchor, warped with the same alignment.
+its result is carried to the next frames by the forward plate, warped with the same alignment.
 """
 
 from __future__ import annotations
@@ -78,10 +86,11 @@ class ClassicalInpainter(Inpainter):
 
     def __init__(self, radius: int = 30, feather: float = 3.0, max_ring_error: float = 40.0,
                  local_ring_error: float = 30.0, local_weight: float = 8.0,
-                 anchor_weight: float = 0.25, flow_max_side: int = 480, agree_threshold: float = 16.0,
+                 plate_weight: float = 1.0, back_block: int = 8, back_overlap: int = 4,
+                 flow_max_side: int = 480, agree_threshold: float = 16.0,
                  flow_preset: str = "fast", bidirectional: bool = True, blend_tiers: int = 6,
                  correction_scale: int = 2, correction_clip: float = 255.0,
-                 uncertain_blur: float = 2.0, uncertain_level: float = 12.0, chain_reach: int = 8,
+                 uncertain_blur: float = 2.0, uncertain_level: float = 36.0, chain_reach: int = 8,
                  static_reach: int = 3, lone_doubt: float = 12.0, **_) -> None:
         self.static_reach = static_reach  # sources this near are also tried unaligned (content the camera follows)
         self.lone_doubt = lone_doubt  # gray levels of disagreement assumed where a single tier saw a pixel
@@ -100,7 +109,10 @@ class ClassicalInpainter(Inpainter):
         self.distances = tuple(d for d in _DISTANCES if d <= radius)
         self.feather = feather
         self.max_ring_error = max_ring_error
-        self.anchor_weight = max(1e-3, anchor_weight)  # the previous clean plate's weight, relative to a frame 1 away
+        self.plate_weight = max(1e-3, plate_weight)  # the neighbours' plates' weight, relative to a frame 1 away
+        # the backward plates are made for `back_block` frames at a time, starting `back_overlap`
+        # frames further on so the first of them already has a plate after it to lean on
+        self.back_block, self.back_overlap = max(1, back_block), max(0, back_overlap)
         self.flow_max_side = flow_max_side
         self.last_stats: dict = {}  # pixel counts by how they were filled, for tools and tests
         self.debug_tiers: dict | None = None  # set to {} to record, per frame, which distance filled each pixel
@@ -128,34 +140,65 @@ class ClassicalInpainter(Inpainter):
         self.window = window  # exposed for diagnostics (peak frames held)
         refiner = FlowRefiner(self.flow_max_side, _FLOW_PRESETS[self.flow_preset])
         chain = FlowChain(refiner, self.chain_reach)
-        anchor: PreparedFrame | None = None
-        stats = {"frames": 0, "propagated_px": 0, "anchor_px": 0, "spatial_px": 0, "rejected_sources": 0}
+        stats = {"frames": 0, "propagated_px": 0, "plate_px": 0, "spatial_px": 0, "rejected_sources": 0}
         self.last_stats = stats
-        for t in frames:
+        # the window is advanced to the furthest frame estimated, and the frame being output must
+        # stay in it: so the look-ahead is at most `radius` frames
+        block = min(self.back_block, self.radius + 1)
+        lead = min(block + self.back_overlap - 1, self.radius)
+        estimates: dict[int, _Estimate | None] = {}  # window tiers of frames estimated, not yet output
+        back: dict[int, PreparedFrame] = {}  # backward plates of the frames after those being output
+        before: PreparedFrame | None = None  # the clean plate just output
+        for pos, t in enumerate(frames):
             if cancel is not None:
                 cancel.check()
-            window.advance(t, cancel)
+            if pos % block == 0:
+                ahead = frames[pos:pos + lead + 1]
+                for u in ahead:
+                    if u not in estimates:
+                        if cancel is not None:
+                            cancel.check()
+                        window.advance(u, cancel)
+                        frame = window.get(u)
+                        estimates[u] = self._window_estimate(frame, window, refiner, chain) if frame.hole.any() else None
+                back = self._backward_plates(ahead[1:], block, estimates, window, refiner, chain)
             cur = window.get(t)
+            estimate = estimates.pop(t)
             stats["frames"] += 1
-            if not cur.hole.any():
-                anchor = None  # nothing to carry across a frame without a hole
+            if estimate is None:
+                before = None  # nothing to carry across a frame without a hole
                 yield t, cur.full.copy()
-                window.release_full(t)
-                continue
-            clean = self._clean(cur, window, anchor, refiner, chain, stats)
-            anchor = PreparedFrame(t, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY),
-                                   cur.hole, np.ones_like(cur.usable), cur.to_first)
-            yield t, self._compose(cur, clean)
+            else:
+                clean, _ = self._finish(cur, estimate, [before, back.get(t + 1)], refiner, chain, stats)
+                before = _plate(cur, clean)
+                yield t, self._compose(cur, clean)
             window.release_full(t)
 
-    # ---- one frame ---------------------------------------------------------------------------
-    def _tiers(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None):
-        """Groups of sources equally far in time (the frame before and the one after), nearest
-        first, each as (sources, alignment): the anchor first, on its own; then each distance
-        aligned by the camera and, when near enough, again by the chained flow and unaligned
-        ("static")."""
-        if anchor is not None and anchor.index != cur.index:
-            yield [anchor], "anchor"
+    def _backward_plates(self, frames: list[int], keep: int, estimates: dict, window: FrameWindow,
+                         refiner: FlowRefiner, chain: FlowChain) -> dict[int, PreparedFrame]:
+        """Clean plates of `frames` made from the last to the first, each leaning on the one after
+        it: the mirror image of the forward pass, so the frame being output gets a plate from both
+        sides in time. Only the first `keep` are returned (the rest only warm the chain up). They
+        are not filled spatially: what none of them saw is marked unusable in the plate."""
+        plates: dict[int, PreparedFrame] = {}
+        after: PreparedFrame | None = None
+        for u in reversed(frames):
+            estimate = estimates[u]
+            if estimate is None:
+                after = None
+                continue
+            cur = window.get(u)
+            clean, unseen = self._finish(cur, estimate, [after], refiner, chain, None)
+            after = _plate(cur, clean, unseen)
+            if u < frames[0] + keep:
+                plates[u] = after
+        return plates
+
+    # ---- one frame ----------------------------------------------------------------------------
+    def _tiers(self, cur: PreparedFrame, window: FrameWindow):
+        """Groups of window sources equally far in time (the frame before and the one after),
+        nearest first, each as (sources, alignment): each distance aligned by the camera and, when
+        near enough, again by the chained flow and unaligned ("static")."""
         for d in self.distances:
             tier = [f for f in (window.get(cur.index - d), window.get(cur.index + d)) if f is not None]
             if tier:
@@ -165,71 +208,98 @@ class ClassicalInpainter(Inpainter):
                 if d <= self.static_reach:
                     yield tier, "static"
 
-    def _clean(self, cur: PreparedFrame, window: FrameWindow, anchor: PreparedFrame | None,
-               refiner: FlowRefiner, chain: FlowChain, stats: dict) -> np.ndarray:
+    def _crop(self, cur: PreparedFrame, box=None) -> "_Crop":
         h, w = cur.hole.shape
         margin = max(16, round(0.04 * max(h, w)))
-        y0, y1, x0, x1 = bounding_box(cur.hole, margin)
-        crop = _Crop(cur, (y0, y1, x0, x1), ring_width=max(4, margin // 2))
+        return _Crop(cur, box or bounding_box(cur.hole, margin), ring_width=max(4, margin // 2))
+
+    def _add(self, estimate: "_Estimate", found: list, take_from: np.ndarray, weight: float,
+             average: bool = False) -> np.ndarray:
+        """Blend one tier's samples into the estimate where `take_from` and the samples allow;
+        returns the pixels it added to."""
+        value, valid, local = self._merge(found, average)
+        take = take_from & valid
+        w = weight / (1.0 + (local[take] / self.local_weight) ** 2)  # trust what matched nearby
+        estimate.acc[take] += w[:, None] * value[take]
+        estimate.acc_sq[take] += w * value[take].mean(axis=1) ** 2
+        estimate.weight[take] += w
+        return take
+
+    def _window_estimate(self, cur: PreparedFrame, window: FrameWindow, refiner: FlowRefiner,
+                         chain: FlowChain) -> "_Estimate":
+        """The weighted sums of what the window's tiers show in the hole of `cur` (the expensive
+        part, done once per frame), waiting for the plates of the neighbouring frames."""
+        crop = self._crop(cur)
         chain.start(window, cur.index, crop.xs, crop.ys)
-        acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the tiers that saw each pixel
-        acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: tier disagreement
-        weight = np.zeros(crop.hole.shape, np.float32)
-        count = np.zeros(crop.hole.shape, np.uint8)
-        from_anchor = np.zeros(crop.hole.shape, bool)
+        estimate = _Estimate(crop)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
+        y0, y1, x0, x1 = crop.box
         tiermap = None if self.debug_tiers is None else \
             self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))[y0:y1, x0:x1]
-        for tier, alignment in self._tiers(cur, window, anchor):
-            need = crop.hole & (count < self.blend_tiers)
+        for tier, alignment in self._tiers(cur, window):
+            need = crop.hole & (estimate.count < self.blend_tiers)
             if not need.any():
                 break
             found = self._tier_samples(crop, tier, alignment, need, min_gain, refiner, chain)
-            stats["rejected_sources"] += sum(1 for f in found if f is None)
+            estimate.rejected += sum(1 for f in found if f is None)
             found = [f for f in found if f is not None]
-            if not found:
-                continue
-            value, valid, local = self._merge(found)
-            take = need & valid
-            w = (self.anchor_weight if alignment == "anchor" else 1.0) / abs(tier[0].index - cur.index)
-            w = w / (1.0 + (local[take] / self.local_weight) ** 2)  # trust what matched nearby
-            acc[take] += w[:, None] * value[take]
-            acc_sq[take] += w * value[take].mean(axis=1) ** 2
-            weight[take] += w
-            if tiermap is not None and alignment != "anchor":  # the first window tier that saw it
-                tiermap[take & (count == from_anchor)] = abs(tier[0].index - cur.index)
-            count[take] += 1
-            if alignment == "anchor":
-                from_anchor = take
-        anchor_only = from_anchor & (count == 1)
-        stats["anchor_px"] += int(np.count_nonzero(anchor_only))
-        stats["propagated_px"] += int(np.count_nonzero(count > from_anchor))
-        if tiermap is not None:
-            tiermap[anchor_only] = 99
-        fill = crop.target.copy()
-        got = crop.hole & (count > 0)
-        mean = acc / np.maximum(weight, 1e-6)[:, :, None]
+            if found:
+                d = abs(tier[0].index - cur.index)
+                take = self._add(estimate, found, need, 1.0 / d)
+                if tiermap is not None:  # the first tier that saw it
+                    tiermap[take & (estimate.count == 0)] = d
+                estimate.count[take] += 1
+        return estimate
+
+    def _finish(self, cur: PreparedFrame, estimate: "_Estimate", plates: list, refiner: FlowRefiner,
+                chain: FlowChain, stats: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        """The clean plate of `cur`: the window's estimate with the neighbouring frames' plates
+        blended in, then leaning toward a blur where the tiers disagree, then (when `stats` is
+        given: the frame is being output) a spatial fill of what nobody saw. Returns the plate
+        and the hole pixels left unfilled (none when filled spatially)."""
+        crop = self._crop(cur, estimate.box)
+        y0, y1, x0, x1 = crop.box
+        seen = crop.hole & (estimate.count > 0)
+        mixed = estimate.copy()
+        from_plate = np.zeros_like(crop.hole)
+        min_gain = max(4, int(0.002 * crop.hole.sum()))
+        plates = [p for p in plates if p is not None and p.index != cur.index]
+        if plates:  # both neighbours (t-1, t+1): a two-sided tier like any other
+            found = [f for f in self._tier_samples(crop, plates, "plate", crop.hole, min_gain, refiner, chain)
+                     if f is not None]
+            if found:
+                # both plates are already smoothed guesses: averaged even where they differ
+                from_plate = self._add(mixed, found, crop.hole, self.plate_weight * len(found), average=True)
+        weight = np.maximum(mixed.weight, 1e-6)
+        mean = mixed.acc / weight[:, :, None]
         if self.uncertain_blur > 0:
             # where the tiers disagree (content moving on its own behind the hole, dynamic texture)
             # no sharp guess is trustworthy: lean toward a blurred one, which errs less
-            var = acc_sq / np.maximum(weight, 1e-6) - mean.mean(axis=2) ** 2
+            var = mixed.acc_sq / weight - mean.mean(axis=2) ** 2
             # one tier alone gives no disagreement to measure, yet it is the least certain guess
-            # (the anchor excepted: its fill was judged when it was made, and softening it again
-            # at every frame would blur it away)
-            lone = (count == 1) & ~from_anchor
+            # (pixels a plate also saw excepted: a plate's fill was judged when it was made, and
+            # softening it again at every frame would blur it away)
+            lone = (estimate.count == 1) & ~from_plate
             var = np.where(lone, np.maximum(var, self.lone_doubt ** 2), var)
             mean = blur_where_uncertain(mean, var, self.uncertain_blur, self.uncertain_level)
-        fill[got] = np.clip(mean[got] + 0.5, 0, 255).astype(np.uint8)
-        todo = crop.hole & (count == 0)
+        got = seen | from_plate
         clean = cur.image.copy()
-        clean[y0:y1, x0:x1][crop.hole] = fill[crop.hole]
-        if todo.any():
-            missing = np.zeros_like(cur.hole)
-            missing[y0:y1, x0:x1] = todo
-            stats["spatial_px"] += int(np.count_nonzero(todo))
-            spatial = self.fill_spatial(clean, missing)
-            clean[missing] = spatial[missing]
-        return clean
+        clean[y0:y1, x0:x1][got] = np.clip(mean[got] + 0.5, 0, 255).astype(np.uint8)
+        unseen = np.zeros_like(cur.hole)
+        unseen[y0:y1, x0:x1] = crop.hole & ~got
+        if stats is None:
+            return clean, unseen
+        stats["rejected_sources"] += estimate.rejected
+        stats["propagated_px"] += int(np.count_nonzero(seen))
+        stats["plate_px"] += int(np.count_nonzero(from_plate & ~seen))
+        if self.debug_tiers is not None:
+            self.debug_tiers[cur.index][y0:y1, x0:x1][from_plate & ~seen] = 99
+        if unseen.any():
+            stats["spatial_px"] += int(np.count_nonzero(unseen))
+            spatial = self.fill_spatial(clean, unseen)
+            clean[unseen] = spatial[unseen]
+            unseen[:] = False
+        return clean, unseen
 
     def _tier_samples(self, crop: "_Crop", tier: list, alignment: str, todo: np.ndarray, min_gain: int,
                       refiner: FlowRefiner, chain: FlowChain) -> list:
@@ -240,7 +310,7 @@ class ClassicalInpainter(Inpainter):
         With a source on each side (t-d and t+d), the flow between the two sources themselves says
         how the hidden content moves (it is visible in both), and at time t it sits half-way, so
         each is sampled half a flow away. This is far better than the flow guessed from the hole
-        border when what is behind the hole moves on its own. A lone source (clip ends, anchor) is
+        border when what is behind the hole moves on its own. A lone source (clip ends, a plate) is
         aligned to the target by the residual flow on the background, completed inside the hole.
         The chained alignment instead samples each source where the consecutive flows carry the
         target pixel (inpaint_chain)."""
@@ -248,11 +318,14 @@ class ClassicalInpainter(Inpainter):
             return self._chained_samples(crop, tier, todo, min_gain, chain)
         if alignment == "static":
             return self._static_samples(crop, tier, todo, min_gain)
-        views = [self._warp_source(crop, src, alignment == "anchor") for src in tier]
+        views = [self._warp_source(crop, src, alignment == "plate") for src in tier]
         views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
         if len(views) == 2 and self.bidirectional:
             a, b = views
-            unreliable = ~a["covered"] | ~b["covered"] | a["own_fill"] | b["own_fill"]
+            # measured everywhere both see, their own fills included: for two plates, that is
+            # how the fill itself moves from one to the other, a better guess than the motion
+            # completed from around the hole (window sources have no fill of their own)
+            unreliable = ~a["covered"] | ~b["covered"]
             flow = refiner.residual(a["gray"], b["gray"], unreliable) * np.float32(0.5)  # a(p) ≈ b(p + 2·half)
             return [self._sample_view(crop, a, -flow), self._sample_view(crop, b, flow)]
         out = []
@@ -288,7 +361,7 @@ class ClassicalInpainter(Inpainter):
         return out
 
     @staticmethod
-    def _warp_source(crop: "_Crop", src: PreparedFrame, is_anchor: bool) -> dict:
+    def _warp_source(crop: "_Crop", src: PreparedFrame, is_plate: bool) -> dict:
         """A source brought onto the target crop by the camera homography alone."""
         y0, y1, x0, x1 = crop.box
         ch, cw = crop.hole.shape
@@ -299,7 +372,7 @@ class ClassicalInpainter(Inpainter):
         covered = cv2.warpPerspective(usable_u8, Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
         gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if is_anchor:  # the anchor is clean everywhere, but its own fill is no ground for flow
+        if is_plate:  # a plate is clean, but its own fill is no ground for flow
             own_fill = cv2.warpPerspective(src.hole.astype(np.uint8), Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
                                            borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
         else:
@@ -334,17 +407,18 @@ class ClassicalInpainter(Inpainter):
         correction = fill_smooth_coarse(np.clip(diff, -self.correction_clip, self.correction_clip), check, self.correction_scale)
         return sample.astype(np.float32) + correction, valid & crop.hole, error, local
 
-    def _merge(self, found: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _merge(self, found: list, average: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pixels from one tier of sources. Where the frame before and the frame after both see a
         pixel and agree, average them (less noise, less flicker); where they disagree (one is
-        misaligned there), keep the one that matched the ring better: averaging would ghost."""
+        misaligned there), keep the one that matched the ring better: averaging would ghost.
+        With `average`, both are averaged wherever both see the pixel."""
         found.sort(key=lambda f: f[2])
         value, valid, _, local = found[0]
         value, local = value.copy(), local.copy()
         if len(found) > 1:
             other, other_valid, _, other_local = found[1]
             both = valid & other_valid
-            agree = both & (np.abs(value - other).mean(axis=2) < self.agree_threshold)
+            agree = both if average else both & (np.abs(value - other).mean(axis=2) < self.agree_threshold)
             value[agree] = 0.5 * (value[agree] + other[agree])
             local[agree] = 0.5 * (local[agree] + other_local[agree])
             only_other = other_valid & ~valid
@@ -383,3 +457,31 @@ class _Crop:
         self.gray = cur.gray[y0:y1, x0:x1]
         self.ring = dilate_mask(self.hole, ring_width) & ~self.hole  # where alignment is checked
         self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+
+
+class _Estimate:
+    """Weighted sums of the samples seen in one frame's hole, over its crop."""
+
+    def __init__(self, crop: _Crop | None) -> None:
+        if crop is None:
+            return
+        self.box = crop.box
+        self.acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the samples that saw each pixel
+        self.acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: their disagreement
+        self.weight = np.zeros(crop.hole.shape, np.float32)
+        self.count = np.zeros(crop.hole.shape, np.uint8)  # window tiers that saw each pixel
+        self.rejected = 0  # sources dropped as misaligned
+
+    def copy(self) -> "_Estimate":
+        out = _Estimate(None)
+        out.box, out.count, out.rejected = self.box, self.count, self.rejected
+        out.acc, out.acc_sq, out.weight = self.acc.copy(), self.acc_sq.copy(), self.weight.copy()
+        return out
+
+
+def _plate(cur: PreparedFrame, clean: np.ndarray, unseen: np.ndarray | None = None) -> PreparedFrame:
+    """A frame's clean plate as a source for its neighbours: clean everywhere but where it was left
+    unfilled; its own fill is marked (`hole`) so alignment measures motion on real pixels only."""
+    usable = np.ones_like(cur.usable) if unseen is None else ~unseen
+    return PreparedFrame(cur.index, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY), cur.hole, usable,
+                         cur.to_first)
