@@ -63,6 +63,8 @@ its result is carried to the next frames by the forward plate, warped with the s
 
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 
@@ -462,9 +464,7 @@ class _Crop:
 class _Estimate:
     """Weighted sums of the samples seen in one frame's hole, over its crop."""
 
-    def __init__(self, crop: _Crop | None) -> None:
-        if crop is None:
-            return
+    def __init__(self, crop: _Crop) -> None:
         self.box = crop.box
         self.acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the samples that saw each pixel
         self.acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: their disagreement
@@ -473,8 +473,8 @@ class _Estimate:
         self.rejected = 0  # sources dropped as misaligned
 
     def copy(self) -> "_Estimate":
-        out = _Estimate(None)
-        out.box, out.count, out.rejected = self.box, self.count, self.rejected
+        """The sums copied (the plates are added to the copy), the counts shared."""
+        out = copy.copy(self)
         out.acc, out.acc_sq, out.weight = self.acc.copy(), self.acc_sq.copy(), self.weight.copy()
         return out
 
