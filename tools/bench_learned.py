@@ -218,13 +218,17 @@ def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
                          "peak_gpu_reserved_mb": meter.reserved_mb, "size": args.size, "device": device_name,
                          "dtype": dtype, "note": note, "kind": label})
 
+        def load(backend, cls, what="load + build"):
+            release(args.device)
+            with Meter(choose_device(args.device)) as m:
+                obj = cls(device=args.device, weights=(plan or {}).get(backend))
+            row(backend, what, m, 1, obj)
+            return obj
+
         if wanted("sam"):
             reason = sam_segmenter.SamSegmenter.availability() if plan is None else None
             if reason is None:
-                release(args.device)
-                with Meter(choose_device(args.device)) as m:
-                    seg = sam_segmenter.SamSegmenter(device=args.device, weights=(plan or {}).get("sam"))
-                row("sam", "load + build (+ ONNX decoder export)", m, 1, seg)
+                seg = load("sam", sam_segmenter.SamSegmenter, "load + build (+ ONNX decoder export)")
                 seg.embedding(video.read(0), "warm")
                 with Meter(seg.device) as m:
                     for i in range(args.frames):
@@ -250,10 +254,7 @@ def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
             if reason:
                 print(f"{name}: skipped: {reason}", file=sys.stderr)
                 continue
-            release(args.device)
-            with Meter(choose_device(args.device)) as m:
-                tracker = cls(device=args.device, weights=(plan or {}).get(name))
-            row(name, "load + build", m, 1, tracker)
+            tracker = load(name, cls)
             for _ in tracker.propagate(video, 0, init, frames[:1]):  # warm-up (first-call kernels, allocator)
                 pass
             if hasattr(tracker, "sam"):  # SAM-flow: forget the warm-up's embedding, so every frame is encoded
@@ -269,10 +270,7 @@ def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
         if wanted("lama"):
             reason = lama_inpainter.LamaInpainter.availability() if plan is None else None
             if reason is None:
-                release(args.device)
-                with Meter(choose_device(args.device)) as m:
-                    lama = lama_inpainter.LamaInpainter(device=args.device, weights=(plan or {}).get("lama"))
-                row("lama", "load + build", m, 1, lama)
+                lama = load("lama", lama_inpainter.LamaInpainter)
                 hole = np.zeros((h, w), bool)
                 hole[h // 3: 2 * h // 3, w // 3: 2 * w // 3] = True
                 lama.fill_spatial(video.read(0), hole)  # warm-up
