@@ -267,6 +267,11 @@ class ClassicalInpainter(Inpainter):
         min_gain = max(4, int(0.002 * crop.hole.sum()))
         plates = [p for p in plates if p is not None and p.index != cur.index]
         if plates:  # both neighbours (t-1, t+1): a two-sided tier like any other
+            # a lone plate is aligned to what the window put in the hole, fill against fill, not
+            # by the motion completed from around the hole
+            first = crop.target.copy()
+            first[seen] = np.clip(estimate.acc[seen] / estimate.weight[seen][:, None] + 0.5, 0, 255).astype(np.uint8)
+            crop.flow_gray, crop.flow_unreliable = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), crop.hole & ~seen
             found = [f for f in self._tier_samples(crop, plates, "plate", crop.hole, min_gain, refiner, chain)
                      if f is not None]
             if found:
@@ -313,14 +318,15 @@ class ClassicalInpainter(Inpainter):
         how the hidden content moves (it is visible in both), and at time t it sits half-way, so
         each is sampled half a flow away. This is far better than the flow guessed from the hole
         border when what is behind the hole moves on its own. A lone source (clip ends, a plate) is
-        aligned to the target by the residual flow on the background, completed inside the hole.
+        aligned to the target by the residual flow on the background, completed inside the hole
+        (for a plate, measured against the window's first fill of the hole instead).
         The chained alignment instead samples each source where the consecutive flows carry the
         target pixel (inpaint_chain)."""
         if alignment == "chained":
             return self._chained_samples(crop, tier, todo, min_gain, chain)
         if alignment == "static":
             return self._static_samples(crop, tier, todo, min_gain)
-        views = [self._warp_source(crop, src, alignment == "plate") for src in tier]
+        views = [self._warp_source(crop, src) for src in tier]
         views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
         if len(views) == 2 and self.bidirectional:
             a, b = views
@@ -332,8 +338,8 @@ class ClassicalInpainter(Inpainter):
             return [self._sample_view(crop, a, -flow), self._sample_view(crop, b, flow)]
         out = []
         for v in views:
-            unreliable = crop.hole | ~v["covered"] | v["own_fill"]
-            out.append(self._sample_view(crop, v, refiner.residual(crop.gray, v["gray"], unreliable)))
+            unreliable = crop.flow_unreliable | ~v["covered"]
+            out.append(self._sample_view(crop, v, refiner.residual(crop.flow_gray, v["gray"], unreliable)))
         return out
 
     def _chained_samples(self, crop: "_Crop", tier: list, todo: np.ndarray, min_gain: int, chain: FlowChain) -> list:
@@ -363,7 +369,7 @@ class ClassicalInpainter(Inpainter):
         return out
 
     @staticmethod
-    def _warp_source(crop: "_Crop", src: PreparedFrame, is_plate: bool) -> dict:
+    def _warp_source(crop: "_Crop", src: PreparedFrame) -> dict:
         """A source brought onto the target crop by the camera homography alone."""
         y0, y1, x0, x1 = crop.box
         ch, cw = crop.hole.shape
@@ -374,12 +380,7 @@ class ClassicalInpainter(Inpainter):
         covered = cv2.warpPerspective(usable_u8, Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
         gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if is_plate:  # a plate is clean, but its own fill is no ground for flow
-            own_fill = cv2.warpPerspective(src.hole.astype(np.uint8), Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
-                                           borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
-        else:
-            own_fill = np.zeros_like(covered)
-        return {"src": src, "M": M, "usable_u8": usable_u8, "covered": covered, "gray": gray, "own_fill": own_fill}
+        return {"src": src, "M": M, "usable_u8": usable_u8, "covered": covered, "gray": gray}
 
     def _sample_view(self, crop: "_Crop", view: dict, flow: np.ndarray):
         """_sample at target pixel + flow, through the source's homography."""
@@ -458,6 +459,9 @@ class _Crop:
         self.target_f = self.target.astype(np.float32)
         self.gray = cur.gray[y0:y1, x0:x1]
         self.ring = dilate_mask(self.hole, ring_width) & ~self.hole  # where alignment is checked
+        # what a lone source's flow is measured against: the target, unknown in its hole until a
+        # first fill is put there (_finish, before the plates are aligned to it)
+        self.flow_gray, self.flow_unreliable = self.gray, self.hole
         self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
 
 
