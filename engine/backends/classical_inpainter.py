@@ -38,8 +38,9 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    only looks back. The two plates are aligned by the flow between them measured over their fills
    too (how the fill itself moves from t-1 to t+1; t sits half-way), not by a motion guessed from
    around the hole, and averaged wherever both see a pixel (each is already a smoothed guess, so
-   their difference is uncertainty, not a ghost to choose against). Pixels no window frame sees
-   come from the plates alone. Only what even they cannot supply is filled spatially, and the
+   their difference is uncertainty, not a ghost to choose against). A plate alone (the start of a
+   shot, the backward pass) is aligned to the window's first fill of the hole, fill against fill.
+   Pixels no window frame sees come from the plates alone. Only what even they cannot supply is filled spatially, and the
    forward plate carries that fill through the following frames instead of re-inventing it (and
    flickering).
    Where the tiers disagree strongly (content moving on its own behind the hole, water, foliage),
@@ -50,9 +51,10 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
 
 Memory: the window holds at most 2 * radius + 1 prepared frames, whatever the clip length; about
 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The frames estimated ahead of the output (at most
-back_block + back_overlap, within the window) keep their tiers' sums over the hole's crop, and
-back_block backward plates are kept at working size. The chained alignment adds
-at most 2 * chain_reach consecutive flows, each at most flow_max_side on its long side (about 1 MB).
+back_block + back_overlap) keep their tiers' sums over the hole's crop (21 bytes per working pixel
+of the crop), and back_block backward plates are kept at working size: at worst, a hole spanning a
+1080p frame, about 0.6 GB more. The chained alignment adds at most 2 * chain_reach consecutive flows,
+each at most flow_max_side on its long side (about 1 MB).
 
 Plug-in point for learned spatial fills (LaMa): subclass and override
 `fill_spatial(image, hole) -> image`. It receives the working-resolution RGB uint8 frame with
