@@ -224,9 +224,10 @@ class ClassicalInpainter(Inpainter):
         value, valid, local = self._merge(found, average)
         take = take_from & valid
         w = weight / (1.0 + (local[take] / self.local_weight) ** 2)  # trust what matched nearby
-        estimate.acc[take] += w[:, None] * value[take]
-        estimate.acc_sq[take] += w * value[take].mean(axis=1) ** 2
-        estimate.weight[take] += w
+        sel = take[estimate.hole]  # the same pixels, in the same order, among the hole's
+        estimate.acc[sel] += w[:, None] * value[take]
+        estimate.acc_sq[sel] += w * value[take].mean(axis=1) ** 2
+        estimate.weight[sel] += w
         return take
 
     def _window_estimate(self, cur: PreparedFrame, window: FrameWindow, refiner: FlowRefiner,
@@ -241,7 +242,7 @@ class ClassicalInpainter(Inpainter):
         tiermap = None if self.debug_tiers is None else \
             self.debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))[y0:y1, x0:x1]
         for tier, alignment in self._tiers(cur, window):
-            need = crop.hole & (estimate.count < self.blend_tiers)
+            need = estimate.expand(estimate.count < self.blend_tiers)
             if not need.any():
                 break
             found = self._tier_samples(crop, tier, alignment, need, min_gain, refiner, chain)
@@ -251,8 +252,8 @@ class ClassicalInpainter(Inpainter):
                 d = abs(tier[0].index - cur.index)
                 take = self._add(estimate, found, need, 1.0 / d)
                 if tiermap is not None:  # the first tier that saw it
-                    tiermap[take & (estimate.count == 0)] = d
-                estimate.count[take] += 1
+                    tiermap[take & estimate.expand(estimate.count == 0)] = d
+                estimate.count[take[crop.hole]] += 1
         return estimate
 
     def _finish(self, cur: PreparedFrame, estimate: "_Estimate", plates: list, refiner: FlowRefiner,
@@ -263,7 +264,7 @@ class ClassicalInpainter(Inpainter):
         and the hole pixels left unfilled (none when filled spatially)."""
         crop = self._crop(cur, estimate.box)
         y0, y1, x0, x1 = crop.box
-        seen = crop.hole & (estimate.count > 0)
+        seen = estimate.expand(estimate.count > 0)
         mixed = estimate.copy()
         from_plate = np.zeros_like(crop.hole)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
@@ -272,23 +273,24 @@ class ClassicalInpainter(Inpainter):
             # a lone plate is aligned to what the window put in the hole, fill against fill, not
             # by the motion completed from around the hole
             first = crop.target.copy()
-            first[seen] = np.clip(estimate.acc[seen] / estimate.weight[seen][:, None] + 0.5, 0, 255).astype(np.uint8)
+            sel = estimate.count > 0
+            first[seen] = np.clip(estimate.acc[sel] / estimate.weight[sel][:, None] + 0.5, 0, 255).astype(np.uint8)
             crop.flow_gray, crop.flow_unreliable = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), crop.hole & ~seen
             found = [f for f in self._tier_samples(crop, plates, "plate", crop.hole, min_gain, refiner, chain)
                      if f is not None]
             if found:
                 # both plates are already smoothed guesses: averaged even where they differ
                 from_plate = self._add(mixed, found, crop.hole, self.plate_weight * len(found), average=True)
-        weight = np.maximum(mixed.weight, 1e-6)
-        mean = mixed.acc / weight[:, :, None]
+        weight = np.maximum(mixed.expand(mixed.weight), 1e-6)
+        mean = mixed.expand(mixed.acc) / weight[:, :, None]
         if self.uncertain_blur > 0:
             # where the tiers disagree (content moving on its own behind the hole, dynamic texture)
             # no sharp guess is trustworthy: lean toward a blurred one, which errs less
-            var = mixed.acc_sq / weight - mean.mean(axis=2) ** 2
+            var = mixed.expand(mixed.acc_sq) / weight - mean.mean(axis=2) ** 2
             # one tier alone gives no disagreement to measure, yet it is the least certain guess
             # (pixels a plate also saw excepted: a plate's fill was judged when it was made, and
             # softening it again at every frame would blur it away)
-            lone = (estimate.count == 1) & ~from_plate
+            lone = estimate.expand(estimate.count == 1) & ~from_plate
             var = np.where(lone, np.maximum(var, self.lone_doubt ** 2), var)
             mean = blur_where_uncertain(mean, var, self.uncertain_blur, self.uncertain_level)
         got = seen | from_plate
@@ -468,15 +470,24 @@ class _Crop:
 
 
 class _Estimate:
-    """Weighted sums of the samples seen in one frame's hole, over its crop."""
+    """Weighted sums of the samples seen in one frame's hole, for the hole's pixels only: the frames
+    estimated ahead hold these, and their size follows the hole, not its bounding box (a stray
+    fragment of matte far from the object makes the box as large as the frame)."""
 
     def __init__(self, crop: _Crop) -> None:
-        self.box = crop.box
-        self.acc = np.zeros(crop.target.shape, np.float32)  # weighted sum of the samples that saw each pixel
-        self.acc_sq = np.zeros(crop.hole.shape, np.float32)  # weighted sum of squared luma: their disagreement
-        self.weight = np.zeros(crop.hole.shape, np.float32)
-        self.count = np.zeros(crop.hole.shape, np.uint8)  # window tiers that saw each pixel
+        self.box, self.hole = crop.box, crop.hole
+        n = int(np.count_nonzero(crop.hole))
+        self.acc = np.zeros((n, 3), np.float32)  # weighted sum of the samples that saw each pixel
+        self.acc_sq = np.zeros(n, np.float32)  # weighted sum of squared luma: their disagreement
+        self.weight = np.zeros(n, np.float32)
+        self.count = np.zeros(n, np.uint8)  # window tiers that saw each pixel
         self.rejected = 0  # sources dropped as misaligned
+
+    def expand(self, values: np.ndarray) -> np.ndarray:
+        """Values of the hole's pixels laid out over the crop (zero elsewhere)."""
+        out = np.zeros(self.hole.shape + values.shape[1:], values.dtype)
+        out[self.hole] = values
+        return out
 
     def copy(self) -> "_Estimate":
         """The sums copied (the plates are added to the copy), the counts shared."""
