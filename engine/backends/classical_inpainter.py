@@ -165,7 +165,7 @@ class ClassicalInpainter(Inpainter):
                         window.advance(u, cancel)
                         frame = window.get(u)
                         estimates[u] = self._window_estimate(frame, window, refiner, chain) if frame.hole.any() else None
-                back = self._backward_plates(ahead[1:], block, estimates, window, refiner, chain)
+                back = self._backward_plates(ahead[1:], block, estimates, window, refiner, chain, cancel)
             cur = window.get(t)
             estimate = estimates.pop(t)
             stats["frames"] += 1
@@ -179,7 +179,7 @@ class ClassicalInpainter(Inpainter):
             window.release_full(t)
 
     def _backward_plates(self, frames: list[int], keep: int, estimates: dict, window: FrameWindow,
-                         refiner: FlowRefiner, chain: FlowChain) -> dict[int, PreparedFrame]:
+                         refiner: FlowRefiner, chain: FlowChain, cancel=None) -> dict[int, PreparedFrame]:
         """Clean plates of `frames` made from the last to the first, each leaning on the one after
         it: the mirror image of the forward pass, so the frame being output gets a plate from both
         sides in time. Only the first `keep` are returned (the rest only warm the chain up). They
@@ -187,6 +187,8 @@ class ClassicalInpainter(Inpainter):
         plates: dict[int, PreparedFrame] = {}
         after: PreparedFrame | None = None
         for u in reversed(frames):
+            if cancel is not None:
+                cancel.check()
             estimate = estimates[u]
             if estimate is None:
                 after = None
