@@ -51,9 +51,9 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
 
 Memory: the window holds at most 2 * radius + 1 prepared frames, whatever the clip length; about
 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The frames estimated ahead of the output (at most
-back_block + back_overlap) keep their tiers' sums over the hole's crop (21 bytes per working pixel
-of the crop), and back_block backward plates are kept at working size: at worst, a hole spanning a
-1080p frame, about 0.6 GB more. The chained alignment adds at most 2 * chain_reach consecutive flows,
+back_block + back_overlap) keep their tiers' sums for the hole's pixels (21 bytes per working
+pixel of the hole), and back_block backward plates are kept at working size (about 12 bytes per
+pixel each): at worst, a hole covering a whole 1080p frame, about 0.6 GB more. The chained alignment adds at most 2 * chain_reach consecutive flows,
 each at most flow_max_side on its long side (about 1 MB).
 
 Plug-in point for learned spatial fills (LaMa): subclass and override
