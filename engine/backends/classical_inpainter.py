@@ -40,9 +40,9 @@ How one frame t is cleaned (all at `resize_ratio` of full size, inside a crop ar
    around the hole, and averaged wherever both see a pixel (each is already a smoothed guess, so
    their difference is uncertainty, not a ghost to choose against). A plate alone (the start of a
    shot, the backward pass) is aligned to the window's first fill of the hole, fill against fill.
-   Pixels no window frame sees come from the plates alone. Only what even they cannot supply is filled spatially, and the
-   forward plate carries that fill through the following frames instead of re-inventing it (and
-   flickering).
+   Pixels no window frame sees come from the plates alone. Only what even they cannot supply is
+   filled spatially, and the forward plate carries that fill through the following frames instead
+   of re-inventing it (and flickering).
    Where the tiers disagree strongly (content moving on its own behind the hole, water, foliage),
    the mean leans toward a slightly blurred version of itself (inpaint_fields.blur_where_uncertain);
    so does a pixel only one tier saw, which leaves nothing to compare with.
@@ -53,8 +53,9 @@ Memory: the window holds at most 2 * radius + 1 prepared frames, whatever the cl
 1 GB at 1080p and resize_ratio 1, 0.6 GB at 0.5. The frames estimated ahead of the output (at most
 back_block + back_overlap) keep their tiers' sums for the hole's pixels (21 bytes per working
 pixel of the hole), and back_block backward plates are kept at working size (about 12 bytes per
-pixel each): at worst, a hole covering a whole 1080p frame, about 0.6 GB more. The chained alignment adds at most 2 * chain_reach consecutive flows,
-each at most flow_max_side on its long side (about 1 MB).
+pixel each): at worst, a hole covering a whole 1080p frame, about 0.6 GB more. The chained
+alignment adds at most 2 * chain_reach consecutive flows, each at most flow_max_side on its long
+side (about 1 MB).
 
 Plug-in point for learned spatial fills (LaMa): subclass and override
 `fill_spatial(image, hole) -> image`. It receives the working-resolution RGB uint8 frame with
@@ -271,13 +272,14 @@ class ClassicalInpainter(Inpainter):
         from_plate = np.zeros_like(crop.hole)
         min_gain = max(4, int(0.002 * crop.hole.sum()))
         plates = [p for p in plates if p is not None and p.index != cur.index]
-        if plates:  # both neighbours (t-1, t+1): a two-sided tier like any other
+        if len(plates) == 1:
             # a lone plate is aligned to what the window put in the hole, fill against fill, not
-            # by the motion completed from around the hole
+            # by the motion completed from around the hole (a pair is aligned to each other)
             first = crop.target.copy()
             sel = estimate.count > 0
             first[seen] = np.clip(estimate.acc[sel] / estimate.weight[sel][:, None] + 0.5, 0, 255).astype(np.uint8)
             crop.flow_gray, crop.flow_unreliable = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), crop.hole & ~seen
+        if plates:  # both neighbours (t-1, t+1): a two-sided tier like any other
             found = [f for f in self._tier_samples(crop, plates, "plate", crop.hole, min_gain, refiner, chain)
                      if f is not None]
             if found:
@@ -499,8 +501,8 @@ class _Estimate:
 
 
 def _plate(cur: PreparedFrame, clean: np.ndarray, unseen: np.ndarray | None = None) -> PreparedFrame:
-    """A frame's clean plate as a source for its neighbours: clean everywhere but where it was left
-    unfilled; its own fill is marked (`hole`) so alignment measures motion on real pixels only."""
+    """A frame's clean plate as a source for its neighbours: usable everywhere but where it was
+    left unfilled (its fill included: plates are aligned fill against fill)."""
     usable = np.ones_like(cur.usable) if unseen is None else ~unseen
     return PreparedFrame(cur.index, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY), cur.hole, usable,
                          cur.to_first)

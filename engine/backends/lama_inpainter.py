@@ -2,8 +2,8 @@
 never shows.
 
 The classical inpainter fills each hole from other frames first and hands only the never-seen rest
-to `fill_spatial`; it then carries that fill to the following frames (its anchor), so LaMa's result
-does not flicker. This class replaces that one method. The model is IOPaint's TorchScript
+to `fill_spatial`; it then carries that fill to the following frames (its forward clean plate), so
+LaMa's result does not flicker. This class replaces that one method. The model is IOPaint's TorchScript
 `big-lama.pt`, called as `model(image [1,3,H,W] 0..1, mask [1,1,H,W] 0/1) -> [1,3,H,W] 0..1` with H
 and W padded to a multiple of 8 (symmetric padding, as IOPaint's lama.py does). It runs on a crop
 around the hole with context, at most `max_side` pixels long, so 4K frames cost what 1K frames cost.
