@@ -11,11 +11,11 @@ import numpy as np
 from . import backends
 from .cli import Progress
 from .errors import EngineError
-from .metrics import boundary_f, jaccard, psnr
+from .evaluation.metrics import boundary_f, jaccard, psnr
 from .outputs import write_mask_products
 from .pipeline import MaskFolders, remove, segment_clicks
 from .session import Click, Session
-from .synthetic import SyntheticClip
+from .evaluation.synthetic import SyntheticClip
 from .tracking import TrackRun
 from .video_io import open_video
 

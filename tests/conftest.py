@@ -28,7 +28,7 @@ def clips_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_clip():
-    from engine.synthetic import SyntheticClip
+    from engine.evaluation.synthetic import SyntheticClip
     return SyntheticClip(320, 180, 24)
 
 

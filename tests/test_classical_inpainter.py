@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.backends.classical_inpainter import ClassicalInpainter
-from engine.backends.inpaint_fields import dilate_mask, feather_alpha, fill_smooth
-from engine.backends.inpaint_window import PreparedFrame
+from engine.backends.classical.inpainter import ClassicalInpainter
+from engine.backends.classical.inpainter.fields import dilate_mask, feather_alpha, fill_smooth
+from engine.backends.classical.inpainter.window import PreparedFrame
 from engine.errors import Cancelled, EngineError
-from engine.metrics import psnr
+from engine.evaluation.metrics import psnr
 from engine.progress import CancelToken
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 from engine.video_io import VideoInfo, VideoReader
 
 
@@ -231,7 +231,7 @@ def test_real_clip_completion_beats_telea(clips_dir):
 
 
 def test_blur_where_uncertain_keeps_agreed_pixels_and_softens_disputed_ones():
-    from engine.backends.inpaint_fields import blur_where_uncertain
+    from engine.backends.classical.inpainter.fields import blur_where_uncertain
     image = np.zeros((20, 20, 3), np.float32)
     image[:, 10:] = 100.0  # a sharp edge
     variance = np.zeros((20, 20), np.float32)
@@ -245,8 +245,8 @@ def test_blur_where_uncertain_keeps_agreed_pixels_and_softens_disputed_ones():
 def test_flow_chain_follows_content_through_a_moving_hole():
     """Chained consecutive flows carry a pixel to where its content is k frames away, in both
     directions, including pixels hidden by the hole (completed from around it)."""
-    from engine.backends.inpaint_align import FlowRefiner
-    from engine.backends.inpaint_chain import FlowChain
+    from engine.backends.classical.inpainter.align import FlowRefiner
+    from engine.backends.classical.inpainter.chain import FlowChain
 
     rng = np.random.default_rng(1)
     texture = cv2.GaussianBlur(rng.integers(0, 255, (200, 260)).astype(np.uint8), (0, 0), 1.5)
@@ -274,7 +274,7 @@ def test_flow_chain_follows_content_through_a_moving_hole():
 
 def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     """Something moving on its own at one side of the hole spoils that side of a source only."""
-    from engine.backends.classical_inpainter import _Crop
+    from engine.backends.classical.inpainter.inpainter import _Crop
 
     rng = np.random.default_rng(2)
     truth = cv2.GaussianBlur(rng.integers(0, 255, (64, 64, 3)).astype(np.uint8), (0, 0), 1.0)
@@ -301,7 +301,7 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     follows it), hidden by a hole over its edge: the unaligned ("static") sample gives the
     subject's own pixels back, and is trusted on the subject's side of the hole, where the ring
     matched, far more than on the background's."""
-    from engine.backends.classical_inpainter import _Crop
+    from engine.backends.classical.inpainter.inpainter import _Crop
 
     rng = np.random.default_rng(4)
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from engine.backends import create
-from engine.backends.classical_segmenter import ClassicalSegmenter
-from engine.backends.classical_segmenter_clicksim import clicks_to_reach, next_click, region_centre
+from engine.backends.classical.segmenter import ClassicalSegmenter
+from engine.evaluation.clicksim import clicks_to_reach, next_click, region_centre
 from engine.errors import EngineError
-from engine.metrics import jaccard
-from engine.synthetic import SyntheticClip
+from engine.evaluation.metrics import jaccard
+from engine.evaluation.synthetic import SyntheticClip
 from engine.video_io import open_video
 
 CLIPS = Path(os.environ.get("VTA_CLIPS", Path(__file__).resolve().parents[1].parent / "shared" / "clips"))
@@ -69,7 +69,7 @@ def test_one_click_is_the_object_raw_and_decoded(tmp_path, size, seed):
 
 def test_first_click_candidates_prefer_objects():
     """The objectness score: better colour separation wins; tiny and frame-filling masks pay."""
-    from engine.backends.classical_segmenter import objectness
+    from engine.backends.classical.segmenter.segmenter import objectness
     assert objectness(0.9, 0.05) > objectness(0.6, 0.05)
     assert objectness(0.9, 0.0002) < objectness(0.8, 0.05)
     assert objectness(0.9, 0.95) < objectness(0.8, 0.3)

@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.backends.classical_tracker import ClassicalTracker, size_bias
-from engine.backends.classical_tracker_confidence import FrameQuality, combine_confidence
-from engine.backends.flow_field import cut_score
+from engine.backends.classical.tracker.tracker import ClassicalTracker, size_bias
+from engine.backends.classical.tracker.confidence import FrameQuality, combine_confidence
+from engine.backends.flow import cut_score
 from engine.errors import Cancelled, EngineError
-from engine.metrics import jaccard
+from engine.evaluation.metrics import jaccard
 from engine.progress import CancelToken
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 from engine.video_io import VideoInfo, VideoReader
 
 CLIPS = Path(os.environ.get("VTA_CLIPS") or Path(__file__).resolve().parents[1].parent / "shared" / "clips")
@@ -187,7 +187,7 @@ def test_real_davis_clip_blackswan():
 
 
 def test_shape_memory_pure_helpers():
-    from engine.backends.classical_tracker_memory import IDENTITY, ShapeMemory, align_by_moments, compose
+    from engine.backends.classical.tracker.memory import IDENTITY, ShapeMemory, align_by_moments, compose
 
     shift = np.array([[1.0, 0, 5], [0, 1.0, -2]])
     double = np.array([[2.0, 0, 0], [0, 2.0, 0]])
@@ -264,7 +264,7 @@ def test_object_behind_a_fence_is_not_left_behind():
 
 
 def test_match_shift_and_close_gaps():
-    from engine.backends.classical_tracker_memory import close_gaps, match_shift
+    from engine.backends.classical.tracker.memory import close_gaps, match_shift
 
     rng = np.random.default_rng(1)
     image = rng.integers(0, 255, (80, 100, 3)).astype(np.uint8)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine.fileio import atomic_write_png, read_mask
-from engine.metrics import jaccard
+from engine.evaluation.metrics import jaccard
 
 from .conftest import REPO, engine_command
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import cv2
 
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 from tests.conftest_server import EngineProcess, session_with_keyframe
 
 FRAMES = 240

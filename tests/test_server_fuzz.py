@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 from tests.conftest_server import EngineProcess, session_with_keyframe
 
 schemathesis = pytest.importorskip("schemathesis")

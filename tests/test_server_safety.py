@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 from tests.conftest_server import PYTHON, REPO, EngineProcess, free_port, load_client
 
 TOKEN = "s3cret-token"

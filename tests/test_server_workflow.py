@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.fileio import encode_png, mask_to_png_array
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 
 from tests.conftest_server import EngineProcess, load_client
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 
 
 def test_the_pan_goes_on_past_the_end_of_the_canvas_without_a_cut():

@@ -114,7 +114,7 @@ def make_random_full_model(name: str, folder: Path, seed: int = 0) -> Path:
     path = folder / item["file"]
     torch.manual_seed(seed)
     if item["family"] == "sam":
-        from engine.backends.sam_segmenter import KNOWN_ARCHS, build_sam, official_arch, sam_arch_from_shapes
+        from engine.backends.learned.sam import KNOWN_ARCHS, build_sam, official_arch, sam_arch_from_shapes
 
         dims = {arch: key for key, arch in KNOWN_ARCHS.items()}[item["arch"]]
         # build_sam sends an official architecture to segment-anything's own registry builder
@@ -193,9 +193,9 @@ def flow_step_reason() -> str | None:
 def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
     """Rows for the backends in `plan` (backend -> registry weights name), or, without a plan, every
     backend whose weights are present (each picks its weights as in normal use)."""
-    from engine.backends import lama_inpainter, sam2_tracker, sam_flow_tracker, sam_segmenter
+    from engine.backends.learned import lama as lama_inpainter, sam2 as sam2_tracker, sam_flow as sam_flow_tracker, sam as sam_segmenter
     from engine.device import choose_device, describe
-    from engine.synthetic import SyntheticClip
+    from engine.evaluation.synthetic import SyntheticClip
     from engine.video_io import open_video
 
     w, h = (int(v) for v in args.size.lower().split("x"))

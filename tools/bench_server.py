@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.fileio import encode_png, mask_to_png_array  # noqa: E402
-from engine.synthetic import SyntheticClip  # noqa: E402
+from engine.evaluation.synthetic import SyntheticClip  # noqa: E402
 from tests.conftest_server import EngineProcess  # noqa: E402
 
 

@@ -34,7 +34,7 @@ from engine import backends  # noqa: E402
 from engine.fileio import read_mask  # noqa: E402
 from engine.pipeline import MaskFolders, remove, segment_clicks  # noqa: E402
 from engine.session import Click, Session  # noqa: E402
-from engine.synthetic import SyntheticClip  # noqa: E402
+from engine.evaluation.synthetic import SyntheticClip  # noqa: E402
 from engine.tracking import TrackRun  # noqa: E402
 from engine.video_io import open_video  # noqa: E402
 

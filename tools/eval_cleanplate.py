@@ -38,9 +38,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.backends.classical_inpainter import ClassicalInpainter  # noqa: E402
-from engine.backends.inpaint_fields import dilate_mask  # noqa: E402
-from engine.metrics import psnr, ssim  # noqa: E402
+from engine.backends.classical.inpainter import ClassicalInpainter  # noqa: E402
+from engine.backends.classical.inpainter.fields import dilate_mask  # noqa: E402
+from engine.evaluation.metrics import psnr, ssim  # noqa: E402
 from engine.video_io import VideoInfo, VideoReader  # noqa: E402
 
 # (mask clip, frame clip): masks of the first punched into the frames of the second. One pair per

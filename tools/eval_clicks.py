@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.backends import create  # noqa: E402
-from engine.backends.classical_segmenter_clicksim import clicks_to_reach, next_click  # noqa: E402
-from engine.metrics import jaccard  # noqa: E402
+from engine.evaluation.clicksim import clicks_to_reach, next_click  # noqa: E402
+from engine.evaluation.metrics import jaccard  # noqa: E402
 
 DEFAULT_CLIPS = Path(os.environ.get("VTA_CLIPS", ROOT.parent / "shared" / "clips"))
 # The acceptance set (single-object DAVIS) and extra footage (reported, not tuned on).

@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
 import eval_cleanplate as cp  # noqa: E402
-from engine.backends.inpaint_align import FlowRefiner  # noqa: E402
-from engine.backends.flow_field import pixel_grid, warp_map  # noqa: E402
-from engine.backends.inpaint_fields import dilate_mask  # noqa: E402
+from engine.backends.classical.inpainter.align import FlowRefiner  # noqa: E402
+from engine.backends.flow import pixel_grid, warp_map  # noqa: E402
+from engine.backends.classical.inpainter.fields import dilate_mask  # noqa: E402
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:

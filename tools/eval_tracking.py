@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends import create  # noqa: E402
-from engine.metrics import boundary_f, jaccard  # noqa: E402
+from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
 from engine.video_io import VideoReader, open_video  # noqa: E402
 
 DEFAULT_CLIPS = ["davis16-blackswan", "davis16-dog", "davis16-car-roundabout", "davis16-libby",

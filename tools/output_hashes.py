@@ -62,7 +62,7 @@ def main() -> int:
         try:
             from engine.evaluation.synthetic import SyntheticClip
         except ImportError:  # before the evaluation package existed
-            from engine.synthetic import SyntheticClip
+            from engine.evaluation.synthetic import SyntheticClip
 
         clip = SyntheticClip(320, 180, args.frames)
         movie = clip.write_movie(work / "clip.mp4")

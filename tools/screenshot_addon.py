@@ -101,7 +101,7 @@ def make_clip() -> dict:
     script = f"""
 import json
 from pathlib import Path
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 c = SyntheticClip(width=480, height=270, frames=48)
 out = Path({str(out)!r})
 c.write_movie(out / "shot010.mp4")

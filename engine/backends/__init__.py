@@ -11,17 +11,17 @@ from ..errors import EngineError
 # kind → ordered {name: "module:Class"}; "auto" prefers earlier entries that are available.
 REGISTRY: dict[str, dict[str, str]] = {
     "segmenter": {
-        "sam": "engine.backends.sam_segmenter:SamSegmenter",
-        "classical": "engine.backends.classical_segmenter:ClassicalSegmenter",
+        "sam": "engine.backends.learned.sam:SamSegmenter",
+        "classical": "engine.backends.classical.segmenter:ClassicalSegmenter",
     },
     "tracker": {
-        "sam2": "engine.backends.sam2_tracker:Sam2Tracker",
-        "sam-flow": "engine.backends.sam_flow_tracker:SamFlowTracker",
-        "classical": "engine.backends.classical_tracker:ClassicalTracker",
+        "sam2": "engine.backends.learned.sam2:Sam2Tracker",
+        "sam-flow": "engine.backends.learned.sam_flow:SamFlowTracker",
+        "classical": "engine.backends.classical.tracker:ClassicalTracker",
     },
     "inpainter": {
-        "lama": "engine.backends.lama_inpainter:LamaInpainter",
-        "classical": "engine.backends.classical_inpainter:ClassicalInpainter",
+        "lama": "engine.backends.learned.lama:LamaInpainter",
+        "classical": "engine.backends.classical.inpainter:ClassicalInpainter",
     },
 }
 

@@ -47,7 +47,7 @@ def clip(workdir) -> dict:
     script = f"""
 import json
 from pathlib import Path
-from engine.synthetic import SyntheticClip
+from engine.evaluation.synthetic import SyntheticClip
 from engine.fileio import atomic_write_png
 out = Path({str(out)!r})
 c = SyntheticClip(frames={CLIP_FRAMES})

@@ -26,7 +26,7 @@ LAMA_FILL = (0.25, 0.5, 0.75)  # the tiny LaMa paints holes this colour: proof t
 
 def build_tiny_sam(seed: int = 0):
     import torch
-    from engine.backends.sam_segmenter import build_sam
+    from engine.backends.learned.sam import build_sam
 
     torch.manual_seed(seed)
     arch = {"img_size": 256, "patch_size": 16, "embed_dim": 32, "depth": 2, "num_heads": 2, "mlp_ratio": 2.0,
@@ -125,7 +125,7 @@ def learned_env(tiny_models):
 @pytest.fixture(scope="module")
 def clip_video(tmp_path_factory):
     """A short synthetic clip as a PNG sequence, opened through the engine's reader."""
-    from engine.synthetic import SyntheticClip
+    from engine.evaluation.synthetic import SyntheticClip
     from engine.video_io import open_video
 
     clip = SyntheticClip(160, 96, 10, seed=3)

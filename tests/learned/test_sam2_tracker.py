@@ -9,7 +9,7 @@ pytest.importorskip("sam2")
 
 import numpy as np  # noqa: E402
 
-from engine.backends import sam2_tracker as st  # noqa: E402
+from engine.backends.learned import sam2 as st  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.progress import CancelToken  # noqa: E402
 from engine.errors import Cancelled  # noqa: E402

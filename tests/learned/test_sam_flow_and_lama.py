@@ -8,10 +8,10 @@ pytest.importorskip("segment_anything")
 
 import numpy as np  # noqa: E402
 
-from engine.backends import lama_inpainter as li  # noqa: E402
-from engine.backends import sam_flow_tracker as sf  # noqa: E402
+from engine.backends.learned import lama as li  # noqa: E402
+from engine.backends.learned import sam_flow as sf  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
-from engine.synthetic import SyntheticClip  # noqa: E402
+from engine.evaluation.synthetic import SyntheticClip  # noqa: E402
 from engine.video_io import open_video  # noqa: E402
 
 from .conftest import LAMA_FILL  # noqa: E402

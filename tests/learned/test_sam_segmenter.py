@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
 import models  # noqa: E402
-from engine.backends import sam_segmenter as ss  # noqa: E402
+from engine.backends.learned import sam as ss  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 
 OFFICIAL_SHAPES = {  # tensor shapes of the published ViT-B checkpoint that decide the architecture

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .fileio import atomic_write_png, mask_to_png_array
+from ..fileio import atomic_write_png, mask_to_png_array
 
 
 def _texture(h: int, w: int, rng: np.random.Generator, base: tuple[int, int, int], contrast: float) -> np.ndarray:

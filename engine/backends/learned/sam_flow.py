@@ -13,9 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Tracker
-from .classical_tracker import ClassicalTracker
-from .sam_segmenter import SamSegmenter, mask_to_lowres
+from ..base import Tracker
+from ..classical.tracker.tracker import ClassicalTracker
+from .sam import SamSegmenter, mask_to_lowres
 
 
 def prompts_from_mask(mask: np.ndarray, margin: float = 0.05, max_points: int = 2

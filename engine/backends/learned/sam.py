@@ -30,9 +30,9 @@ import numpy as np
 
 import models
 
-from ..device import choose_device, choose_dtype, describe, onnx_providers, torch_dtype
-from ..errors import EngineError
-from .base import SegmentResult, Segmenter
+from ...device import choose_device, choose_dtype, describe, onnx_providers, torch_dtype
+from ...errors import EngineError
+from ..base import SegmentResult, Segmenter
 from .weights import require_weights, weights_reason
 
 # Preference when several are present: the user fetched the big one on purpose.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .inpaint_align import FlowRefiner
+from .align import FlowRefiner
 
 
 class FlowChain:

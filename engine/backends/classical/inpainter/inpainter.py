@@ -71,19 +71,18 @@ import copy
 import cv2
 import numpy as np
 
-from ..errors import EngineError
-from .base import Inpainter
-from .inpaint_align import FlowRefiner, apply_homography, crop_homography
-from .inpaint_chain import FlowChain
-from .inpaint_fields import blur_where_uncertain, bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
-from .inpaint_spatial import clone_fill
-from .inpaint_window import FrameWindow, PreparedFrame
+from ....errors import EngineError
+from ...base import Inpainter
+from ...flow import DIS_PRESETS
+from .align import FlowRefiner, apply_homography, crop_homography
+from .chain import FlowChain
+from .fields import blur_where_uncertain, bounding_box, dilate_mask, feather_alpha, fill_smooth_coarse
+from .spatial import clone_fill
+from .window import FrameWindow, PreparedFrame
 
 # temporal offsets tried in order: dense near the frame, sparser far away (long gaps get covered
 # without paying a flow per frame of the window)
 _DISTANCES = (1, 2, 3, 4, 6, 8, 11, 16, 22, 30)
-_FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 class ClassicalInpainter(Inpainter):
@@ -104,8 +103,8 @@ class ClassicalInpainter(Inpainter):
         self.local_weight = max(1e-3, local_weight)  # gray levels of nearby ring error that halve a source's weight
         self.correction_scale, self.correction_clip = correction_scale, correction_clip
         self.uncertain_blur, self.uncertain_level = uncertain_blur, uncertain_level
-        if flow_preset not in _FLOW_PRESETS:
-            raise EngineError(f"unknown flow preset '{flow_preset}' (known: {', '.join(_FLOW_PRESETS)})")
+        if flow_preset not in DIS_PRESETS:
+            raise EngineError(f"unknown flow preset '{flow_preset}' (known: {', '.join(DIS_PRESETS)})")
         self.blend_tiers = max(1, blend_tiers)  # nearest tiers averaged per pixel
         self.bidirectional = bidirectional  # two-sided tiers use the flow between their two sources
         self.flow_preset = flow_preset
@@ -143,7 +142,7 @@ class ClassicalInpainter(Inpainter):
         source_margin = max(2, round(3 * resize_ratio))
         window = FrameWindow(video, masks, frames, self.radius, dilate, resize_ratio, source_margin)
         self.window = window  # exposed for diagnostics (peak frames held)
-        refiner = FlowRefiner(self.flow_max_side, _FLOW_PRESETS[self.flow_preset])
+        refiner = FlowRefiner(self.flow_max_side, self.flow_preset)
         chain = FlowChain(refiner, self.chain_reach)
         stats = {"frames": 0, "propagated_px": 0, "plate_px": 0, "spatial_px": 0, "rejected_sources": 0}
         self.last_stats = stats

@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .inpaint_fields import fill_smooth
+from ...flow import dis_flow
+from .fields import fill_smooth
 
 _MAX_TRACK_SIDE = 640  # corners are tracked at most at this size: plenty for a homography, cheap
 
@@ -69,9 +70,9 @@ class FlowRefiner:
     The flow is computed at most at `max_side` pixels (it is a small residual after the homography,
     so half resolution loses little) and brought back to crop size."""
 
-    def __init__(self, max_side: int = 480, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST) -> None:
+    def __init__(self, max_side: int = 480, preset: str = "fast") -> None:
         self.max_side = max_side
-        self.dis = cv2.DISOpticalFlow_create(preset)
+        self.dis = dis_flow(preset)
 
     def residual(self, target_gray: np.ndarray, source_gray: np.ndarray, unreliable: np.ndarray) -> np.ndarray:
         """Flow (h, w, 2) such that target(p) ≈ source(p + flow(p)); where `unreliable` (the target's

@@ -26,10 +26,10 @@ from typing import Hashable
 import cv2
 import numpy as np
 
-from ..errors import EngineError
-from .base import SegmentResult, Segmenter
-from .classical_segmenter_features import SUPERPIXEL_SIZE, FeatureCache, FrameFeatures
-from .classical_segmenter_graph import connected_to, geodesic_distance, smooth_solve
+from ....errors import EngineError
+from ...base import SegmentResult, Segmenter
+from .features import SUPERPIXEL_SIZE, FeatureCache, FrameFeatures
+from .graph import connected_to, geodesic_distance, smooth_solve
 
 # Tuned on the synthetic clip and a spread of real footage; see tools/eval_clicks.py.
 COST_POWER = 1.5  # sharpen edge costs so the geodesic follows boundaries, not straight lines

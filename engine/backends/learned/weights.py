@@ -9,7 +9,7 @@ from pathlib import Path
 
 import models
 
-from ..errors import EngineError
+from ...errors import EngineError
 
 
 def missing_packages(*names: str) -> str | None:

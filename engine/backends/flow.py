@@ -10,8 +10,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+def dis_flow(preset: str) -> cv2.DISOpticalFlow:
+    """A DIS optical-flow object by preset name; the one place preset names are known."""
+    if preset not in DIS_PRESETS:
+        raise ValueError(f"unknown flow preset '{preset}' (known: {', '.join(DIS_PRESETS)})")
+    return cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
 
 
 @dataclass
@@ -61,9 +68,9 @@ class FlowEstimator:
 
     def __init__(self, preset: str = "fast", check_preset: str = "fast", check_scale: float = 1.0) -> None:
         self.check_scale = check_scale
-        self.dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+        self.dis = dis_flow(preset)
         # the forward flow only checks the backward one, so it can be cheaper
-        self.dis_check = cv2.DISOpticalFlow_create(_PRESETS[check_preset])
+        self.dis_check = dis_flow(check_preset)
         self.grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def _forward(self, prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:

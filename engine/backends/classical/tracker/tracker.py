@@ -28,12 +28,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import EngineError
-from .base import Tracker
-from .classical_tracker_appearance import ColourModel, background_ring, colour_index
-from .classical_tracker_confidence import FrameQuality, combine_confidence
-from .classical_tracker_memory import ShapeMemory, fit_motion, match_shift
-from .flow_field import FlowEstimator, FlowPair, gray_histogram, warp_map
+from ....errors import EngineError
+from ...base import Tracker
+from .appearance import ColourModel, background_ring, colour_index
+from .confidence import FrameQuality, combine_confidence
+from .memory import ShapeMemory, fit_motion, match_shift
+from ...flow import FlowEstimator, FlowPair, gray_histogram, warp_map
 
 
 @dataclass

@@ -15,9 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..device import choose_device, describe
-from ..errors import EngineError
-from .classical_inpainter import ClassicalInpainter
+from ...device import choose_device, describe
+from ...errors import EngineError
+from ..classical.inpainter.inpainter import ClassicalInpainter
 from .weights import require_weights, weights_reason
 
 LAMA_PREFERENCE = ("big_lama",)

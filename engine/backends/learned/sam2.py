@@ -24,9 +24,9 @@ import numpy as np
 
 import models
 
-from ..device import choose_device, choose_dtype, describe, torch_dtype
-from ..errors import EngineError
-from .base import Tracker
+from ...device import choose_device, choose_dtype, describe, torch_dtype
+from ...errors import EngineError
+from ..base import Tracker
 from .weights import missing_packages, require_weights, weights_reason
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # SAM 2 draws tqdm bars on stderr; set before sam2 is imported

@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from ..errors import EngineError
-from .inpaint_align import consecutive_homography
-from .inpaint_fields import dilate_mask
+from ....errors import EngineError
+from .align import consecutive_homography
+from .fields import dilate_mask
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .inpaint_fields import bounding_box, dilate_mask, fill_smooth
+from .fields import bounding_box, dilate_mask, fill_smooth
 
 _MIN_THICKNESS = 3.0  # regions thinner than this (max distance to their border, px) get a smooth fill
 _MAX_MISMATCH_RATIO = 1.3  # clone only if its border mismatch is at most this × the border's own spread

@@ -1,0 +1,1 @@
+"""Backends that need no downloads: the default of every kind."""
