@@ -61,10 +61,14 @@ def resolve(kind: str, name: str = "auto") -> str:
     return name
 
 
-def create(kind: str, name: str = "auto", **options):
-    """Instantiate a backend by name ("auto" picks the best available). Options a backend does not
-    take (device= for a classical one, say) are dropped, and None means "the backend's default"."""
+def create(kind: str, name: str = "auto", device: str | None = None, **options):
+    """Instantiate a backend by name ("auto" picks the best available); `options` go through the
+    backend's Params (an unknown name is an error), None means "the backend's default"."""
     cls = backend_class(kind, resolve(kind, name))
+    from .params import BackendParams
+    if cls.Params is not BackendParams:
+        return cls.with_options(options, device)
+    options["device"] = device  # TRANSITION: backends not yet given a Params class
     params = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     return cls(**{k: v for k, v in options.items() if v is not None and (takes_any or k in params)})

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import EngineError
 from ..progress import CancelToken
 from ..video_io import VideoReader
+from .params import BackendParams
 
 
 @dataclass
@@ -21,9 +22,19 @@ class SegmentResult:
 
 
 class Backend(ABC):
+    kind: str = "?"  # segmenter, tracker or inpainter
     name: str = "?"
     #: True when the backend needs model weights; "auto" prefers available learned backends.
     learned: bool = False
+    #: the backend's tuning numbers and switches; unknown option names are an error
+    Params: type[BackendParams] = BackendParams
+
+    @classmethod
+    def with_options(cls, options: dict | None = None, device: str | None = None) -> "Backend":
+        """The one way front ends build a backend: `options` by name (None = default) checked by
+        `Params`; `device` only reaches learned backends (classical ones run on the CPU)."""
+        params = cls.Params.from_options(f"{cls.kind} '{cls.name}'", options)
+        return cls(params, device=device) if cls.learned else cls(params)
 
     @classmethod
     def availability(cls) -> str | None:
@@ -35,6 +46,8 @@ class Backend(ABC):
 
 
 class Segmenter(Backend):
+    kind = "segmenter"
+
     """Frame + clicks (+ the previous mask of this frame) → mask. Expensive per-frame work is cached
     under `cache_key`, so the second click on a frame only pays for the cheap part."""
 
@@ -46,6 +59,8 @@ class Segmenter(Backend):
 
 
 class Tracker(Backend):
+    kind = "tracker"
+
     """Propagates the masks of one keyframe through consecutive frames in one direction."""
 
     @abstractmethod
@@ -67,6 +82,8 @@ class Tracker(Backend):
 
 
 class Inpainter(Backend):
+    kind = "inpainter"
+
     """Removes masked objects: yields full-resolution clean frames, original pixels outside the hole."""
 
     @abstractmethod
