@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .errors import VideoError  # noqa: E402
+from .lru import LRUCache  # noqa: E402
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp")
 DEFAULT_SEQUENCE_FPS = 24.0
@@ -53,24 +53,6 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         image = image[:, :, :3]
     return np.ascontiguousarray(image[:, :, ::-1])
-
-
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[int, np.ndarray] = OrderedDict()
-
-    def get(self, key: int) -> np.ndarray | None:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
-
-    def put(self, key: int, value: np.ndarray) -> None:
-        self.items[key] = value
-        self.items.move_to_end(key)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
 
 
 class VideoReader:
@@ -118,7 +100,7 @@ class VideoReader:
 
     def _init_common(self) -> None:
         self._lock = threading.RLock()
-        self._cache = _LRU(_CACHE_FRAMES)
+        self._cache: LRUCache[int, np.ndarray] = LRUCache(_CACHE_FRAMES)
 
 
 class ImageSequenceReader(VideoReader):
