@@ -117,13 +117,13 @@ def test_clicks_are_respected(scene):
 
 def test_features_are_cached_per_frame(scene):
     image, gt = scene
-    segmenter = ClassicalSegmenter(cache_frames=2)
+    segmenter = ClassicalSegmenter.with_options({"cache_frames": 2})
     x, y = region_centre(gt)
     segmenter.segment(image, np.array([[x, y]], float), np.array([1]), cache_key=("clip", 0))
-    features = segmenter.cache.get(("clip", 0), image)
+    features = segmenter.features(image, ("clip", 0))
     segmenter.segment(image, np.array([[x, y], [5, 5]], float), np.array([1, 0]), cache_key=("clip", 0))
     assert segmenter.cache.misses == 1 and segmenter.cache.hits >= 2
-    assert segmenter.cache.get(("clip", 0), image) is features  # the very same object, not recomputed
+    assert segmenter.features(image, ("clip", 0)) is features  # the very same object, not recomputed
     # the same key with a different image must not reuse stale features
     other = SyntheticClip(seed=7).frame(20)
     segmenter.segment(other, np.array([[x, y]], float), np.array([1]), cache_key=("clip", 0))
@@ -132,6 +132,40 @@ def test_features_are_cached_per_frame(scene):
     for i in (1, 2):
         segmenter.segment(image, np.array([[x, y]], float), np.array([1]), cache_key=("clip", i))
     assert len(segmenter.cache) == 2 and ("clip", 0) not in segmenter.cache
+
+
+def test_prefetch_leaves_the_first_click_only_the_solve(scene):
+    """Issue #20: a prefetched frame's first click computes no features (they cost ~7x the click)."""
+    image, gt = scene
+    x, y = region_centre(gt)
+    segmenter = ClassicalSegmenter()
+    assert segmenter.prefetch(image, ("clip", 3)) is True
+    assert ("clip", 3) in segmenter.cache and "graph" in segmenter.cache.get(("clip", 3)).extra
+    assert segmenter.prefetch(image, ("clip", 3)) is False  # cached already: nothing to do
+    computed = segmenter.cache.misses
+    result = segmenter.segment(image, np.array([[x, y]], float), np.array([1]), cache_key=("clip", 3))
+    assert segmenter.cache.misses == computed  # the click found everything it needed
+    plain = ClassicalSegmenter().segment(image, np.array([[x, y]], float), np.array([1]))
+    assert np.array_equal(result.mask, plain.mask) and result.confidence == plain.confidence
+    # a gray frame is prefetched as segment() will see it (converted to RGB first)
+    gray = image[:, :, 1].copy()
+    assert segmenter.prefetch(gray, ("clip", 4)) is True
+    segmenter.segment(gray, np.array([[x, y]], float), np.array([1]), cache_key=("clip", 4))
+    assert segmenter.cache.misses == computed + 1
+    # a key reused for another image is computed again, not served stale
+    assert segmenter.prefetch(SyntheticClip(seed=7).frame(20), ("clip", 3)) is True
+
+
+def test_params_reach_the_features_and_reject_unknown_names(scene):
+    image, _ = scene
+    coarse = ClassicalSegmenter.with_options({"superpixel_size": 16}).features(image)
+    fine = ClassicalSegmenter().features(image)
+    assert coarse.count < 0.5 * fine.count
+    assert ClassicalSegmenter.with_options({"first_click_radii": [0, 2]}).params.first_click_radii == (0, 2)
+    with pytest.raises(EngineError, match=r"segmenter 'classical' has no option 'superpixel' \(known: .*superpixel_size"):
+        ClassicalSegmenter.with_options({"superpixel": 16})
+    with pytest.raises(EngineError, match="cache_frames must be at least 1"):
+        ClassicalSegmenter.with_options({"cache_frames": 0})
 
 
 def test_previous_mask_is_used(scene):

@@ -57,6 +57,13 @@ class Segmenter(Backend):
         """image: RGB uint8 (H, W, 3); points: float (N, 2) x, y in image pixels;
         labels: int (N,) 1 = positive (object), 0 = negative (background)."""
 
+    def prefetch(self, image: np.ndarray, cache_key: Hashable) -> bool:
+        """Do the expensive per-frame work for a frame the artist is likely to click next (the one
+        under the playhead, its neighbours) and cache it under `cache_key`, so the click itself only
+        pays for the cheap part. Returns whether work was done (False: cached already, or nothing
+        to do ahead, as here). Must be safe to call from a background thread."""
+        return False
+
 
 class Tracker(Backend):
     kind = "tracker"

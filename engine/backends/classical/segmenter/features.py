@@ -1,22 +1,17 @@
-"""Per-frame features of the classical click segmenter, computed once per frame and kept in a small
-LRU (the segment-anything `set_image` half): a downscaled Lab image, SLIC superpixels, a colour
+"""Per-frame features of the classical click segmenter, computed once per frame and kept in the
+segmenter's LRU (the segment-anything `set_image` half): a downscaled Lab image, SLIC superpixels, a colour
 palette with per-superpixel histograms and the superpixel adjacency graph with edge costs. Every
 click on that frame then only runs the cheap graph inference on ~1-2 thousand nodes."""
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Hashable
 
 import cv2
 import numpy as np
 
-WORK_SIDE = 432  # long side of the working image: 854x480 → 432x243, small clips stay as they are
-SUPERPIXEL_SIZE = 8  # SLIC region size at working resolution (≈ 1500 nodes for a 16:9 frame)
-PALETTE_SIZE = 40
+from .params import ClassicalSegmenterParams
 
 
 @dataclass
@@ -63,16 +58,16 @@ def _palette_codes(lab: np.ndarray, k: int) -> np.ndarray:
     return np.argmin(d, axis=1).astype(np.int32)
 
 
-def compute_features(image: np.ndarray) -> FrameFeatures:
+def compute_features(image: np.ndarray, p: ClassicalSegmenterParams) -> FrameFeatures:
     h, w = image.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
+    scale = min(1.0, p.work_side / max(h, w))
     sw, sh = max(8, round(w * scale)), max(8, round(h * scale))
     small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA) if (sw, sh) != (w, h) else image.copy()
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     lab_blur = cv2.GaussianBlur(lab, (3, 3), 0)
 
-    slic = cv2.ximgproc.createSuperpixelSLIC(lab_blur, cv2.ximgproc.SLIC, SUPERPIXEL_SIZE, 12.0)
-    slic.iterate(6)
+    slic = cv2.ximgproc.createSuperpixelSLIC(lab_blur, cv2.ximgproc.SLIC, p.superpixel_size, p.slic_ruler)
+    slic.iterate(p.slic_iterations)
     slic.enforceLabelConnectivity(25)
     labels = slic.getLabels().astype(np.int32)
     _, labels = np.unique(labels, return_inverse=True)  # dense ids 0..n-1
@@ -86,7 +81,7 @@ def compute_features(image: np.ndarray) -> FrameFeatures:
     lab_flat = lab.reshape(-1, 3)
     mean_lab = np.stack([np.bincount(flat, lab_flat[:, c], n) for c in range(3)], 1) / size[:, None]
 
-    codes = _palette_codes(lab_blur, PALETTE_SIZE)
+    codes = _palette_codes(lab_blur, p.palette_size)
     k = int(codes.max()) + 1
     hist = np.bincount(flat * k + codes, minlength=n * k).reshape(n, k).astype(np.float32)
     hist /= hist.sum(1, keepdims=True)
@@ -119,39 +114,3 @@ def compute_features(image: np.ndarray) -> FrameFeatures:
                          count=n, size=size, centroid=centroid.astype(np.float32),
                          mean_lab=mean_lab.astype(np.float32), hist=hist, edges=edges, edge_cost=cost,
                          edge_length=length, border=border)
-
-
-class FeatureCache:
-    """A small thread-safe LRU of FrameFeatures: memory stays bounded however many frames get clicked."""
-
-    def __init__(self, capacity: int = 6) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[Hashable, FrameFeatures] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable | None, image: np.ndarray) -> FrameFeatures:
-        """Features of `image`, reused when `key` (or, without a key, the image's fingerprint) was seen."""
-        stamp = fingerprint(image)
-        key = ("fingerprint", stamp) if key is None else key
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None and found.fingerprint == stamp:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return found
-        features = compute_features(image)
-        with self._lock:
-            self.misses += 1
-            self._items[key] = features
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return features
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)

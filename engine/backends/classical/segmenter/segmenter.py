@@ -27,35 +27,21 @@ import cv2
 import numpy as np
 
 from ....errors import EngineError
+from ....lru import LRUCache
 from ...base import SegmentResult, Segmenter
-from .features import SUPERPIXEL_SIZE, FeatureCache, FrameFeatures
+from .features import FrameFeatures, compute_features, fingerprint
 from .graph import connected_to, geodesic_distance, smooth_solve
+from .params import ClassicalSegmenterParams
 
-# Tuned on the synthetic clip and a spread of real footage; see tools/eval_clicks.py.
-COST_POWER = 1.5  # sharpen edge costs so the geodesic follows boundaries, not straight lines
-COST_FLOOR = 0.05
-BORDER_OFFSET = 1.5  # the frame border is only 'probably background': it starts this far behind
-FAR_SLOPE = 1.0
-FAR_CAP = 6.0
-CLICK_COLOUR_WEIGHT = 0.05
-GEO_WEIGHT = 1.0
-COLOUR_WEIGHT = 0.5
-PREV_WEIGHT = 0.3
-PRIOR_SHARPNESS = 3.0
-PRIOR_STRENGTH = 0.25
-SMOOTH_SIGMA = 1.0
-CLICK_RADIUS = 3  # full-resolution pixels forced around each click
-FIRST_CLICK_RADII = (0, 1, 2, 3)  # first-click candidates: seed disks, in superpixel sizes
-TINY_AREA = 0.002  # frame fraction below which a first-click candidate is likely a texture detail
-HUGE_AREA = 0.6  # ... and above which it is likely the background
+DEFAULTS = ClassicalSegmenterParams()
 
 
-def objectness(separation: float, area: float) -> float:
+def objectness(separation: float, area: float, p: ClassicalSegmenterParams = DEFAULTS) -> float:
     """How object-like a first-click candidate is: its colour separability from the rest of the
     frame (a detail or a leak into the background shares colours with its surround, a whole object
     much less), minus penalties for tiny masks and for ones that fill most of the frame."""
-    tiny = max(0.0, np.log(TINY_AREA / max(area, 1e-9)))
-    huge = max(0.0, area - HUGE_AREA) / (1 - HUGE_AREA)
+    tiny = max(0.0, np.log(p.tiny_area / max(area, 1e-9)))
+    huge = max(0.0, area - p.huge_area) / (1 - p.huge_area)
     return float(separation - 0.1 * tiny - 0.5 * huge)
 
 
@@ -89,23 +75,23 @@ def _node_fraction(features: FrameFeatures, mask: np.ndarray) -> np.ndarray:
     return np.bincount(features.labels.ravel(), small.ravel(), features.count) / features.size
 
 
-def _graph(features: FrameFeatures):
+def _graph(features: FrameFeatures, p: ClassicalSegmenterParams):
     """Edge costs for the geodesic and weights for the smoothing, derived once per frame."""
     cached = features.extra.get("graph")
     if cached is None:
-        cost = np.maximum(features.edge_cost, 0) ** COST_POWER + COST_FLOOR
+        cost = np.maximum(features.edge_cost, 0) ** p.cost_power + p.cost_floor
         neighbours: list[list[tuple[int, float]]] = [[] for _ in range(features.count)]
         for (i, j), c in zip(features.edges.tolist(), cost.tolist()):
             neighbours[i].append((j, c))
             neighbours[j].append((i, c))
         length = features.edge_length / np.median(features.edge_length)
-        weight = np.exp(-(features.edge_cost / SMOOTH_SIGMA) ** 2) * np.sqrt(length)
+        weight = np.exp(-(features.edge_cost / p.smooth_sigma) ** 2) * np.sqrt(length)
         cached = features.extra["graph"] = (neighbours, weight)
     return cached
 
 
-def _colour_llr(features: FrameFeatures, fg_weight: np.ndarray, pos: list[int], neg: list[int]
-                ) -> tuple[np.ndarray, float]:
+def _colour_llr(features: FrameFeatures, fg_weight: np.ndarray, pos: list[int], neg: list[int],
+                click_weight: float) -> tuple[np.ndarray, float]:
     """Per-node log-likelihood ratio of the foreground vs background palette histograms (soft
     membership `fg_weight`), and how separable the two histograms are (0 same .. 1 disjoint).
     Clicked superpixels count extra: the user said what they are, even if they are a small part."""
@@ -114,7 +100,7 @@ def _colour_llr(features: FrameFeatures, fg_weight: np.ndarray, pos: list[int], 
     bg = (mass * (1 - fg_weight)[:, None]).sum(0)
     for nodes, model in ((pos, fg), (neg, bg)):
         if nodes:
-            model += CLICK_COLOUR_WEIGHT * model.sum() * features.hist[nodes].mean(0)
+            model += click_weight * model.sum() * features.hist[nodes].mean(0)
     fg += 1e-3 * features.size.sum() / mass.shape[1]
     bg += 1e-3 * features.size.sum() / mass.shape[1]
     fg, bg = fg / fg.sum(), bg / bg.sum()
@@ -134,8 +120,40 @@ def _nodes_near(features: FrameFeatures, xy: np.ndarray, radius: float) -> list[
 class ClassicalSegmenter(Segmenter):
     name = "classical"
 
-    def __init__(self, cache_frames: int = 6, **_):
-        self.cache = FeatureCache(cache_frames)
+    Params = ClassicalSegmenterParams
+
+    def __init__(self, params: ClassicalSegmenterParams | None = None) -> None:
+        self.params = params or ClassicalSegmenterParams()
+        #: cache_key (or the image's fingerprint) → FrameFeatures of the frames clicked last
+        self.cache: LRUCache[Hashable, FrameFeatures] = LRUCache(self.params.cache_frames)
+
+    def features(self, image: np.ndarray, cache_key: Hashable | None = None) -> FrameFeatures:
+        """The frame's features, computed once per frame: reused when `cache_key` (without one, the
+        image's fingerprint) was seen with the same image."""
+        return self._cached_features(image, cache_key)[0]
+
+    def prefetch(self, image: np.ndarray, cache_key: Hashable) -> bool:
+        """Compute the features of a frame the artist is likely to click (the one under the
+        playhead, its neighbours) ahead of the click, which then only pays for the graph solve.
+        False when they were cached already. Safe to call from a background thread."""
+        image = _validate(image, np.zeros((0, 2)), np.zeros(0))[0]  # the image segment() would see
+        return self._cached_features(image, cache_key)[1]
+
+    def _cached_features(self, image: np.ndarray, cache_key: Hashable | None) -> tuple[FrameFeatures, bool]:
+        """(features, whether they were computed now)."""
+        stamp = fingerprint(image)
+        key = ("fingerprint", stamp) if cache_key is None else cache_key
+        computed = False
+
+        def compute() -> FrameFeatures:
+            nonlocal computed
+            computed = True
+            features = compute_features(image, self.params)
+            _graph(features, self.params)  # the click's other once-per-frame part
+            return features
+
+        found = self.cache.get_or_compute(key, compute, valid=lambda item: item.fingerprint == stamp)
+        return found, computed
 
     def segment(self, image, points, labels, prev_mask=None, cache_key: Hashable | None = None) -> SegmentResult:
         image, points, labels = _validate(image, points, labels)
@@ -149,7 +167,7 @@ class ClassicalSegmenter(Segmenter):
         if not (labels == 1).any() and prev_mask is None:
             return SegmentResult(np.zeros((h, w), bool), 1.0)  # nothing was asked for: certainly empty
 
-        features = self.cache.get(cache_key, image)
+        features = self.features(image, cache_key)
         if prev_mask is None:
             node_prob, separation = self._first_click(features, points, labels)
         else:
@@ -164,20 +182,22 @@ class ClassicalSegmenter(Segmenter):
         whole object), and one superpixel under the cursor would decide it, flipping on compression
         noise. So, like SAM's multimask output, solve for several candidates, seeded from growing
         disks around the positive clicks, and keep the most object-like one."""
+        p = self.params
         xy = np.round(points[labels == 1] * features.scale)
         best, seen = None, set()
-        for radius in FIRST_CLICK_RADII:
-            near = tuple(_nodes_near(features, xy, radius * SUPERPIXEL_SIZE)) if radius else ()
+        for radius in p.first_click_radii:
+            near = tuple(_nodes_near(features, xy, radius * p.superpixel_size)) if radius else ()
             if near in seen:
                 continue  # same seeds as a smaller disk: same candidate
             seen.add(near)
             prob, separation = self._solve(features, points, labels, None, near)
-            score = objectness(separation, float(np.average(prob > 0.5, weights=features.size)))
+            score = objectness(separation, float(np.average(prob > 0.5, weights=features.size)), p)
             if best is None or score > best[0]:
                 best = (score, prob, separation)
         return best[1], best[2]
 
     def _solve(self, features: FrameFeatures, points, labels, prev_mask, seeds_near: list[int] = ()):
+        p = self.params
         n = features.count
         s = features.scale
         sh, sw = features.labels.shape
@@ -188,7 +208,7 @@ class ClassicalSegmenter(Segmenter):
             fixed[node] = float(label)  # a later click on the same superpixel wins
         pos = [k for k, v in fixed.items() if v == 1.0]
         neg = [k for k, v in fixed.items() if v == 0.0]
-        neighbours, weight = _graph(features)
+        neighbours, weight = _graph(features, p)
 
         prev = _node_fraction(features, prev_mask) if prev_mask is not None else None
         near = [k for k in seeds_near if k not in fixed]  # a negative click inside the disk still wins
@@ -204,49 +224,50 @@ class ClassicalSegmenter(Segmenter):
         d_fg, d_bg = np.minimum(d_fg, 1e6), np.minimum(d_bg, 1e6)
         geo = (d_bg - d_fg) / (d_bg + d_fg + 1e-6)
 
-        score = GEO_WEIGHT * geo
+        score = p.geo_weight * geo
         if prev is not None:
-            score = score + PREV_WEIGHT * (2 * prev - 1)
+            score = score + p.prev_weight * (2 * prev - 1)
         provisional = (score > 0).astype(np.float64)
-        llr, separation = _colour_llr(features, provisional, pos, neg)
-        score = score + COLOUR_WEIGHT * np.tanh(llr / 2)
-        target = 1 / (1 + np.exp(-PRIOR_SHARPNESS * score))
-        strength = np.full(n, PRIOR_STRENGTH)
-        prob = smooth_solve(features.edges, weight, target, strength, fixed)
+        llr, separation = _colour_llr(features, provisional, pos, neg, p.click_colour_weight)
+        score = score + p.colour_weight * np.tanh(llr / 2)
+        target = 1 / (1 + np.exp(-p.prior_sharpness * score))
+        strength = np.full(n, p.prior_strength)
+        prob = smooth_solve(features.edges, weight, target, strength, fixed, p.smooth_iterations)
         selected = prob > 0.5
         if pos:
             keep = connected_to(selected, features.edges, pos)
-            prob = np.where(selected & ~keep, np.minimum(prob, 0.3), prob)
+            prob = np.where(selected & ~keep, np.minimum(prob, p.disconnected_cap), prob)
         return prob, separation
 
-    @staticmethod
-    def _background_sources(features: FrameFeatures, positive_xy: np.ndarray) -> dict[int, float]:
+    def _background_sources(self, features: FrameFeatures, positive_xy: np.ndarray) -> dict[int, float]:
         """Every node is a weak background source. Near the first clicks its start cost grows with
         the straight-line distance from them: a node joins the object only if it is geodesically
-        closer to a click than FAR_SLOPE × that distance, which adapts a single click's extent to
+        closer to a click than far_slope × that distance, which adapts a single click's extent to
         the object's size. Later clicks (a previous mask exists) refine without that size prior.
         The frame border and anything far away are probable background at a capped cost."""
-        offset = np.full(features.count, FAR_CAP)
+        p = self.params
+        offset = np.full(features.count, p.far_cap)
         if len(positive_xy):
             outside = np.ones(features.labels.shape, np.uint8)
             outside[positive_xy[:, 1], positive_xy[:, 0]] = 0
             dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
             node_dist = np.bincount(features.labels.ravel(), dist.ravel(), features.count) / features.size
-            offset = np.minimum(offset, FAR_SLOPE * node_dist / SUPERPIXEL_SIZE)
-        offset[features.border] = np.minimum(offset[features.border], BORDER_OFFSET)
+            offset = np.minimum(offset, p.far_slope * node_dist / p.superpixel_size)
+        offset[features.border] = np.minimum(offset[features.border], p.border_offset)
         return dict(enumerate(offset.tolist()))
 
     # pixel part -------------------------------------------------------------------------------
     def _pixels(self, features: FrameFeatures, node_prob, points, labels):
         h, w = features.shape
         small = node_prob.astype(np.float32)[features.labels]
-        refined = cv2.ximgproc.guidedFilter(features.small_rgb, small, 3, 1e-3)
+        refined = cv2.ximgproc.guidedFilter(features.small_rgb, small, self.params.guided_radius,
+                                             self.params.guided_eps)
         full = cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR) if small.shape != (h, w) else refined
         mask = full > 0.5
         forced = np.zeros((h, w), np.uint8)
         clicks = list(zip(np.round(points).astype(int).tolist(), labels.tolist()))
         for (x, y), label in clicks:  # a small disk around each click, later clicks on top
-            cv2.circle(forced, (x, y), CLICK_RADIUS, 2 if label else 1, -1)
+            cv2.circle(forced, (x, y), self.params.click_radius, 2 if label else 1, -1)
         for (x, y), label in clicks:  # the clicked pixels themselves always get their label
             forced[y, x] = 2 if label else 1
         mask[forced == 2] = True
