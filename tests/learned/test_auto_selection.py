@@ -32,6 +32,21 @@ def test_present_weights_are_preferred(learned_env):
     assert seg.describe()["learned"] is True
 
 
+def test_device_reaches_learned_backends(learned_env):
+    """The device a front end asks for reaches the learned segmenter: one it cannot use is refused
+    (a classical backend takes the same request without error: tests/test_backend_registry.py)."""
+    assert backends.create("segmenter", "sam", device="cpu").device == "cpu"
+    with pytest.raises(EngineError, match="tpu"):
+        backends.create("segmenter", "sam", device="tpu")
+
+
+def test_sam_options_by_name(learned_env):
+    """The server's `cache_frames` reaches SAM (it used to vanish into `**_`); a wrong name fails."""
+    assert backends.create("segmenter", "sam", cache_frames=3).cache.capacity == 3
+    with pytest.raises(EngineError, match=r"segmenter 'sam' has no option 'cache_size' \(known: cache_frames, dtype, weights\)"):
+        backends.create("segmenter", "sam", cache_size=3)
+
+
 def test_device_choice(monkeypatch):
     assert choose_device("auto") in ("cuda", "mps", "cpu")
     assert choose_device("cpu") == "cpu"

@@ -89,10 +89,16 @@ def test_embedding_cache_and_prefetch(segmenter, clip_video):
     segmenter.segment(video.read(1), np.array([[40.0, 30.0]]), np.array([1]), cache_key=("clip", 1))
     segmenter.segment(video.read(1), np.array([[40.0, 30.0], [90, 60]]), np.array([1, 0]), cache_key=("clip", 1))
     assert segmenter.encoder_runs == before + 1  # clicks on a prefetched frame pay only the decoder
-    small = ss.EmbeddingCache(2)
+    # the same key with a frame of another size is encoded again, not served stale
+    assert segmenter.prefetch(video.read(1)[:64, :96].copy(), ("clip", 1)) is True
+
+
+def test_embedding_cache_is_bounded(learned_env, clip_video):
+    _, video = clip_video
+    small = ss.SamSegmenter.with_options({"cache_frames": 2})
     for k in range(3):
-        small.put(k, object())
-    assert 0 not in small and 2 in small
+        small.prefetch(video.read(k), ("clip", k))
+    assert small.cache.keys() == [("clip", 1), ("clip", 2)] and small.encoder_runs == 3
 
 
 def test_segment_outputs_and_mask_input(segmenter, clip_video):

@@ -4,7 +4,7 @@ Why split: the encoder is the expensive part (one pass per frame, then cached), 
 cheap and runs once per click, so it goes through onnxruntime (CUDA provider when the GPU build is
 installed) exported once with segment-anything's own `SamOnnxModel` and cached next to the
 weights under the weights' sha256. Embeddings are kept in a small LRU keyed by the caller's
-`cache_key`; `prefetch` fills it for the neighbours of the frame the user is looking at.
+`cache_key`; `prefetch` fills it for the frames the user is likely to click next.
 
 The checkpoint architecture is read from the state dict itself (embedding width, depth, window
 and global-attention blocks all show in tensor shapes), so official ViT-B/L/H files go through
@@ -19,7 +19,6 @@ import re
 import tempfile
 import threading
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,7 +31,9 @@ import models
 
 from ...device import choose_device, choose_dtype, describe, onnx_providers, torch_dtype
 from ...errors import EngineError
+from ...lru import LRUCache
 from ..base import SegmentResult, Segmenter
+from ..params import BackendParams
 from .weights import require_weights, weights_reason
 
 # Preference when several are present: the user fetched the big one on purpose.
@@ -240,35 +241,15 @@ class _Embedding:
     logits: np.ndarray | None = None  # last low-res decoder output on this frame
 
 
-class EmbeddingCache:
-    """Bounded LRU of image embeddings (a few MB each), thread-safe."""
+@dataclass(frozen=True)
+class SamParams(BackendParams):
+    cache_frames: int = 16  # frames whose embeddings are kept (a few MB each)
+    dtype: str | None = None  # encoder precision: None picks per device (engine/device.py)
+    weights: str | None = None  # registry name (tools/fetch_models.py --list); None: $VTA_SAM_WEIGHTS or the biggest present
 
-    def __init__(self, size: int) -> None:
-        self.size = max(1, size)
-        self.items: OrderedDict[Hashable, _Embedding] = OrderedDict()
-        self.lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable) -> _Embedding | None:
-        with self.lock:
-            item = self.items.get(key)
-            if item is not None:
-                self.items.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
-            return item
-
-    def put(self, key: Hashable, item: _Embedding) -> None:
-        with self.lock:
-            self.items[key] = item
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-    def __contains__(self, key: Hashable) -> bool:
-        with self.lock:
-            return key in self.items
+    def __post_init__(self) -> None:
+        if self.cache_frames < 1:
+            raise ValueError(f"cache_frames must be at least 1, not {self.cache_frames}")
 
 
 def _image_key(image: np.ndarray) -> Hashable:
@@ -285,13 +266,16 @@ class SamSegmenter(Segmenter):
     def availability(cls) -> str | None:
         return weights_reason(PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS")
 
-    def __init__(self, device: str | None = None, dtype: str | None = None, weights: str | None = None,
-                 cache_size: int = 16, **_) -> None:
-        self.weights, path = require_weights("segmenter 'sam'", PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS", weights)
+    Params = SamParams
+
+    def __init__(self, params: SamParams | None = None, device: str | None = None) -> None:
+        self.params = params = params or SamParams()
+        self.weights, path = require_weights("segmenter 'sam'", PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS",
+                                             params.weights)
         import onnxruntime
 
         self.device = choose_device(device)
-        self.dtype = choose_dtype(self.device, dtype)
+        self.dtype = choose_dtype(self.device, params.dtype)
         self.sam, self.arch = load_sam(path)
         self.img_size = self.arch["img_size"]
         self.lowres = self.sam.prompt_encoder.mask_input_size[0]
@@ -305,7 +289,7 @@ class SamSegmenter(Segmenter):
         self.session = onnxruntime.InferenceSession(str(onnx_file), providers=self.providers)
         # Only the encoder moves to the accelerator; the decoder runs in onnxruntime.
         self.encoder = self.sam.image_encoder.to(self.device, torch_dtype(self.dtype)).eval()
-        self.cache = EmbeddingCache(cache_size)
+        self.cache: LRUCache[Hashable, _Embedding] = LRUCache(params.cache_frames)
         self._encode_lock = threading.Lock()
         self.encoder_runs = 0
 
@@ -316,28 +300,33 @@ class SamSegmenter(Segmenter):
 
     # ---- embeddings ------------------------------------------------------------------------------
     def embedding(self, image: np.ndarray, cache_key: Hashable | None = None) -> _Embedding:
-        key = _image_key(image) if cache_key is None else cache_key
-        item = self.cache.get(key)
-        if item is not None and item.size == image.shape[:2]:
-            return item
-        import torch
-
-        batch = torch.from_numpy(prepare_image(image, self.img_size))[None]
-        with self._encode_lock, torch.inference_mode():
-            features = self.encoder(batch.to(self.device, torch_dtype(self.dtype)))
-            self.encoder_runs += 1
-        item = _Embedding(features.float().cpu().numpy(), image.shape[:2])
-        self.cache.put(key, item)
-        return item
+        return self._cached_embedding(image, cache_key)[0]
 
     def prefetch(self, image: np.ndarray, cache_key: Hashable) -> bool:
-        """Compute and cache the embedding of a frame the user is likely to click next (the
-        neighbours of the current one). Returns False if it was cached already. Safe to call from
-        a background thread."""
-        if cache_key in self.cache:
-            return False
-        self.embedding(image, cache_key)
-        return True
+        """Compute and cache the embedding of a frame the user is likely to click next (the one
+        under the playhead, its neighbours). Returns False if it was cached already. Safe to call
+        from a background thread."""
+        return self._cached_embedding(image, cache_key)[1]
+
+    def _cached_embedding(self, image: np.ndarray, cache_key: Hashable | None) -> tuple[_Embedding, bool]:
+        """(embedding, whether the encoder ran now). An entry of another image size under the same
+        key is encoded again."""
+        key = _image_key(image) if cache_key is None else cache_key
+        encoded = False
+
+        def encode() -> _Embedding:
+            nonlocal encoded
+            import torch
+
+            batch = torch.from_numpy(prepare_image(image, self.img_size))[None]
+            with self._encode_lock, torch.inference_mode():
+                features = self.encoder(batch.to(self.device, torch_dtype(self.dtype)))
+                self.encoder_runs += 1
+            encoded = True
+            return _Embedding(features.float().cpu().numpy(), image.shape[:2])
+
+        item = self.cache.get_or_compute(key, encode, valid=lambda found: found.size == image.shape[:2])
+        return item, encoded
 
     # ---- decoding --------------------------------------------------------------------------------
     def decode(self, image: np.ndarray, points: np.ndarray | None, labels: np.ndarray | None,

@@ -59,7 +59,7 @@ class SamFlowTracker(Tracker):
 
     def __init__(self, device: str | None = None, dtype: str | None = None, weights: str | None = None,
                  min_agreement: float = 0.4, flow_options: dict | None = None, **_) -> None:
-        self.sam = SamSegmenter(device=device, dtype=dtype, weights=weights)
+        self.sam = SamSegmenter.with_options({"dtype": dtype, "weights": weights}, device)
         self.flow = ClassicalTracker(**(flow_options or {}))
         self.device = self.sam.device
         self.min_agreement = min_agreement
