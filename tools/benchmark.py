@@ -69,19 +69,27 @@ def source_854(tmp: Path, frames: int) -> tuple[str, np.ndarray, tuple[int, int]
 
 
 def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: Path, repeats: int) -> dict:
+    """Clicks as the CLI makes them: the first on a frame (cold), the first on a frame whose
+    features were prefetched while the artist looked at it (issue #20), and later ones (warm)."""
     segmenter = backends.create("segmenter")
-    cold, warm = [], []
+    ahead = backends.create("segmenter")  # a second instance: its own cache, filled by prefetch
+    cold, prefetched, warm = [], [], []
     ys, xs = np.nonzero(mask)
     rng = np.random.default_rng(0)
     with open_video(video_path) as video:
         for frame in range(min(repeats, len(video))):
             session = Session.create(tmp / f"click{frame}", video_path, len(video))
             obj = session.add_object("o")
-            video.read(frame)  # decoding is not part of the click
+            image = video.read(frame)  # decoding is not part of the click
             clicks = [Click(*click, True)]
             t = time.perf_counter()
             segment_clicks(session, video, segmenter, obj.id, frame, clicks)
             cold.append(time.perf_counter() - t)
+            looked_at = Session.create(tmp / f"ahead{frame}", video_path, len(video))
+            ahead.prefetch(image, (looked_at.video, frame))
+            t = time.perf_counter()
+            segment_clicks(looked_at, video, ahead, looked_at.add_object("o").id, frame, clicks[:1])
+            prefetched.append(time.perf_counter() - t)
             for _ in range(3):
                 k = int(rng.integers(len(xs)))
                 clicks.append(Click(float(xs[k]), float(ys[k]), True))
@@ -90,6 +98,8 @@ def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: 
                 warm.append(time.perf_counter() - t)
     ms = lambda v: round(1000 * v, 1)  # noqa: E731
     return {"segmenter": segmenter.name, "cold_ms_median": ms(statistics.median(cold)),
+            "prefetched_ms_median": ms(statistics.median(prefetched)),
+            "prefetched_ms_p95": ms(float(np.percentile(prefetched, 95))),
             "warm_ms_median": ms(statistics.median(warm)), "warm_ms_p95": ms(float(np.percentile(warm, 95))),
             "clicks": len(cold) + len(warm)}
 
