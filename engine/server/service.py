@@ -60,19 +60,16 @@ class LockedSegmenter:
             return self.inner.segment(*args, **kwargs)
 
     def prefetch_neighbours(self, reader, video: str, frame: int) -> None:
-        """Encode the frames next to the one just clicked, in the background, for segmenters with an
-        expensive per-frame encoding (SAM): the artist's next click is most often there."""
-        prefetch = getattr(self.inner, "prefetch", None)
-        if prefetch is None:
-            return
+        """Do the per-frame work (SAM's encoding, the classical features) of the frames next to the
+        one just clicked, in the background: the artist's next click is most often there. Not under
+        the lock: prefetch is thread-safe by contract, and a refining click on this frame must not
+        wait for it."""
 
         def work() -> None:
             try:
                 for f in (frame + 1, frame - 1):
                     if 0 <= f < len(reader):
-                        image = reader.read(f)
-                        with self.lock:
-                            prefetch(image, (video, f))
+                        self.inner.prefetch(reader.read(f), (video, f))
             except Exception as exc:  # a failed prefetch only costs the next click its cache hit
                 log.debug("prefetch around frame %d failed: %s", frame, exc)
 
