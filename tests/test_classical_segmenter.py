@@ -162,7 +162,7 @@ def test_params_reach_the_features_and_reject_unknown_names(scene):
     fine = ClassicalSegmenter().features(image)
     assert coarse.count < 0.5 * fine.count
     assert ClassicalSegmenter.with_options({"first_click_radii": [0, 2]}).params.first_click_radii == (0, 2)
-    with pytest.raises(EngineError, match=r"segmenter 'classical' has no option 'superpixel' \(known: .*superpixel_size"):
+    with pytest.raises(EngineError, match=r"'classical' has no option 'superpixel' \(known: .*superpixel_size"):
         ClassicalSegmenter.with_options({"superpixel": 16})
     with pytest.raises(EngineError, match="cache_frames must be at least 1"):
         ClassicalSegmenter.with_options({"cache_frames": 0})

@@ -43,7 +43,8 @@ def test_device_reaches_learned_backends(learned_env):
 def test_sam_options_by_name(learned_env):
     """The server's `cache_frames` reaches SAM (it used to vanish into `**_`); a wrong name fails."""
     assert backends.create("segmenter", "sam", cache_frames=3).cache.capacity == 3
-    with pytest.raises(EngineError, match=r"segmenter 'sam' has no option 'cache_size' \(known: cache_frames, dtype, weights\)"):
+    known = r"segmenter 'sam' has no option 'cache_size' \(known: cache_frames, dtype, weights\)"
+    with pytest.raises(EngineError, match=known):
         backends.create("segmenter", "sam", cache_size=3)
 
 

@@ -245,7 +245,8 @@ class _Embedding:
 class SamParams(BackendParams):
     cache_frames: int = 16  # frames whose embeddings are kept (a few MB each)
     dtype: str | None = None  # encoder precision: None picks per device (engine/device.py)
-    weights: str | None = None  # registry name (tools/fetch_models.py --list); None: $VTA_SAM_WEIGHTS or the biggest present
+    # registry name (tools/fetch_models.py --list); None: $VTA_SAM_WEIGHTS, else the biggest present
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.cache_frames < 1:
