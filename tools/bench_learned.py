@@ -194,6 +194,7 @@ def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
     """Rows for the backends in `plan` (backend -> registry weights name), or, without a plan, every
     backend whose weights are present (each picks its weights as in normal use)."""
     from engine.backends.learned import lama as lama_inpainter, sam2 as sam2_tracker, sam_flow as sam_flow_tracker, sam as sam_segmenter
+    from engine.backends import create
     from engine.device import choose_device, describe
     from engine.evaluation.synthetic import SyntheticClip
     from engine.video_io import open_video
@@ -221,7 +222,7 @@ def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
         def load(backend, cls, what="load + build"):
             release(args.device)
             with Meter(choose_device(args.device)) as m:
-                obj = cls(device=args.device, weights=(plan or {}).get(backend))
+                obj = create(cls.kind, backend, device=args.device, weights=(plan or {}).get(backend))
             row(backend, what, m, 1, obj)
             return obj
 
