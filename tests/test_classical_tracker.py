@@ -325,7 +325,7 @@ def test_match_shift_and_close_gaps():
     mask = np.zeros((80, 100), bool)
     mask[30:50, 20:45] = True
     moved = np.roll(np.roll(image, 4, axis=1), -3, axis=0)
-    dx, dy, err = match_shift(image, mask, moved, radius=8)
+    dx, dy, err = match_shift(image, mask, moved, radius=8, min_pixels=16)
     assert (dx, dy) == (4.0, -3.0) and err < 1.0
     striped = mask.copy()
     striped[:, 30:32] = False  # a post in front

@@ -23,10 +23,10 @@ def object_motion(prob: np.ndarray, prev_rgb: np.ndarray | None, f: Frame, p: Tr
     (its flow disagrees with where the object's own pixels match), the previous matte moved by
     the matched shift: the shape memory then follows the match, and the prior takes both."""
     mask = prob > 0.5
-    motion = fit_motion(mask, f.flow.forward)
+    motion = fit_motion(mask, f.flow.forward, p)
     if p.match_radius <= 0 or prev_rgb is None:
         return motion, None
-    match = match_shift(prev_rgb, mask, f.rgb, max(2, int(p.match_radius * long_side)))
+    match = match_shift(prev_rgb, mask, f.rgb, max(2, int(p.match_radius * long_side)), p.match_min_pixels)
     if match is None:
         return motion, None
     dx, dy, _ = match

@@ -29,7 +29,7 @@ class ObjectTrack:
         self.prev_rgb: np.ndarray | None = frame.rgb
         ring = (max(p.ring_inner_min, int(p.ring_inner * long_side)),
                 max(p.ring_outer_min, int(p.ring_outer * long_side)))
-        self.model = ColourModel(frame.index, mask, ring)
+        self.model = ColourModel(frame.index, mask, ring, p)
         self.prob = mask.astype(np.float32)
         self.area_key = float(mask.sum())
         self.area_ref = self.area_key

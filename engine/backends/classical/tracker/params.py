@@ -36,10 +36,17 @@ class TrackerParams(BackendParams):
     anchor_fit_low: float = 0.5  # IoU (carried shape vs matte) below which the anchor no longer pushes
     anchor_fit_ramp: float = 0.3  # IoU above anchor_fit_low over which the push reaches full strength
     memory_close: float = 0.3  # × sqrt(object area): occlusion gaps closed in the remembered shape
+    memory_min_pixels: int = 12  # fewer mask pixels: no whole-body motion fit this frame
+    memory_samples: int = 1200  # pixels sampled for the whole-body (similarity) motion fit
+    memory_threshold: float = 1.5  # px: RANSAC inlier distance of that fit
+    memory_iterations: int = 200
+    memory_max_zoom: float = 1.25  # a fitted frame-to-frame scale beyond this (or below its inverse
+    memory_min_zoom: float = 0.8  # ... this) is a bad fit, not motion
 
     # ---- the object's own motion --------------------------------------------------------------------
     match_radius: float = 0.04  # × long side: search range of the object's frame-to-frame shift
     match_override: float = 1.5  # px: the matched shift joins the flow in the prior when they disagree by more
+    match_min_pixels: int = 16  # fewer mask pixels: no template match
     affine_weight: float = 0.0  # share of the whole-object (affine) motion hypothesis in the prior
     affine_min_pixels: int = 20  # fewer mask pixels: no affine hypothesis
     affine_samples: int = 1500  # pixels sampled for the affine fit
@@ -59,6 +66,12 @@ class TrackerParams(BackendParams):
     # ---- colour, size and other objects ---------------------------------------------------------------
     colour_gain: float = 0.6  # weight of the colour log-odds against the shape prior
     colour_clip: float = 0.02  # colour probabilities kept in [clip, 1 - clip]: no colour is certain
+    colour_key_weight: float = 0.5  # share of the keyframe histograms (vs the adapted ones) in the colour model
+    colour_local_share: float = 0.75  # share of the ring around the object (vs the whole frame) in the background
+    colour_erode: int = 1  # px: the object's colours are taken this far inside its mask (keyframe)
+    colour_update_erode: int = 2  # px: ... and on the frames that adapt the model
+    colour_min_core: float = 0.2  # an eroded core with less than this share of the mask: the mask itself
+    colour_pseudo_count: float = 0.05  # spread over all bins: a never-seen colour is 0.5, not 0 or 1
     ring_inner: float = 0.005  # × long side: the background ring of the colour model starts this far out
     ring_inner_min: int = 2  # px, at least
     ring_outer: float = 0.06  # × long side: ... and ends this far out
@@ -82,6 +95,15 @@ class TrackerParams(BackendParams):
     full_res_snap: bool = False  # refine the upsampled matte with a full-resolution guided filter
     full_res_radius: float = 0.004  # × full-resolution long side: that filter's radius
     full_res_eps: float = 1e-3
+
+    # ---- confidence (confidence.py) ---------------------------------------------------------------------
+    confidence_flow_low: float = 0.3  # flow consistency inside the mask at or below which the flow cue is 0
+    confidence_flow_range: float = 0.6  # ... and above which by this much it is 1
+    confidence_appearance_full: float = 0.8  # colour separation (vs the keyframe's) from which the cue is 1
+    confidence_jump_gain: float = 2.0  # how hard a frame-to-frame area jump lowers the confidence
+    confidence_drift_free: float = 0.4  # |log(area / reference)| tolerated before drift lowers it
+    confidence_drift_gain: float = 0.5  # how hard drift beyond that lowers it
+    confidence_review_cap: float = 0.35  # a cut or re-found frame is at most this: below the review line
 
     # ---- adaptation and trust ----------------------------------------------------------------------------
     update_rate: float = 0.05  # adapted colour model blend per confident frame

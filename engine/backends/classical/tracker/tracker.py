@@ -61,7 +61,7 @@ class ClassicalTrackState(TrackState):
         out_probs, confs = {}, {}
         for oid, track in tracks.items():
             track.prob = probs[oid]
-            confs[oid] = combine_confidence(qualities[oid], frame.flow.cut_score, track.trust)
+            confs[oid] = combine_confidence(qualities[oid], frame.flow.cut_score, track.trust, self.p)
             track.commit(frame, confs[oid])
             out_probs[oid] = self.source.upsample(probs[oid], index)
         return out_probs, confs
