@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.backends.classical.tracker.tracker import ClassicalTracker, size_bias
+from engine.backends.classical.tracker import ClassicalTracker
+from engine.backends.classical.tracker.recover import search_window
+from engine.backends.classical.tracker.segment import size_bias
 from engine.backends.classical.tracker.confidence import FrameQuality, combine_confidence
 from engine.backends.flow import cut_score
 from engine.errors import Cancelled, EngineError
@@ -19,6 +21,7 @@ from engine.progress import CancelToken
 from engine.evaluation.synthetic import SyntheticClip
 from engine.video_io import VideoInfo, VideoReader
 
+LOW_CONFIDENCE = 0.5  # the CLI lists frames below this for review (engine/cli.py)
 CLIPS = Path(os.environ.get("VTA_CLIPS") or Path(__file__).resolve().parents[1].parent / "shared" / "clips")
 
 
@@ -97,9 +100,12 @@ def test_hard_cut_drops_confidence():
     a, b = SyntheticClip(frames=30, seed=7), SyntheticClip(frames=30, seed=99)
     video = synthetic_video(a, lambda i: a.frame(i) if i < 15 else b.frame(i))
     result = track(video, {1: a.mask(0)}, list(range(1, 30)))
-    conf = [result[i][1][1] for i in range(1, 30)]
-    assert conf[15 - 1] < 0.36, conf  # frame 15, the first after the cut
-    assert min(conf[2:12]) > 0.5, conf
+    conf = {i: result[i][1][1] for i in range(1, 30)}
+    before = [conf[i] for i in range(3, 15)]
+    # frame 15, the first after the cut, is flagged for review (below the CLI's low-confidence line)
+    # while the frames before it are not, and it is far below them
+    assert conf[15] < LOW_CONFIDENCE <= min(before), conf
+    assert conf[15] < 0.5 * min(before), conf
 
 
 def test_several_objects_in_one_call_share_the_run():
@@ -143,8 +149,50 @@ def test_bad_input_is_a_clear_error():
     clip = SyntheticClip(frames=5)
     with pytest.raises(EngineError, match="mask of object 1"):
         list(ClassicalTracker().propagate(synthetic_video(clip), 0, {1: np.ones((5, 5), bool)}, [1]))
-    with pytest.raises(EngineError, match="unknown classical tracker option"):
-        ClassicalTracker(nonsense=1)
+    with pytest.raises(EngineError, match="tracker 'classical' has no option 'nonsense'"):
+        ClassicalTracker.with_options({"nonsense": 1})
+    with pytest.raises(EngineError, match="flow_preset must be one of"):
+        ClassicalTracker.with_options({"flow_preset": "slowest"})
+
+
+def test_start_and_step_are_what_propagate_runs():
+    clip = SyntheticClip(frames=8)
+    video = synthetic_video(clip)
+    tracker = ClassicalTracker()
+    run = list(tracker.propagate(video, 0, {1: clip.mask(0)}, range(1, 8)))
+    state = tracker.start(video, 0, {1: clip.mask(0)})
+    for frame, probs, confs in run:
+        step_probs, step_confs = state.step(frame)
+        assert np.array_equal(step_probs[1], probs[1]) and step_confs == confs
+
+
+def test_state_steps_one_frame_at_a_time_one_way():
+    clip = SyntheticClip(frames=8)
+    state = ClassicalTracker().start(synthetic_video(clip), 3, {1: clip.mask(3)})
+    with pytest.raises(EngineError, match="cannot step to frame 5"):
+        state.step(5)
+    state.step(4)
+    with pytest.raises(EngineError, match="cannot step to frame 3"):
+        state.step(3)
+    with pytest.raises(EngineError, match="consecutive frames"):
+        list(ClassicalTracker().propagate(synthetic_video(clip), 3, {1: clip.mask(3)}, [4, 6]))
+
+
+def test_correct_replaces_the_matte_but_keeps_the_memory():
+    """A corrected matte is where the next step warps from; the keyframe shape memory stays."""
+    clip = SyntheticClip(frames=8)
+    video = synthetic_video(clip)
+    state = ClassicalTracker().start(video, 0, {1: clip.mask(0)})
+    key = state.tracks[1].memory.key.copy()
+    state.step(1)
+    state.correct({1: np.zeros((clip.height, clip.width), bool)})  # "the object is not there"
+    probs, confs = state.step(2)
+    assert probs[1].max() < 0.5 and confs[1] == 0.0
+    assert np.array_equal(state.tracks[1].memory.key, key)
+    fresh = ClassicalTracker().start(video, 0, {1: clip.mask(0)})
+    fresh.step(1)
+    fresh.correct({1: clip.mask(1)})
+    assert jaccard(fresh.step(2)[0][1] >= 0.5, clip.mask(2)) > 0.8
 
 
 def test_empty_start_mask_gives_empty_low_confidence_frames():
@@ -162,6 +210,12 @@ def test_pure_helpers():
     assert combine_confidence(FrameQuality(flow_consistency=0.3), 0.0, 1.0) < 0.3
     assert combine_confidence(FrameQuality(area_change=0.4), 0.0, 1.0) < 0.3
     assert combine_confidence(FrameQuality(), 0.9, 1.0) < 0.2
+    # a re-found object or a cut is always flagged for review, however good the other cues look
+    assert combine_confidence(FrameQuality(reacquired=True), 0.0, 1.0) < LOW_CONFIDENCE
+    assert combine_confidence(FrameQuality(cut=True), 0.0, 1.0) < LOW_CONFIDENCE
+    assert search_window(None, 3, (60, 80), 0.5) == (0, 0, 80, 60)
+    assert search_window((30, 20, 10, 10), 0, (60, 80), 0.5) == (20, 10, 51, 41)  # one box around
+    assert search_window((30, 20, 10, 10), 2, (60, 80), 0.5) == (10, 0, 61, 51)  # wider while lost
     flat = np.full(32, 1 / 32)
     other = np.zeros(32)
     other[3] = 1.0
@@ -271,7 +325,7 @@ def test_match_shift_and_close_gaps():
     mask = np.zeros((80, 100), bool)
     mask[30:50, 20:45] = True
     moved = np.roll(np.roll(image, 4, axis=1), -3, axis=0)
-    dx, dy, err = match_shift(image, mask, moved, radius=8)
+    dx, dy, err = match_shift(image, mask, moved, radius=8, min_pixels=16)
     assert (dx, dy) == (4.0, -3.0) and err < 1.0
     striped = mask.copy()
     striped[:, 30:32] = False  # a post in front

@@ -65,19 +65,58 @@ class Segmenter(Backend):
         return False
 
 
+class TrackState(ABC):
+    """One tracker run in progress: everything carried from one frame to the next (bounded size,
+    whatever the clip length). `step` moves it one frame on, in one direction, from the keyframe."""
+
+    def __init__(self, init_frame: int) -> None:
+        self.frame = init_frame  # the last frame the state holds masks for
+        self.direction = 0  # +1 forward, -1 backward, 0 before the first step
+
+    def step(self, frame: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
+        """The masks on `frame` (next to the last one, same direction as before):
+        ({object id: float32 probability (H, W) in 0..1}, {object id: confidence 0..1})."""
+        move = frame - self.frame
+        if abs(move) != 1 or move == -self.direction:
+            raise EngineError(f"a track at frame {self.frame} cannot step to frame {frame} "
+                              "(one frame at a time, in one direction)")
+        result = self._advance(frame)
+        self.frame, self.direction = frame, move
+        return result
+
+    @abstractmethod
+    def _advance(self, frame: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
+        """The tracker's own work for one step (the frame is already checked)."""
+
+
 class Tracker(Backend):
     kind = "tracker"
 
-    """Propagates the masks of one keyframe through consecutive frames in one direction."""
+    """Propagates the masks of one keyframe through consecutive frames in one direction: `start`
+    builds the run's state once, each `step` of it gives the next frame's masks."""
 
-    @abstractmethod
+    def start(self, video: VideoReader, init_frame: int, init_masks: dict[int, np.ndarray]) -> TrackState:
+        """init_masks: object id → bool mask on init_frame. Trackers whose model needs the frames
+        ahead (SAM 2 works on windows of them) override `propagate` instead."""
+        raise EngineError(f"tracker '{self.name}' runs in windows of frames and has no per-frame state; "
+                          "use propagate")
+
     def propagate(self, video: VideoReader, init_frame: int, init_masks: dict[int, np.ndarray],
                   frames: Sequence[int], cancel: CancelToken | None = None
                   ) -> Iterator[tuple[int, dict[int, np.ndarray], dict[int, float]]]:
-        """init_masks: object id → bool mask on init_frame. frames: the frame indices to produce, in
-        order of travel, each adjacent to the previous (init_frame ± 1, ± 2, ...).
-        Yields (frame, {object id: float32 probability (H, W) in 0..1}, {object id: confidence 0..1}).
-        Must call cancel.check() once per frame."""
+        """frames: the frame indices to produce, in order of travel, each adjacent to the previous
+        (init_frame ± 1, ± 2, ...). Yields (frame, {object id: float32 probability (H, W) in 0..1},
+        {object id: confidence 0..1}); checks `cancel` once per frame, before its work."""
+        frames = list(frames)
+        if not frames:
+            return
+        self.check_travel(init_frame, frames)
+        state = self.start(video, init_frame, init_masks)
+        for frame in frames:
+            if cancel is not None:
+                cancel.check()
+            probs, confs = state.step(frame)
+            yield frame, probs, confs
 
     @staticmethod
     def check_travel(init_frame: int, frames: Sequence[int]) -> None:

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,7 @@ import models
 from ...device import choose_device, choose_dtype, describe, torch_dtype
 from ...errors import EngineError
 from ..base import Tracker
+from ..params import BackendParams
 from .weights import missing_packages, require_weights, weights_reason
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # SAM 2 draws tqdm bars on stderr; set before sam2 is imported
@@ -57,9 +59,33 @@ def prune_outputs(state: dict, current: int, reverse: bool, keep: int) -> None:
             del outputs[t]
 
 
+def _default_window() -> int:
+    return int(os.environ.get("VTA_SAM2_WINDOW") or DEFAULT_WINDOW)
+
+
+@dataclass(frozen=True)
+class Sam2Params(BackendParams):
+    dtype: str | None = None  # None: the device's best (engine.device.choose_dtype)
+    weights: str | None = None  # registry name or file; None: VTA_SAM2_WEIGHTS or the best present
+    #: frames per SAM 2 window: memory vs. continuity (default: VTA_SAM2_WINDOW, else 32)
+    window: int = field(default_factory=_default_window)
+
+    def __post_init__(self) -> None:
+        if int(self.window) < 2:
+            raise ValueError(f"window must be at least 2 frames, not {self.window}")
+
+
 class Sam2Tracker(Tracker):
+    """SAM 2's video predictor, run window by window.
+
+    It keeps overriding `propagate` rather than offering start/step: each window is handed to SAM 2
+    as a whole (written as a JPEG folder for `init_state`, propagated in one `propagate_in_video`),
+    so the frames ahead must be known when the window is built; a per-frame step would have to
+    guess how far the caller will go and do up to a window of frames for nothing."""
+
     name = "sam2"
     learned = True
+    Params = Sam2Params
 
     @classmethod
     def availability(cls) -> str | None:
@@ -68,17 +94,18 @@ class Sam2Tracker(Tracker):
             return reason.replace("(run", "(SAM 2 is an optional extra, see docs/LEARNED.md; or run")
         return weights_reason((), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS")
 
-    def __init__(self, device: str | None = None, dtype: str | None = None, weights: str | None = None,
-                 window: int | None = None, **_) -> None:
+    def __init__(self, params: Sam2Params | None = None, device: str | None = None) -> None:
+        params = params or Sam2Params()
         if missing_packages(*PACKAGES):
             raise EngineError(f"tracker 'sam2' cannot run: {self.availability()}")
-        self.weights, path = require_weights("tracker 'sam2'", (), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS", weights)
+        self.weights, path = require_weights("tracker 'sam2'", (), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS",
+                                             params.weights)
         # A config next to the weights (same stem, .yaml) wins: fine-tunes and the tests' tiny model.
         sidecar = path.with_suffix(".yaml")
         self.config = str(sidecar) if sidecar.is_file() else models.entry(self.weights).config
         self.device = choose_device(device)
-        self.dtype = choose_dtype(self.device, dtype)
-        self.window = max(2, int(window or os.environ.get("VTA_SAM2_WINDOW") or DEFAULT_WINDOW))
+        self.dtype = choose_dtype(self.device, params.dtype)
+        self.window = int(params.window)
         self.predictor = _build_predictor(self.config, path, self.device)
         self.image_size = int(self.predictor.image_size)
         self.keep = max(int(self.predictor.num_maskmem), int(getattr(self.predictor, "max_obj_ptrs_in_encoder", 16)))

@@ -2,10 +2,12 @@
 it there from a box and points taken from that moved mask. Needs only SAM weights.
 
 Why: flow carries a mask well but its edges soften and drift; SAM draws crisp object boundaries
-but needs a prompt. Each SAM mask becomes the seed of the next flow step, so edges are re-snapped
-every frame. When SAM's answer disagrees strongly with where flow says the object is (SAM grabbed
-a neighbour or only a part), that frame keeps the flow mask with lowered confidence; the counts are
-in `last_stats`, so the choice is visible rather than silent.
+but needs a prompt. Each SAM mask becomes the matte the next flow step warps from, so edges are
+re-snapped every frame, while the classical run (one state for the whole run: the object's keyframe
+colour model and shape memory) carries on underneath. When SAM's answer disagrees strongly with
+where flow says the object is (SAM grabbed a neighbour or only a part), that frame keeps the flow
+mask with lowered confidence; the counts are in `last_stats`, so the choice is visible rather than
+silent.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..base import Tracker
-from ..classical.tracker.tracker import ClassicalTracker
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..base import Tracker, TrackState
+from ..classical.tracker import ClassicalTracker
+from ..params import BackendParams
 from .sam import SamSegmenter, mask_to_lowres
 
 
@@ -49,20 +55,32 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
+@dataclass(frozen=True)
+class SamFlowParams(BackendParams):
+    dtype: str | None = None  # SAM's; None: the device's best
+    weights: str | None = None  # SAM weights (registry name or file); None: VTA_SAM_WEIGHTS or the best present
+    min_agreement: float = 0.4  # IoU of SAM's mask with the flow mask below which the flow mask is kept
+    sam_iou_weight: float = 0.5  # share of SAM's own IoU estimate in a redrawn frame's confidence
+    prompt_margin: float = 0.05  # box margin around the flow mask, × its size
+    prompt_points: int = 2  # positive points taken from the flow mask
+    #: options of the classical flow step (its Params names, checked when the tracker is built)
+    flow: dict[str, Any] = field(default_factory=dict)
+
+
 class SamFlowTracker(Tracker):
     name = "sam-flow"
     learned = True
+    Params = SamFlowParams
 
     @classmethod
     def availability(cls) -> str | None:
         return SamSegmenter.availability()
 
-    def __init__(self, device: str | None = None, dtype: str | None = None, weights: str | None = None,
-                 min_agreement: float = 0.4, flow_options: dict | None = None, **_) -> None:
-        self.sam = SamSegmenter.with_options({"dtype": dtype, "weights": weights}, device)
-        self.flow = ClassicalTracker(**(flow_options or {}))
+    def __init__(self, params: SamFlowParams | None = None, device: str | None = None) -> None:
+        self.params = params or SamFlowParams()
+        self.flow = ClassicalTracker.with_options(dict(self.params.flow))
+        self.sam = SamSegmenter.with_options({"dtype": self.params.dtype, "weights": self.params.weights}, device)
         self.device = self.sam.device
-        self.min_agreement = min_agreement
         self.last_stats: dict = {}
 
     def describe(self) -> dict:
@@ -70,45 +88,56 @@ class SamFlowTracker(Tracker):
         out.update(name=self.name, flow="classical")
         return out
 
-    def propagate(self, video, init_frame, init_masks, frames, cancel=None):
-        frames = list(frames)
-        if not frames or not init_masks:
-            return
-        self.check_travel(init_frame, frames)
-        stats = {"frames": 0, "sam": 0, "flow_kept": 0, "empty": 0}
-        self.last_stats = stats
-        source = getattr(getattr(video, "info", None), "path", id(video))
-        prev_frame = init_frame
-        seeds = {k: np.asarray(m, bool) for k, m in init_masks.items()}
-        for frame in frames:
-            if cancel:
-                cancel.check()
-            # one flow step from the last (SAM-corrected) masks, through the tracker's public interface
-            _, flow_probs, flow_conf = next(iter(self.flow.propagate(video, prev_frame, seeds, [frame], cancel)))
-            image = video.read(frame)
-            probs, conf = {}, {}
-            for obj, prob in flow_probs.items():
-                probs[obj], conf[obj] = self._refine(image, prob, float(flow_conf.get(obj, 0.5)), (source, frame), stats)
-            stats["frames"] += 1
-            yield frame, probs, conf
-            seeds = {k: p > 0.5 for k, p in probs.items()}
-            prev_frame = frame
+    def start(self, video, init_frame, init_masks) -> "SamFlowState":
+        return SamFlowState(self, video, init_frame, init_masks)
 
-    def _refine(self, image: np.ndarray, flow_prob: np.ndarray, flow_conf: float, key, stats: dict
-                ) -> tuple[np.ndarray, float]:
+    def refine(self, image: np.ndarray, flow_prob: np.ndarray, flow_conf: float, key, stats: dict
+               ) -> tuple[np.ndarray, float, bool]:
+        """SAM's redraw of one object from prompts taken from the flow mask: (probability,
+        confidence, whether SAM's mask was taken); the flow mask stays where SAM disagrees."""
+        p = self.params
         flow_mask = flow_prob > 0.5
-        prompts = prompts_from_mask(flow_mask)
+        prompts = prompts_from_mask(flow_mask, p.prompt_margin, p.prompt_points)
         if prompts is None:
             stats["empty"] += 1
-            return flow_prob.astype(np.float32), flow_conf
+            return flow_prob.astype(np.float32), flow_conf, False
         box, points, labels = prompts
         mask_logits = mask_to_lowres(flow_mask, self.sam.img_size, self.sam.lowres)
         logits, sam_iou, _ = self.sam.decode(image, points, labels, box=box, mask_logits=mask_logits, cache_key=key)
         sam_mask = logits > 0
         agreement = iou(sam_mask, flow_mask)
-        if agreement < self.min_agreement:
+        if agreement < p.min_agreement:
             stats["flow_kept"] += 1
-            return flow_prob.astype(np.float32), flow_conf * agreement / self.min_agreement
+            return flow_prob.astype(np.float32), flow_conf * agreement / p.min_agreement, False
         stats["sam"] += 1
         prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
-        return prob.astype(np.float32), float(np.clip(0.5 * sam_iou + 0.5 * max(agreement, flow_conf), 0, 1))
+        w = p.sam_iou_weight
+        conf = float(np.clip(w * sam_iou + (1 - w) * max(agreement, flow_conf), 0, 1))
+        return prob.astype(np.float32), conf, True
+
+
+class SamFlowState(TrackState):
+    """One SAM-guided run: ONE classical state for the whole run (its colour model and keyframe
+    shape memory built once), each of its flow steps corrected by SAM's redraw."""
+
+    def __init__(self, tracker: SamFlowTracker, video, init_frame: int, init_masks: dict) -> None:
+        super().__init__(init_frame)
+        self.tracker, self.video = tracker, video
+        self.flow = tracker.flow.start(video, init_frame, {k: np.asarray(m, bool) for k, m in init_masks.items()})
+        self.source = getattr(getattr(video, "info", None), "path", id(video))
+        self.stats = {"frames": 0, "sam": 0, "flow_kept": 0, "empty": 0}
+        tracker.last_stats = self.stats
+
+    def _advance(self, frame: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
+        flow_probs, flow_conf = self.flow.step(frame)
+        image = self.video.read(frame)
+        probs, conf, redrawn = {}, {}, {}
+        for obj, prob in flow_probs.items():
+            probs[obj], conf[obj], taken = self.tracker.refine(
+                image, prob, float(flow_conf.get(obj, 0.5)), (self.source, frame), self.stats)
+            if taken:
+                redrawn[obj] = probs[obj]
+        if redrawn:
+            self.flow.correct(redrawn)  # the next flow step warps from SAM's mattes
+        self.stats["frames"] += 1
+        return probs, conf

@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .params import TrackerParams
+
 BITS = 4  # bits per channel kept
 BINS = 1 << (3 * BITS)
 
@@ -50,25 +52,28 @@ def background_ring(mask: np.ndarray, inner: int, outer: int) -> np.ndarray:
     return (dist > inner) & (dist <= outer)
 
 
-def eroded(mask: np.ndarray, r: int) -> np.ndarray:
+def eroded(mask: np.ndarray, r: int, min_core: float) -> np.ndarray:
+    """The mask shrunk by `r` px (its boundary pixels mix in the background's colours), or the mask
+    itself when less than `min_core` of it would remain (a thin object)."""
     if r <= 0:
         return mask
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     core = cv2.erode(mask.astype(np.uint8), kernel) > 0
-    return core if core.sum() >= 0.2 * mask.sum() else mask
+    return core if core.sum() >= min_core * mask.sum() else mask
 
 
 class ColourModel:
     """Keyframe (permanent) and adapted (recent) colour histograms of one object and its surroundings."""
 
-    def __init__(self, index: np.ndarray, mask: np.ndarray, ring: tuple[int, int]) -> None:
-        self.ring = ring
-        fg = histogram(index, eroded(mask, 1))
+    def __init__(self, index: np.ndarray, mask: np.ndarray, ring: tuple[int, int], p: TrackerParams) -> None:
+        self.ring, self.p = ring, p
+        fg = histogram(index, eroded(mask, p.colour_erode, p.colour_min_core))
         bg_local = histogram(index, background_ring(mask, *ring))
         bg_global = histogram(index, ~mask)
-        self.key_fg, self.key_bg = fg, 0.75 * bg_local + 0.25 * bg_global
+        share = p.colour_local_share
+        self.key_fg, self.key_bg = fg, share * bg_local + (1 - share) * bg_global
         self.fg, self.bg = fg.copy(), self.key_bg.copy()
-        self.key_weight = 0.5
+        self.key_weight = p.colour_key_weight
 
     def probability(self, index: np.ndarray, keyframe_only: bool = False) -> np.ndarray:
         """Per pixel P(object | colour) in 0..1 (0.5 where the colour was never seen)."""
@@ -78,7 +83,7 @@ class ColourModel:
             k = self.key_weight
             fg = k * self.key_fg + (1 - k) * self.fg
             bg = k * self.key_bg + (1 - k) * self.bg
-        eps = 0.05 / BINS
+        eps = self.p.colour_pseudo_count / BINS
         table = ((fg + eps) / (fg + bg + 2 * eps)).astype(np.float32)
         return table[index]
 
@@ -86,7 +91,8 @@ class ColourModel:
         """Blend in the colours of a frame the tracker is sure about (conservative: small rate)."""
         if rate <= 0 or not mask.any():
             return
-        self.fg = (1 - rate) * self.fg + rate * histogram(index, eroded(mask, 2))
+        self.fg = (1 - rate) * self.fg + rate * histogram(index, eroded(mask, self.p.colour_update_erode,
+                                                                        self.p.colour_min_core))
         ring = background_ring(mask, *self.ring)
         if ring.any():
             self.bg = (1 - rate) * self.bg + rate * histogram(index, ring)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .params import TrackerParams
+
+_DEFAULTS = TrackerParams()
+
 
 @dataclass
 class FrameQuality:
@@ -30,17 +34,20 @@ def _clip01(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def combine_confidence(q: FrameQuality, cut_score: float, trust: float) -> float:
-    """FrameQuality + cut score (0..1) + trust (0..1, dips after cuts/re-detection) → confidence 0..1."""
+def combine_confidence(q: FrameQuality, cut_score: float, trust: float, p: TrackerParams | None = None) -> float:
+    """FrameQuality + cut score (0..1) + trust (0..1, dips after cuts/re-detection) → confidence 0..1
+    (p: the tracker's parameters, default ones when None)."""
+    p = p or _DEFAULTS
     if q.lost:
         return 0.0
-    flow = _clip01((q.flow_consistency - 0.3) / 0.6)
-    appearance = _clip01(q.appearance / 0.8)
-    jump = math.exp(-2.0 * abs(math.log(max(q.area_change, 1e-3))))
-    drift = math.exp(-0.5 * max(0.0, abs(math.log(max(q.area_vs_reference, 1e-3))) - 0.4))
+    flow = _clip01((q.flow_consistency - p.confidence_flow_low) / p.confidence_flow_range)
+    appearance = _clip01(q.appearance / p.confidence_appearance_full)
+    jump = math.exp(-p.confidence_jump_gain * abs(math.log(max(q.area_change, 1e-3))))
+    drift = math.exp(-p.confidence_drift_gain * max(0.0, abs(math.log(max(q.area_vs_reference, 1e-3)))
+                                                     - p.confidence_drift_free))
     quality = (flow ** 0.5) * (appearance ** 0.5) * jump * drift
     cut = 1.0 - _clip01(cut_score)
     value = quality * min(cut, 1.0) * trust
     if q.reacquired or q.cut:
-        value = min(value, 0.35)
+        value = min(value, p.confidence_review_cap)
     return round(_clip01(value), 4)

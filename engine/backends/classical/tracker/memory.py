@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .params import TrackerParams
+
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float64)
 
 
@@ -25,27 +27,21 @@ def compose(after: np.ndarray, before: np.ndarray) -> np.ndarray:
     return (a @ b)[:2]
 
 
-def fit_motion(region: np.ndarray, forward: np.ndarray, reliability: np.ndarray | None = None,
-               samples: int = 1200) -> np.ndarray | None:
+def fit_motion(region: np.ndarray, forward: np.ndarray, p: TrackerParams) -> np.ndarray | None:
     """Similarity transform (2×3) that moves the pixels of `region` (previous frame) where the
-    forward flow takes them, fitted robustly so that boundary bleed and occluders do not count.
-    Unreliable flow (forward-backward disagreement) is left out when enough reliable pixels remain."""
+    forward flow takes them, fitted robustly so that boundary bleed and occluders do not count."""
     ys, xs = np.nonzero(region)
-    if len(xs) < 12:
+    if len(xs) < p.memory_min_pixels:
         return None
-    if reliability is not None:
-        good = reliability[ys, xs] > 0.5
-        if good.sum() >= max(12, 0.2 * len(xs)):
-            ys, xs = ys[good], xs[good]
-    step = max(1, len(xs) // samples)
+    step = max(1, len(xs) // p.memory_samples)
     xs, ys = xs[::step], ys[::step]
     src = np.stack([xs, ys], 1).astype(np.float32)
     matrix, _ = cv2.estimateAffinePartial2D(src, src + forward[ys, xs], method=cv2.RANSAC,
-                                            ransacReprojThreshold=1.5, maxIters=200)
+                                            ransacReprojThreshold=p.memory_threshold, maxIters=p.memory_iterations)
     if matrix is None:
         return None
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    if not 0.8 <= scale <= 1.25:  # a frame-to-frame zoom beyond this is a bad fit, not motion
+    if not p.memory_min_zoom <= scale <= p.memory_max_zoom:  # a zoom beyond these is a bad fit, not motion
         return None
     return matrix.astype(np.float64)
 
@@ -101,7 +97,7 @@ class ShapeMemory:
                               borderValue=0)
 
 
-def match_shift(prev_rgb: np.ndarray, prev_mask: np.ndarray, rgb: np.ndarray, radius: int
+def match_shift(prev_rgb: np.ndarray, prev_mask: np.ndarray, rgb: np.ndarray, radius: int, min_pixels: int
                 ) -> tuple[float, float, float] | None:
     """Where the object's previous appearance fits best on the current frame: (dx, dy, error), error
     the mean squared colour difference per masked pixel at the best shift.
@@ -110,7 +106,7 @@ def match_shift(prev_rgb: np.ndarray, prev_mask: np.ndarray, rgb: np.ndarray, ra
     (posts, branches) and says "not moving"; matching the object's own pixels (and only them,
     through the mask) finds its real displacement."""
     ys, xs = np.nonzero(prev_mask)
-    if len(xs) < 16:
+    if len(xs) < min_pixels:
         return None
     h, w = prev_mask.shape
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1

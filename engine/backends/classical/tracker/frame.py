@@ -1,0 +1,95 @@
+"""Per-frame preparation shared by every tracked object: the frame at working resolution, its colour
+bins, and the optical flow from the previous frame (computed once per frame pair for all objects).
+Also the way between full and working resolution (masks in, probabilities out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ....errors import EngineError
+from ...flow import FlowEstimator, FlowPair, gray_histogram, pixel_grid
+from .appearance import colour_index
+from .params import TrackerParams
+
+
+@dataclass
+class Frame:
+    """Everything about the current frame that all objects share."""
+
+    rgb: np.ndarray  # working-resolution RGB uint8
+    guide: np.ndarray  # float32 0..1, guide image for the guided filter
+    index: np.ndarray  # colour bin per pixel
+    flow: FlowPair | None  # None on the first frame of a run
+    cut: bool
+
+
+_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def grid(f: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (xs, ys) of the working resolution, kept for the last size asked."""
+    h, w = f.index.shape
+    if (h, w) not in _GRIDS:
+        _GRIDS.clear()
+        _GRIDS[(h, w)] = pixel_grid(h, w)
+    return _GRIDS[(h, w)]
+
+
+class FrameSource:
+    """Reads frames of one video at working resolution and pairs each with the one before it."""
+
+    def __init__(self, video, p: TrackerParams) -> None:
+        self.video, self.p = video, p
+        self.full_h, self.full_w = video.height, video.width
+        self.scale = min(1.0, p.work_size / max(self.full_h, self.full_w))
+        self.size = (max(8, int(round(self.full_w * self.scale))), max(8, int(round(self.full_h * self.scale))))
+        self.long_side = max(self.size)
+        self.flow = FlowEstimator(p.flow_preset, p.check_preset, p.check_scale)
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None  # gray and histogram of the last frame read
+
+    def read(self, index: int) -> Frame:
+        """The frame `index`, with the flow from the frame read before it (none for the first)."""
+        image = self.video.read(index)
+        if image.shape[:2] != (self.full_h, self.full_w):
+            raise EngineError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, "
+                              f"expected {self.full_w}x{self.full_h}")
+        small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA) if self.scale < 1.0 else image
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        hist = gray_histogram(gray)
+        pair = None
+        if self._prev is not None:
+            pair = self.flow.pair(self._prev[0], gray, self._prev[1], hist)
+        self._prev = gray, hist
+        return Frame(small, small.astype(np.float32) / 255.0, colour_index(small), pair,
+                     cut=pair is not None and pair.cut_score >= self.p.cut_threshold)
+
+    def shrink_mask(self, oid: int, mask: np.ndarray) -> np.ndarray:
+        """A full-resolution mask (or probability) → bool mask at working resolution."""
+        mask = np.asarray(mask)
+        if mask.shape[:2] != (self.full_h, self.full_w):
+            raise EngineError(f"mask of object {oid} is {mask.shape[1]}x{mask.shape[0]}, "
+                              f"the video is {self.full_w}x{self.full_h}")
+        if self.scale >= 1.0:
+            return mask > 0.5 if mask.dtype.kind == "f" else mask.astype(bool)
+        small = cv2.resize(mask.astype(np.float32), self.size, interpolation=cv2.INTER_AREA) > 0.5
+        full = mask > 0.5 if mask.dtype.kind == "f" else mask.astype(bool)
+        if not small.any() and full.any():  # a tiny object: keep at least its centre pixel
+            ys, xs = np.nonzero(full)
+            small[int(ys.mean() * self.scale), int(xs.mean() * self.scale)] = True
+        return small
+
+    def upsample(self, prob: np.ndarray, index: int) -> np.ndarray:
+        """A working-resolution probability → float32 at full resolution (optionally edge-snapped)."""
+        if self.scale >= 1.0:
+            return prob.astype(np.float32, copy=True)
+        full = (self.full_w, self.full_h)
+        out = cv2.resize(prob, full, interpolation=cv2.INTER_LINEAR)
+        if self.p.full_res_snap and out.max() > 0.5:
+            guide = self.video.read(index).astype(np.float32) / 255.0
+            radius = max(2, int(self.p.full_res_radius * max(full)))
+            out = cv2.ximgproc.guidedFilter(guide, out, radius, self.p.full_res_eps)
+            out = np.clip(out, 0.0, 1.0)
+        return out.astype(np.float32, copy=False)

@@ -1,0 +1,143 @@
+"""One tracked object: what it carries from frame to frame (colour model, shape memory, last matte,
+reference area, trust; bounded size) and its step to the next frame: warp (or search when lost),
+fuse with the image, judge the result."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ...flow import warp_map
+from .appearance import ColourModel, background_ring
+from .confidence import FrameQuality
+from .frame import Frame, grid
+from .memory import ShapeMemory
+from .motion import affine_warp, object_motion
+from .params import TrackerParams
+from .prior import ShapePrior
+from .recover import search
+from .segment import fuse
+
+
+class ObjectTrack:
+    """The state carried from frame to frame for one object (bounded size)."""
+
+    def __init__(self, frame: Frame, mask: np.ndarray, p: TrackerParams, long_side: int) -> None:
+        self.p = p
+        self.memory = ShapeMemory(mask, p.memory_close)
+        self.shape_prior = ShapePrior(p, long_side, self.memory)
+        self.prev_rgb: np.ndarray | None = frame.rgb
+        ring = (max(p.ring_inner_min, int(p.ring_inner * long_side)),
+                max(p.ring_outer_min, int(p.ring_outer * long_side)))
+        self.model = ColourModel(frame.index, mask, ring, p)
+        self.prob = mask.astype(np.float32)
+        self.area_key = float(mask.sum())
+        self.area_ref = self.area_key
+        self.area_prev = self.area_key
+        self.box = bbox(mask)
+        self.lost_frames = 0 if mask.any() else 1
+        self.trust = 1.0
+        colour = self.model.probability(frame.index, keyframe_only=True)
+        self.app_key = separation(colour, mask, background_ring(mask, *ring))
+        self.like_key = float(colour[mask].mean()) - 0.5 if mask.any() else 0.0
+        self.ring = ring
+        self.long_side = long_side
+
+    def claim(self, f: Frame) -> np.ndarray | None:
+        """Where the flow puts this object on the new frame: the other objects treat it as taken."""
+        if self.lost_frames or f.cut or f.flow is None:
+            return None
+        mx, my = warp_map(f.flow.backward, grid(f))
+        return cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
+
+    def step(self, f: Frame, others: np.ndarray | None = None) -> tuple[np.ndarray, FrameQuality]:
+        """others: pixels the other tracked objects claim on this frame (touching objects)."""
+        p = self.p
+        colour = self.model.probability(f.index)
+        reacquired = False
+        if self.lost_frames or f.cut or f.flow is None:
+            prior_mask, rel = search(f, self.model, self.box, self.lost_frames, self.area_ref, p), None
+            reacquired = prior_mask is not None
+        else:
+            motion, shifted = object_motion(self.prob, self.prev_rgb, f, p, self.long_side)
+            self.memory.follow(motion)
+            mx, my = warp_map(f.flow.backward, grid(f))
+            warped = cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            if shifted is not None:  # the flow lost the object: its matched shift is a second hypothesis
+                warped = np.maximum(warped, shifted)
+            prior_mask, rel = warped > 0.5, f.flow.reliability
+            affine = affine_warp(self.prob, f, p) if p.affine_weight > 0 else None
+            if affine is not None:
+                prior_mask = (prior_mask, affine > 0.5)
+            elif not prior_mask.any():
+                prior_mask = None
+        if prior_mask is None:
+            return self._lose(f)
+        prob = fuse(f, p, self.shape_prior, prior_mask, rel, colour, others, self.area_prev, self.area_ref,
+                    self.long_side)
+        mask = prob > 0.5
+        area = float(mask.sum())
+        if area < p.lost_area_fraction * self.area_ref:
+            return self._lose(f)
+        if reacquired:
+            self.trust = min(self.trust, p.reacquired_trust)
+            self.memory.realign(mask)
+        self.lost_frames = 0
+        quality = FrameQuality(
+            flow_consistency=float(np.mean(rel[mask])) if rel is not None else p.search_flow_consistency,
+            appearance=min(separation(colour, mask, background_ring(mask, *self.ring)) / max(self.app_key, 1e-3),
+                           self._likeness(f, mask)),
+            area_change=area / max(self.area_prev, 1.0),
+            area_vs_reference=area / max(self.area_ref, 1.0),
+            cut=f.cut, reacquired=reacquired)
+        self.prob, self.area_prev, self.box = prob, area, bbox(mask)
+        self.prev_rgb = f.rgb
+        return prob, quality
+
+    def _lose(self, f: Frame) -> tuple[np.ndarray, FrameQuality]:
+        self.lost_frames += 1
+        self.prob = np.zeros_like(self.prob)
+        self.trust = min(self.trust, self.p.lost_trust)
+        return self.prob, FrameQuality(lost=True, cut=f.cut)
+
+    def _likeness(self, f: Frame, mask: np.ndarray) -> float:
+        """How much the matte's colours still look like the keyframe object, relative to the keyframe
+        itself: falls on an occluder or a look-alike even when the matte keeps its size and place.
+        (0.5 is "colour says nothing" in a colour probability.)"""
+        if self.like_key <= self.p.likeness_min:
+            return 1.0
+        key = self.model.probability(f.index, keyframe_only=True)
+        return max(0.0, float(key[mask].mean()) - 0.5) / self.like_key
+
+    def commit(self, f: Frame, confidence: float) -> None:
+        """After overlaps between objects are resolved: adapt the models on confident frames."""
+        p = self.p
+        self.trust = min(1.0, self.trust + p.trust_recovery * (1.0 - self.trust))
+        if self.lost_frames or confidence < p.update_min_confidence:
+            return
+        mask = self.prob > 0.5
+        self.model.update(f.index, mask, p.update_rate)
+        rate = p.area_rate
+        self.area_ref = (1 - rate) * self.area_ref + rate * float(mask.sum())
+
+    def correct(self, prob: np.ndarray) -> None:
+        """Replace the last matte by a better one from elsewhere (a segmenter's redraw, at working
+        resolution): the next warp starts from it; the colour model and the shape memory stay."""
+        mask = prob > 0.5
+        self.prob = prob.astype(np.float32)
+        if mask.any():
+            self.area_prev, self.box = float(mask.sum()), bbox(mask)
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    if not mask.any():
+        return None
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return x, y, w, h
+
+
+def separation(colour: np.ndarray, inside: np.ndarray, ring: np.ndarray) -> float:
+    """How much more object-like the colours inside are than those just outside (0..1)."""
+    if not inside.any() or not ring.any():
+        return 0.0
+    return float(max(0.0, colour[inside].mean() - colour[ring].mean()))
