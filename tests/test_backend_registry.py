@@ -21,7 +21,7 @@ def test_an_unknown_option_names_the_backend_and_the_option(kind):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("kind, known", [("segmenter", "cache_frames"), ("inpainter", "radius")])
+@pytest.mark.parametrize("kind, known", [("segmenter", "cache_frames"), ("tracker", "work_size"), ("inpainter", "radius")])
 def test_an_unknown_option_lists_the_known_ones(kind, known):
     with pytest.raises(EngineError, match=rf"{kind} 'classical' has no option 'colour' \(known: .*\b{known}\b"):
         backends.create(kind, "classical", colour=1)
