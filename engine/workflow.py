@@ -224,10 +224,12 @@ def track(session: Session, video, tracker: Tracker, req: TrackRequest, cancel: 
     when the mattes they were made from changed."""
     objs, start, end = req.resolve(session)
     run = TrackRun(session, video, tracker, [o.id for o in objs], req.direction, start, end, cancel, progress, on_frame)
+    finished = False
     try:
         result = run.run()
+        finished = True
     finally:
-        if run.written and not req.preview:
+        if run.written and not (finished and req.preview):
             drop_mask_products(session.paths)
     if req.preview and (result["written"] or not session.paths.preview_path.exists()):
         everything = list(session.objects.values())
@@ -312,6 +314,18 @@ class MaskFolders:
             raise EngineError(f"no mask frames (NNNNN.png) found in '{root}'")
         return cls(folders, shape)
 
+    def stamp(self) -> str:
+        """A digest of which matte files there are and when each was last written: a clean frame
+        made under another stamp was made from other mattes (a re-track, other objects)."""
+        import hashlib
+
+        h = hashlib.sha1()
+        for d in self.folders:
+            for f in sorted(f for f in d.iterdir() if _FRAME_FILE.match(f.name)):
+                st = f.stat()
+                h.update(f"{d}/{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        return h.hexdigest()[:16]
+
     def frames(self) -> list[int]:
         found = set()
         for d in self.folders:
@@ -342,12 +356,14 @@ def remove(session: Session, video, inpainter: Inpainter, req: RemoveRequest, ca
 def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, req: RemoveRequest,
                  cancel: CancelToken | None = None, progress: Callable = no_progress) -> dict:
     """Write the clean plate to out's clean/. Frames finished by an earlier run with the same
-    parameters are skipped (resume); nothing is deleted before its replacement exists."""
+    parameters from the same mattes are skipped (resume); after a re-track every frame is made
+    again. Nothing is deleted before its replacement exists."""
     have = masks.frames()
     start, end = Clip.of(video).check_range(req.start, req.end, have[0], have[-1])
     clean_dir, log = out.clean_dir, out.clean_log
     params = {"dilate": req.dilate, "resize_ratio": req.resize_ratio, "backend": inpainter.name}
-    done = {int(r["frame"]) for r in read_jsonl(log) if r.get("params") == params}
+    stamp = masks.stamp()
+    done = {int(r["frame"]) for r in read_jsonl(log) if r.get("params") == params and r.get("masks") == stamp}
     frames = list(range(start, end + 1))
     while frames and frames[0] in done and (clean_dir / frame_name(frames[0])).exists():
         frames.pop(0)
@@ -357,7 +373,7 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     for frame, image in inpainter.inpaint(video, masks, frames, dilate=req.dilate, resize_ratio=req.resize_ratio,
                                           cancel=cancel):
         atomic_write_png(clean_dir / frame_name(frame), image)
-        append_jsonl(log, {"frame": frame, "params": params})
+        append_jsonl(log, {"frame": frame, "params": params, "masks": stamp})
         finished += 1
         progress(finished, total, frame)
     result = {"frames": len(frames), "skipped": total - len(frames), "out": str(clean_dir)}

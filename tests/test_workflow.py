@@ -215,3 +215,18 @@ def test_mask_reader_takes_a_cutouts_alpha_and_a_zero_one_mask():
     assert decode_mask(encode_png(np.array([[0, 1, 1]], np.uint8))).tolist() == [[False, True, True]]
     with pytest.raises(EngineError, match="not a readable"):
         decode_mask(b"not a png")
+
+
+def test_remove_after_a_retrack_makes_the_clean_plate_again(tmp_path, synthetic_movie, synthetic_clip):
+    x, y = synthetic_clip.click(0)
+    run_cli("track", synthetic_movie, "--click", f"{x},{y}", "--end", 7, "--out", tmp_path)
+    first = json.loads(run_cli("remove", synthetic_movie, "--masks", tmp_path, "--out", tmp_path,
+                               "--json").stdout.splitlines()[-1])
+    again = json.loads(run_cli("remove", synthetic_movie, "--masks", tmp_path, "--out", tmp_path,
+                               "--json").stdout.splitlines()[-1])
+    assert (first["frames"], again["frames"], again["skipped"]) == (8, 0, 8)  # same mattes: resumed
+    x, y = synthetic_clip.click(4)
+    run_cli("track", synthetic_movie, "--click", f"{x + 2},{y}", "--frame", 4, "--end", 7, "--out", tmp_path)
+    redone = json.loads(run_cli("remove", synthetic_movie, "--masks", tmp_path, "--out", tmp_path,
+                                "--json").stdout.splitlines()[-1])
+    assert redone["frames"] == 8, "a clean plate made from older mattes must not be kept"
