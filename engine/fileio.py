@@ -33,6 +33,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def sweep_partial_files(folder: str | os.PathLike) -> int:
+    """Delete the temporary files a killed writer left in `folder` (`.<name>.<random>.tmp`, see
+    atomic_write_bytes); call it only where no other writer is at work. Returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    gone = 0
+    for path in folder.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+        gone += 1
+    return gone
+
+
 def encode_png(image: np.ndarray, compression: int = 1) -> bytes:
     """PNG bytes of a gray (H,W), RGB (H,W,3) or RGBA (H,W,4) uint8/uint16 array (RGB order, not
     OpenCV's BGR)."""

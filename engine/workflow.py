@@ -20,7 +20,7 @@ import numpy as np
 
 from .backends.base import Inpainter, Segmenter, Tracker
 from .errors import EngineError
-from .fileio import append_jsonl, atomic_write_png, read_jsonl, read_mask
+from .fileio import append_jsonl, atomic_write_png, read_jsonl, read_mask, sweep_partial_files
 from .outputs import write_clean_movie, write_mask_products
 from .progress import CancelToken, no_progress
 from .session import Click, Keyframe, Layout, Session, TrackedObject, frame_name
@@ -223,6 +223,8 @@ def track(session: Session, video, tracker: Tracker, req: TrackRequest, cancel: 
     the combined matte and preview agree with the mattes: rebuilt when asked for, else removed
     when the mattes they were made from changed."""
     objs, start, end = req.resolve(session)
+    for obj in objs:  # a job runs alone on its objects' folders: what is half-written there is a crash's
+        sweep_partial_files(session.mask_dir(obj))
     run = TrackRun(session, video, tracker, [o.id for o in objs], req.direction, start, end, cancel, progress, on_frame)
     finished = False
     try:
@@ -361,6 +363,7 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     have = masks.frames()
     start, end = Clip.of(video).check_range(req.start, req.end, have[0], have[-1])
     clean_dir, log = out.clean_dir, out.clean_log
+    sweep_partial_files(clean_dir)
     params = {"dilate": req.dilate, "resize_ratio": req.resize_ratio, "backend": inpainter.name}
     stamp = masks.stamp()
     done = {int(r["frame"]) for r in read_jsonl(log) if r.get("params") == params and r.get("masks") == stamp}

@@ -65,6 +65,7 @@ def test_track_killed_with_sigkill_then_rerun_rewrites_no_finished_frame(tmp_pat
     assert {n: after[n] for n in finished} == finished, "a finished matte was rewritten"
     log = read_jsonl(masks / "track.jsonl")
     assert [r["frame"] for r in log] == list(range(frames)), "one current record per frame, in order"
+    assert not list(masks.glob(".*.tmp")), "what the killed run left half-written is swept"
 
 
 def test_same_clicks_again_redo_nothing(tmp_path, synthetic_movie, synthetic_clip):
