@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .backends.base import Inpainter, Segmenter, Tracker
-from .errors import EngineError
+from .errors import EngineError, NotFound
 from .fileio import append_jsonl, atomic_write_png, read_jsonl, read_mask, sweep_partial_files
 from .outputs import write_clean_movie, write_mask_products
 from .progress import CancelToken, no_progress
@@ -170,8 +170,6 @@ def add_click(session: Session, video, segmenter: Segmenter, obj_id: int, frame:
 
 def undo_click(session: Session, video, segmenter: Segmenter, obj_id: int, frame: int) -> KeyframeResult | None:
     """Drop the frame's last click; None when it was the only one (the keyframe goes too)."""
-    from .errors import NotFound
-
     clicks = session.clicks(obj_id, frame)
     if not clicks:
         raise NotFound(f"no clicks on frame {frame} for object '{session.get_object(obj_id).name}'")

@@ -231,3 +231,24 @@ def test_remove_after_a_retrack_makes_the_clean_plate_again(tmp_path, synthetic_
     redone = json.loads(run_cli("remove", synthetic_movie, "--masks", tmp_path, "--out", tmp_path,
                                 "--json").stdout.splitlines()[-1])
     assert redone["frames"] == 8, "a clean plate made from older mattes must not be kept"
+
+
+# ---- settings: read in one place ------------------------------------------------------------------------
+def test_settings_read_from_the_environment_once_into_one_object():
+    from engine.config import Settings
+
+    s = Settings.from_env({"VTA_DEBUG": "1", "VTA_DEVICE": " cpu ", "VTA_SAM2_WINDOW": "12", "VTA_TOKEN": "",
+                           "VTA_STATE_DIR": "/tmp/vta-state"})
+    assert (s.debug, s.device, s.sam2_window, s.token) == (True, "cpu", 12, None)
+    assert s.default_state_dir() == Path("/tmp/vta-state")
+    with pytest.raises(EngineError, match="VTA_SAM2_WINDOW"):
+        Settings.from_env({"VTA_SAM2_WINDOW": "many"})
+
+
+def test_no_engine_module_reads_the_environment_itself():
+    """engine/config.py is the one reader (backends are listed apart: they move to it at merge)."""
+    engine = REPO / "engine"
+    readers = sorted(str(p.relative_to(REPO)) for p in engine.rglob("*.py")
+                     if "backends" not in p.parts and p.name != "config.py"
+                     and any(w in p.read_text() for w in ("environ.get(", "environ[", "getenv(")))
+    assert readers == [], readers
