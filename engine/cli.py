@@ -311,6 +311,7 @@ def _fail(args, message: str) -> None:
             print(json.dumps({"event": "error", "message": message}), flush=True)
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    ConsoleProgress.end_line()
     print(f"vta-engine: error: {message}", file=sys.stderr)
 
 

@@ -36,6 +36,17 @@ class ConsoleProgress:
     """A one-line progress bar on stderr, or JSON lines on stdout (`as_json`): the command-line
     front ends' progress sink."""
 
+    #: a bar is drawn and its line not yet ended: a message printed now must start a new line
+    line_open = False
+
+    @classmethod
+    def end_line(cls) -> None:
+        import sys
+
+        if cls.line_open:
+            sys.stderr.write("\n")
+            cls.line_open = False
+
     def __init__(self, label: str, as_json: bool) -> None:
         import time
 
@@ -58,6 +69,7 @@ class ConsoleProgress:
         width = 30
         fill = int(width * done / total) if total else width
         sys.stderr.write(f"\r{self.label:8s} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} {rate:5.1f} fps")
+        ConsoleProgress.line_open = True
         if done >= total:
-            sys.stderr.write("\n")
+            ConsoleProgress.end_line()
         sys.stderr.flush()

@@ -39,21 +39,27 @@ def stamps(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 # ---- resume: the same command after kill -9 ------------------------------------------------------------
-def test_track_killed_with_sigkill_then_rerun_rewrites_no_finished_frame(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_track_killed_with_sigkill_then_rerun_rewrites_no_finished_frame(tmp_path, sig):
     frames = 150
     clip = SyntheticClip(320, 180, frames, seed=11)
     movie = clip.write_movie(tmp_path / "clip.mp4")
     x, y = clip.click(0)
     out = tmp_path / "out"
     command = engine_command("track", str(movie), "--click", f"{x},{y}", "--object", "blob", "--out", str(out))
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     masks = out / "masks" / "blob"
     deadline = time.monotonic() + 120
     while len(list(masks.glob("*.png"))) < 15 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed; make the clip longer"
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed; make the clip longer"
+    else:
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == ("vta-engine: error: cancelled; finished frames are kept and the "
+                                                 "next run resumes from them"), err
     logged = {int(r["frame"]) for r in read_jsonl(masks / "track.jsonl")}
     before = stamps(masks)
     finished = {n: s for n, s in before.items() if int(n[:5]) in logged}
@@ -75,6 +81,11 @@ def test_same_clicks_again_redo_nothing(tmp_path, synthetic_movie, synthetic_cli
     before = stamps(tmp_path / "masks" / "object1")
     done = json.loads(run_cli(*args).stdout.splitlines()[-1])
     assert done["written"] == 0 and stamps(tmp_path / "masks" / "object1") == before
+    # without clicks: the keyframe already in --out is used
+    done = json.loads(run_cli("track", synthetic_movie, "--end", 9, "--out", tmp_path, "--json").stdout.splitlines()[-1])
+    assert done["written"] == 0 and stamps(tmp_path / "masks" / "object1") == before
+    assert "give at least one --click" in run_cli("track", synthetic_movie, "--object", "new", "--out", tmp_path,
+                                                  check=False).stderr
 
 
 # ---- bad input a new user gave ----------------------------------------------------------------------
