@@ -1,5 +1,6 @@
 """`vta-engine`: the headless path. Every subcommand validates all its input before it writes
-anything, prints one line on error (exit 2) and never a traceback, so scripts can rely on it."""
+anything, prints one line on error (exit 2) and never a traceback, so scripts can rely on it.
+The operations themselves are engine/workflow.py's, the same the server and the demo call."""
 
 from __future__ import annotations
 
@@ -7,41 +8,20 @@ import argparse
 import json
 import os
 import sys
-import time
+from dataclasses import replace
 from pathlib import Path
 
-from . import __version__, backends
+from . import __version__, backends, config, workflow
 from .errors import Cancelled, EngineError
 from .fileio import read_mask
-from .pipeline import MaskFolders, check_clicks, parse_click, remove, segment_clicks, import_mask
-from .session import Session
-from .tracking import DIRECTIONS, TrackRun
+from .progress import ConsoleProgress
+from .session import Layout, Session, check_folder
+from .tracking import DIRECTIONS
 from .video_io import open_video
+from .workflow import Clip, ImportMaskRequest, RemoveRequest, SegmentRequest, TrackRequest
 
-
-# ---- progress ------------------------------------------------------------------------------------
-class Progress:
-    """A one-line progress bar on stderr, or JSON lines on stdout with --json."""
-
-    def __init__(self, label: str, as_json: bool) -> None:
-        self.label, self.as_json, self.t0, self.last = label, as_json, time.monotonic(), 0.0
-
-    def __call__(self, done: int, total: int, frame: int | None = None) -> None:
-        now = time.monotonic()
-        if self.as_json:
-            print(json.dumps({"event": "progress", "stage": self.label, "done": done, "total": total,
-                              "frame": frame}), flush=True)
-            return
-        if done < total and now - self.last < 0.1:
-            return
-        self.last = now
-        rate = done / max(now - self.t0, 1e-6)
-        width = 30
-        fill = int(width * done / total) if total else width
-        sys.stderr.write(f"\r{self.label:8s} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} {rate:5.1f} fps")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+SETTINGS = config.Settings()  # replaced by config.load() in main()
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `cmd | head`
 
 
 def emit(args, message: str, **data) -> None:
@@ -51,46 +31,47 @@ def emit(args, message: str, **data) -> None:
         print(message)
 
 
-# ---- helpers -------------------------------------------------------------------------------------
-def _clicks(args, video) -> list:
-    clicks = [parse_click(c) for c in (args.click or [])]
-    check_clicks(clicks, video.width, video.height)
-    return clicks
+# ---- helpers: everything checked before the output folder is touched -------------------------------
+def _backend(args, kind: str):
+    return backends.create(kind, getattr(args, kind), device=args.device or SETTINGS.device)
 
 
-def _frame(video, frame: int | None, default: int) -> int:
-    frame = default if frame is None else frame
-    if not 0 <= frame < len(video):
-        raise EngineError(f"frame {frame} is out of range: the clip has frames 0..{len(video) - 1}")
-    return frame
-
-
-def _prepare_keyframe(args, video, clicks):
-    """Everything a keyframe needs, checked before the session is touched."""
-    frame = _frame(video, args.frame, args.start if args.start is not None else 0)
-    mask = None
-    if getattr(args, "init_mask", None):
+def _keyframe_request(args, clip: Clip) -> SegmentRequest | ImportMaskRequest | None:
+    """The keyframe the command line asks for (clicks or --init-mask), checked against the clip."""
+    start = getattr(args, "start", None)
+    frame = args.frame if args.frame is not None else (start if start is not None else 0)
+    path = getattr(args, "init_mask", None)
+    if path:
         try:
-            mask = read_mask(args.init_mask)
+            mask = read_mask(path)
         except FileNotFoundError:
-            raise EngineError(f"cannot read mask '{args.init_mask}'") from None
-        if mask.shape != (video.height, video.width):
-            raise EngineError(f"mask '{args.init_mask}' is {mask.shape[1]}x{mask.shape[0]}, "
-                              f"the video is {video.width}x{video.height}")
-        if not mask.any():
-            raise EngineError(f"mask '{args.init_mask}' is empty")
-    elif not clicks:
-        raise EngineError("give at least one --click X,Y (or --init-mask PNG)")
-    return frame, mask
+            raise EngineError(f"cannot read mask '{path}'") from None
+        return ImportMaskRequest(frame, mask, what=f"mask '{path}'").check(clip)
+    clicks = tuple(workflow.parse_click(c) for c in (args.click or []))
+    if clicks:
+        return SegmentRequest(frame, clicks).check(clip)
+    clip.check_frame(frame)
+    return None
+
+
+def _object_name(args) -> str:
+    return (args.object or "object1").strip()
+
+
+def _require_keyframe(args, request) -> None:
+    """Without clicks or a mask, the object must already have a keyframe in --out (a re-run)."""
+    if request is not None:
+        return
+    if Layout(args.out).session_file.exists():
+        obj = Session.load(args.out).find_object(_object_name(args))
+        if obj is not None and obj.keyframes:
+            return
+    raise EngineError("give at least one --click X,Y (or --init-mask PNG)")
 
 
 def _session_with_object(args, video):
     session = Session.open_or_create(args.out, str(Path(args.video).resolve()), len(video))
-    name = args.object or "object1"
-    try:
-        obj = session.get_object(name)
-    except EngineError:
-        obj = session.add_object(name)
+    obj = session.find_object(_object_name(args)) or session.add_object(_object_name(args))
     bits = getattr(args, "matte_bits", None)
     if bits and bits != session.matte_bits:
         session.matte_bits = bits
@@ -98,39 +79,10 @@ def _session_with_object(args, video):
     return session, obj
 
 
-def _set_keyframe(args, session, obj, video, frame, clicks, mask) -> float:
-    if mask is not None:
-        import_mask(session, video, obj.id, frame, mask)
-        return 1.0
-    segmenter = backends.create("segmenter", args.segmenter, device=args.device)
-    _, confidence = segment_clicks(session, video, segmenter, obj.id, frame, clicks)
-    return confidence
-
-
-def _track(args, session, video, objects=None) -> dict:
-    start = _frame(video, args.start, 0)
-    end = _frame(video, args.end, len(video) - 1)
-    if start > end:
-        raise EngineError(f"--start {start} is after --end {end}")
-    tracker = backends.create("tracker", args.tracker, device=args.device)
-    run = TrackRun(session, video, tracker, objects, args.direction, start, end,
-                   progress=Progress("track", args.json))
-    return run.run()
-
-
-def _remove(args, video, masks_dir, out) -> dict:
-    masks = MaskFolders.find(masks_dir, (video.height, video.width), args.objects.split(",") if args.objects else None)
-    inpainter = backends.create("inpainter", args.inpainter, device=args.device)
-    result = remove(video, inpainter, masks, out, args.start, args.end, args.dilate, args.resize_ratio,
-                    progress=Progress("remove", args.json))
-    if getattr(args, "movie", None):
-        from .outputs import write_clean_movie
-        frames = range(args.start if args.start is not None else masks.frames()[0],
-                       (args.end if args.end is not None else masks.frames()[-1]) + 1)
-        suffix = ".mkv" if args.movie == "ffv1" else ".mov"
-        result["movie"] = str(write_clean_movie(Path(out) / "clean", frames, video.fps,
-                                                Path(out) / f"clean{suffix}", args.movie))
-    return result
+def _set_keyframe(session, obj, video, request, segmenter) -> float:
+    if isinstance(request, ImportMaskRequest):
+        return workflow.import_mask(session, video, obj.id, request).confidence
+    return workflow.segment(session, video, segmenter, obj.id, request).confidence
 
 
 # ---- subcommands ---------------------------------------------------------------------------------
@@ -139,7 +91,7 @@ def cmd_info(args) -> None:
         info = video.info.to_dict()
     info["backends"] = backends.report()
     from .device import choose_device, describe
-    info["device"] = describe(choose_device())
+    info["device"] = describe(choose_device(SETTINGS.device))
     if args.json:
         print(json.dumps(info), flush=True)
         return
@@ -151,52 +103,79 @@ def cmd_info(args) -> None:
 
 
 def cmd_segment(args) -> None:
+    check_folder(args.out)
     with open_video(args.video) as video:
-        clicks = _clicks(args, video)
-        frame, _ = _prepare_keyframe(args, video, clicks)
+        request = _keyframe_request(args, Clip.of(video))
+        if request is None:
+            raise EngineError("give at least one --click X,Y")
+        segmenter = _backend(args, "segmenter")
         session, obj = _session_with_object(args, video)
-        conf = _set_keyframe(args, session, obj, video, frame, clicks, None)
-        # the segmentation is also the result for that frame (a keyframe needs no tracker)
-        TrackRun(session, video, None, [obj.id], "forward", frame, frame).run()
-        path = session.result_path(obj, frame)
-    emit(args, f"{path} (confidence {conf:.2f})", mask=str(path), confidence=conf, frame=frame)
+        conf = _set_keyframe(session, obj, video, request, segmenter)
+        # the keyframe is also the result for its frame (it needs no tracker)
+        workflow.track(session, video, None, TrackRequest((obj.id,), request.frame, request.frame, "forward"))
+        path = session.result_path(obj, request.frame)
+    emit(args, f"{path} (confidence {conf:.2f})", mask=str(path), confidence=conf, frame=request.frame)
+
+
+def _track(args, video) -> tuple:
+    """Keyframe (if given) then track, for `track` and `run`: (session, object, result)."""
+    clip = Clip.of(video)
+    request = _keyframe_request(args, clip)
+    _require_keyframe(args, request)
+    start, end = clip.check_range(args.start, args.end)
+    track_request = TrackRequest(None, start, end, args.direction, getattr(args, "preview", False))
+    segmenter = _backend(args, "segmenter") if isinstance(request, SegmentRequest) else None
+    tracker = _backend(args, "tracker")
+    session, obj = _session_with_object(args, video)
+    if request is not None:
+        _set_keyframe(session, obj, video, request, segmenter)
+    result = workflow.track(session, video, tracker, replace(track_request, objects=(obj.id,)),
+                            progress=ConsoleProgress("track", args.json))
+    return session, obj, result
 
 
 def cmd_track(args) -> None:
+    check_folder(args.out)
     with open_video(args.video) as video:
-        clicks = _clicks(args, video)
-        frame, mask = _prepare_keyframe(args, video, clicks)
-        session, obj = _session_with_object(args, video)
-        if clicks or mask is not None:
-            _set_keyframe(args, session, obj, video, frame, clicks, mask)
-        result = _track(args, session, video, [obj.id])
-        mask_dir = session.mask_dir(obj)
-        if args.preview:
-            from .outputs import write_mask_products
-            write_mask_products(video, [(session.mask_dir(o), o.color) for o in session.objects.values()],
-                                range(_frame(video, args.start, 0), _frame(video, args.end, len(video) - 1) + 1),
-                                args.out)
+        session, obj, result = _track(args, video)
         low = sorted(f for f, c in session.confidence(obj.id).items() if c < 0.5)
+    mask_dir = session.mask_dir(obj)
     emit(args, f"{mask_dir}: {result['frames']} frames tracked" +
          (f"; low confidence on {len(low)} frames (first: {low[:10]})" if low else ""),
          masks=str(mask_dir), low_confidence=low, **result)
 
 
+def _remove(args, video, masks_root) -> dict:
+    names = [n for n in args.objects.split(",") if n] if getattr(args, "objects", None) else None
+    request = RemoveRequest(None, args.start, args.end, args.dilate, args.resize_ratio, args.movie)
+    out = Layout(check_folder(args.out))
+    shape = (video.height, video.width)
+    if Layout(masks_root).session_file.exists():  # a track output folder: its objects by name
+        session = Session.load(masks_root)
+        ids = tuple(session.get_object(n, by_name=True).id for n in names) if names else None
+        request = replace(request, objects=ids)
+        objs = request.resolve(session)
+        masks = workflow.MaskFolders([session.mask_dir(o) for o in objs], shape)
+    else:
+        masks = workflow.MaskFolders.find(masks_root, shape, names)
+    inpainter = _backend(args, "inpainter")
+    return workflow.remove_masks(video, inpainter, masks, out, request, progress=ConsoleProgress("remove", args.json))
+
+
 def cmd_remove(args) -> None:
+    check_folder(args.out)
     with open_video(args.video) as video:
-        result = _remove(args, video, args.masks, args.out)
+        result = _remove(args, video, Path(args.masks))
     emit(args, f"{result['out']}: {result['frames']} frames cleaned ({result['skipped']} kept from before)", **result)
 
 
 def cmd_run(args) -> None:
+    check_folder(args.out)
     with open_video(args.video) as video:
-        clicks = _clicks(args, video)
-        frame, mask = _prepare_keyframe(args, video, clicks)
-        session, obj = _session_with_object(args, video)
-        _set_keyframe(args, session, obj, video, frame, clicks, mask)
-        tracked = _track(args, session, video, [obj.id])
+        RemoveRequest(None, args.start, args.end, args.dilate, args.resize_ratio, args.movie)  # checked first
+        session, obj, tracked = _track(args, video)
         args.objects = None
-        removed = _remove(args, video, args.out, args.out)
+        removed = _remove(args, video, Path(args.out))
     emit(args, f"masks: {session.mask_dir(obj)} ({tracked['frames']} frames), clean plate: {removed['out']}",
          masks=str(session.mask_dir(obj)), clean=removed["out"])
 
@@ -209,36 +188,31 @@ def cmd_demo(args) -> None:
 
 def cmd_serve(args) -> None:
     from .server.cli import run_serve
-    run_serve(args)
+    run_serve(args, SETTINGS)
 
 
 # ---- parser --------------------------------------------------------------------------------------
-def _add_backend_options(p, kinds) -> None:
-    for kind in kinds:
-        p.add_argument(f"--{kind}", default="auto", help=f"{kind} backend (default: auto = best available)")
-    if not any(a.dest == "device" for a in p._actions):
-        p.add_argument("--device", metavar="DEVICE",
-                       help="cuda, cuda:N, mps or cpu for learned backends (default: the best present)")
-
-
 def _add_range(p) -> None:
     p.add_argument("--start", type=int, help="first frame (0-based; default: first)")
     p.add_argument("--end", type=int, help="last frame, inclusive (default: last)")
 
 
 def _add_keyframe_options(p, mask: bool = True) -> None:
-    p.add_argument("--click", action="append", metavar="X,Y[,+|-]", help="a click in image pixels; repeat")
+    p.add_argument("--click", action="append", metavar="X,Y[,+|-]",
+                   help="a click in image pixels, '-' last for background; repeat for more. A value that "
+                        "starts with '-' must be joined with '=': --click=-1,5")
     if mask:
         p.add_argument("--init-mask", metavar="PNG", help="start from this mask instead of clicks")
     p.add_argument("--frame", type=int, help="frame the clicks/mask are on (default: --start or 0)")
-    p.add_argument("--object", metavar="NAME", help="object name (default: object1)")
+    p.add_argument("--object", metavar="NAME", help="object name, any characters (default: object1)")
 
 
 def _add_remove_options(p) -> None:
-    p.add_argument("--dilate", type=int, default=8, metavar="PX", help="grow the masks by PX pixels (default 8)")
-    p.add_argument("--resize-ratio", type=float, default=1.0, metavar="R",
+    p.add_argument("--dilate", type=int, default=workflow.DILATE_DEFAULT, metavar="PX",
+                   help=f"grow the masks by PX pixels, 0..{workflow.DILATE_MAX} (default {workflow.DILATE_DEFAULT})")
+    p.add_argument("--resize-ratio", type=float, default=workflow.RESIZE_RATIO_DEFAULT, metavar="R",
                    help="inpaint at R times the size, 0<R<=1, to save memory and time (default 1)")
-    p.add_argument("--movie", choices=["ffv1", "prores"], help="also write the clean plate as a lossless movie")
+    p.add_argument("--movie", choices=workflow.MOVIE_CODECS, help="also write the clean plate as a lossless movie")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keyframe_options(p, mask=False)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_segment, start=None)
-    _add_backend_options(p, ["segmenter"])
+    config.add_backend_arguments(p, ["segmenter"])
 
     p = sub.add_parser("track", parents=[common], help="matte sequence from clicks or a mask on one frame")
     p.add_argument("video")
@@ -268,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
                    help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
     p.add_argument("--out", required=True)
-    _add_backend_options(p, ["segmenter", "tracker"])
+    config.add_backend_arguments(p, ["segmenter", "tracker"])
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("remove", parents=[common], help="clean plate from matte sequences")
@@ -278,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(p)
     _add_remove_options(p)
     p.add_argument("--out", required=True)
-    _add_backend_options(p, ["inpainter"])
+    config.add_backend_arguments(p, ["inpainter"])
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("run", parents=[common], help="segment, track and remove in one go")
@@ -288,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_remove_options(p)
     p.add_argument("--direction", choices=DIRECTIONS, default="both")
     p.add_argument("--out", required=True)
-    _add_backend_options(p, ["segmenter", "tracker", "inpainter"])
+    config.add_backend_arguments(p, ["segmenter", "tracker", "inpainter"])
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", parents=[common], help="whole pipeline on a generated clip with known truth")
@@ -308,10 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SETTINGS
     args = build_parser().parse_args(argv)
     try:
+        SETTINGS = config.load()
         args.func(args)
+        sys.stdout.flush()
         return 0
+    except BrokenPipeError:  # the reader went away (`| head`): not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except EngineError as exc:
         _fail(args, str(exc))
         return 2
@@ -319,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         _fail(args, "cancelled; finished frames are kept and the next run resumes from them")
         return 130
     except Exception as exc:  # a bug: still one line, the traceback only on request
-        if os.environ.get("VTA_DEBUG"):
+        if SETTINGS.debug:
             raise
         _fail(args, f"internal error: {type(exc).__name__}: {exc} (set VTA_DEBUG=1 for details)")
         return 1
@@ -327,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fail(args, message: str) -> None:
     if getattr(args, "json", False):
-        print(json.dumps({"event": "error", "message": message}), flush=True)
+        try:
+            print(json.dumps({"event": "error", "message": message}), flush=True)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    ConsoleProgress.end_line()
     print(f"vta-engine: error: {message}", file=sys.stderr)
 
 

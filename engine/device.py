@@ -10,8 +10,8 @@ Importable without torch: then only "cpu" exists.
 from __future__ import annotations
 
 import importlib.util
-import os
 
+from . import config
 from .errors import EngineError
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -40,7 +40,7 @@ def available_devices() -> list[str]:
 
 def choose_device(requested: str | None = None) -> str:
     """requested: None/"auto" (or $VTA_DEVICE), "cuda", "cuda:1", "mps", "cpu"."""
-    requested = (requested or os.environ.get("VTA_DEVICE") or "auto").strip().lower()
+    requested = (requested or config.current().device or "auto").strip().lower()
     have = available_devices()
     if requested == "auto":
         return have[0]
@@ -55,7 +55,7 @@ def choose_device(requested: str | None = None) -> str:
 
 def choose_dtype(device: str, requested: str | None = None) -> str:
     """Name of the torch dtype for the heavy encoders on `device` ($VTA_DTYPE overrides)."""
-    requested = (requested or os.environ.get("VTA_DTYPE") or "auto").strip().lower()
+    requested = (requested or config.current().dtype or "auto").strip().lower()
     if requested not in DTYPES:
         raise EngineError(f"unknown dtype '{requested}' (known: {', '.join(DTYPES)})")
     if requested != "auto":

@@ -33,10 +33,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def sweep_partial_files(folder: str | os.PathLike) -> int:
+    """Delete the temporary files a killed writer left in `folder` (`.<name>.<random>.tmp`, see
+    atomic_write_bytes); call it only where no other writer is at work. Returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    gone = 0
+    for path in folder.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+        gone += 1
+    return gone
+
+
 def encode_png(image: np.ndarray, compression: int = 1) -> bytes:
-    """PNG bytes of a gray (H,W) or RGB (H,W,3) uint8/uint16 array (RGB order, not OpenCV's BGR)."""
+    """PNG bytes of a gray (H,W), RGB (H,W,3) or RGBA (H,W,4) uint8/uint16 array (RGB order, not
+    OpenCV's BGR)."""
     if image.ndim == 3:
-        image = image[:, :, ::-1]
+        image = image[:, :, [2, 1, 0, 3]] if image.shape[2] == 4 else image[:, :, ::-1]
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise OSError("PNG encoding failed")
@@ -58,16 +72,70 @@ def mask_to_png_array(mask: np.ndarray, bits: int = 8) -> np.ndarray:
     return mask.astype(dtype)
 
 
-def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """A matte PNG (any bit depth, gray/RGB/palette) → boolean mask (non-zero = object)."""
+#: A matte pixel is "object" when it is above half of its bit depth's full scale (> 127 of 255,
+#: > 32767 of 65535). An image whose values are only 0 and 1 is read as a 0/1 mask.
+MASK_THRESHOLD = 0.5
+
+
+def decode_image(data: bytes | np.ndarray, what: str = "image") -> np.ndarray:
+    """PNG/JPEG/... bytes → the image as stored (any bit depth and channel count); EngineError if
+    the bytes are not an image."""
+    from .errors import EngineError
+
+    buf = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf is not None and buf.size else None
+    if image is None:
+        raise EngineError(f"{what} is not a readable PNG/JPEG image")
+    return image
+
+
+def matte_channel(image: np.ndarray) -> np.ndarray:
+    """The one channel that carries coverage: gray as is; RGBA its alpha when the alpha varies
+    (a cut-out), otherwise the brightest colour channel (a white-on-black matte saved as RGB)."""
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4 and image[:, :, 3].min() < image[:, :, 3].max():
+        return image[:, :, 3]
+    return image[:, :, :3].max(axis=2) if image.shape[2] >= 3 else image[:, :, 0]
+
+
+def matte_coverage(image: np.ndarray) -> np.ndarray:
+    """A decoded matte → float32 coverage 0..1 (8-bit /255, 16-bit /65535)."""
+    image = matte_channel(image)
+    top = 65535.0 if image.dtype == np.uint16 else 255.0
+    return image.astype(np.float32) / np.float32(top)
+
+
+def image_to_mask(image: np.ndarray) -> np.ndarray:
+    """A decoded matte → bool mask with the one threshold (MASK_THRESHOLD)."""
+    image = matte_channel(image)
+    if image.max() <= 1:
+        return image > 0
+    top = 65535 if image.dtype == np.uint16 else 255
+    return image > int(top * MASK_THRESHOLD)
+
+
+def decode_mask(data: bytes, what: str = "the mask") -> np.ndarray:
+    """Mask image bytes (8/16-bit, gray/RGB/RGBA/palette) → bool mask."""
+    return image_to_mask(decode_image(data, what))
+
+
+def _read_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
     if image is None:
         raise FileNotFoundError(f"cannot read mask '{path}'")
-    if image.ndim == 3:
-        image = image.max(axis=2)
-    threshold = 32767 if image.dtype == np.uint16 else 127
-    return image > threshold if image.max() > 1 else image > 0
+    return image
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """A matte file → bool mask (see MASK_THRESHOLD); FileNotFoundError when unreadable."""
+    return image_to_mask(_read_image(path))
+
+
+def read_coverage(path: str | os.PathLike) -> np.ndarray:
+    """A matte file → float32 coverage 0..1 (a 16-bit probability map keeps its precision)."""
+    return matte_coverage(_read_image(path))
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import EngineError
 from .fileio import atomic_write_png, mask_to_png_array, read_mask
 from .progress import CancelToken
-from .session import frame_name
+from .session import Layout, frame_name
 
 MOVIE_CODECS = {  # name → (FFmpeg encoder, pixel format, container suffix)
     "ffv1": ("ffv1", "bgr0", ".mkv"),
@@ -92,12 +92,11 @@ def overlay(image: np.ndarray, masks: Iterable[tuple[np.ndarray, tuple[int, int,
 
 
 def write_mask_products(video, objects: list[tuple[Path, tuple[int, int, int]]], frames: Iterable[int],
-                        out_dir: str | Path, combined: bool = True, preview: bool = True,
+                        layout: Layout, combined: bool = True, preview: bool = True,
                         cancel: CancelToken | None = None, progress: Callable | None = None) -> dict:
-    """From per-object matte folders: out_dir/combined/<frame>.png and out_dir/preview.mp4."""
-    out_dir = Path(out_dir)
+    """From per-object matte folders: the layout's combined/<frame>.png and preview.mp4."""
     frames = list(frames)
-    writer = MovieWriter(out_dir / "preview.mp4", video.width, video.height, video.fps) if preview else None
+    writer = MovieWriter(layout.preview_path, video.width, video.height, video.fps) if preview else None
     ok = False
     try:
         for n, frame in enumerate(frames):
@@ -111,7 +110,7 @@ def write_mask_products(video, objects: list[tuple[Path, tuple[int, int, int]]],
                 union = np.zeros((video.height, video.width), bool)
                 for m, _ in masks:
                     union |= m
-                atomic_write_png(out_dir / "combined" / frame_name(frame), mask_to_png_array(union))
+                atomic_write_png(layout.combined_dir / frame_name(frame), mask_to_png_array(union))
             if writer:
                 writer.write(overlay(video.read(frame), masks))
             if progress:
@@ -120,8 +119,8 @@ def write_mask_products(video, objects: list[tuple[Path, tuple[int, int, int]]],
     finally:
         if writer:
             writer.close(ok)
-    return {"combined": str(out_dir / "combined") if combined else None,
-            "preview": str(out_dir / "preview.mp4") if preview else None}
+    return {"combined": str(layout.combined_dir) if combined else None,
+            "preview": str(layout.preview_path) if preview else None}
 
 
 def write_clean_movie(clean_dir: str | Path, frames: Iterable[int], fps: float, path: str | Path,

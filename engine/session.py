@@ -1,20 +1,26 @@
 """The session: one clip, a frame range, objects, keyframe annotations, and results on disk.
 
 Everything an artist made is persisted the moment it is made (atomic JSON + PNG), so a crash or
-kill -9 of the engine loses nothing. Layout of a session folder:
+kill -9 of the engine loses nothing. Every path of a session folder is built here, by `Layout`,
+and nowhere else (docs/OUTPUTS.md describes the files):
 
-    session.json                               clip, range, objects, clicks, keyframe revisions
+    session.json                               clip, range, objects (name → folder), keyframes
     keyframes/<object id>/<frame:05d>.png      the mask each keyframe stands for
-    masks/<object name>/<frame:05d>.png        tracked matte per frame (the CLI's output layout)
-    masks/<object name>/track.jsonl            per-frame confidence and the keyframes it came from
-    clean/<frame:05d>.png                      clean plate
+    masks/<object folder>/<frame:05d>.png      tracked matte per frame
+    masks/<object folder>/track.jsonl          per-frame confidence and the keyframes it came from
+    clean/<frame:05d>.png, clean/clean.jsonl   clean plate and what made each frame
+    combined/<frame:05d>.png, preview.mp4      union of the mattes, overlay movie (optional)
+    .work/<object id>/<anchors>/               a blended segment's forward pass while it runs
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import threading
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,21 +28,105 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EngineError, NotFound
-from .fileio import atomic_write_json, atomic_write_png, mask_to_png_array, read_jsonl, read_mask
+from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_png, mask_to_png_array, read_jsonl,
+                     read_mask)
 
 SESSION_FILE = "session.json"
+#: a frame's file name; str.format pattern with {frame} = the clip position (0-based)
+FRAME_PATTERN = "{frame:05d}.png"
 _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
             (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+_FOLDER_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_FOLDER_MAX = 48
 
 
 def frame_name(frame: int) -> str:
-    return f"{frame:05d}.png"
+    return FRAME_PATTERN.format(frame=frame)
 
 
-def safe_name(name: str) -> str:
-    """An object name usable as a folder name on every OS."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip()).strip("._")
-    return cleaned[:64]
+def check_folder(path: str | Path, what: str = "--out") -> Path:
+    """`path` as an output folder: an EngineError (not an OSError later) when it names a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise EngineError(f"{what} '{path}' is a file, not a folder; choose a folder")
+    return path
+
+
+def legacy_folder(name: str) -> str:
+    """The folder name sessions made before names and folders were separate (kept for them)."""
+    return _FOLDER_CHARS.sub("_", name.strip()).strip("._")[:64]
+
+
+def folder_slug(name: str) -> str:
+    """A readable ASCII folder name for an object name (accents dropped, other runs → "_");
+    empty when nothing readable is left (a name in another script)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return _FOLDER_CHARS.sub("_", ascii_name.strip()).strip("._")[:_FOLDER_MAX]
+
+
+def object_folder(name: str, taken: set[str]) -> str:
+    """The folder for a new object name (pure): its slug when that is free (compared without case,
+    for case-insensitive file systems), else the slug plus a short hash of the exact name, which is
+    stable and tells apart names that share a slug (`boom mic`, `boom_mic`, `犬`, `猫`)."""
+    slug = folder_slug(name)
+    taken = {t.casefold() for t in taken}
+    if slug and slug.casefold() not in taken:
+        return slug
+    digest = hashlib.sha1(name.encode()).hexdigest()
+    for n in range(6, len(digest) + 1):
+        folder = f"{slug or 'object'}-{digest[:n]}"
+        if folder.casefold() not in taken:
+            return folder
+    raise EngineError(f"no free folder name for object '{name}'")
+
+
+class Layout:
+    """Every path inside a session (or CLI output) folder; the one place they are spelled out."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def session_file(self) -> Path:
+        return self.root / SESSION_FILE
+
+    def keyframe_dir(self, obj_id: int) -> Path:
+        return self.root / "keyframes" / str(obj_id)
+
+    def keyframe_path(self, obj_id: int, frame: int) -> Path:
+        return self.keyframe_dir(obj_id) / frame_name(frame)
+
+    @property
+    def masks_dir(self) -> Path:
+        return self.root / "masks"
+
+    def mask_dir(self, folder: str) -> Path:
+        return self.masks_dir / folder
+
+    def track_log(self, folder: str) -> Path:
+        return self.mask_dir(folder) / "track.jsonl"
+
+    @property
+    def clean_dir(self) -> Path:
+        return self.root / "clean"
+
+    @property
+    def clean_log(self) -> Path:
+        return self.clean_dir / "clean.jsonl"
+
+    @property
+    def combined_dir(self) -> Path:
+        return self.root / "combined"
+
+    @property
+    def preview_path(self) -> Path:
+        return self.root / "preview.mp4"
+
+    def clean_movie(self, suffix: str) -> Path:
+        return self.root / f"clean{suffix}"
+
+    def work_dir(self, obj_id: int, key: str) -> Path:
+        return self.root / ".work" / str(obj_id) / key
 
 
 @dataclass
@@ -52,13 +142,15 @@ class Keyframe:
     rev: int  # session-wide revision when this keyframe's mask last changed
     clicks: list[Click] = field(default_factory=list)
     source: str = "clicks"  # "clicks" or "mask" (imported)
+    confidence: float = 1.0  # the segmenter's, for keyframes from clicks; 1.0 for imported masks
 
 
 @dataclass
 class TrackedObject:
     id: int
-    name: str
+    name: str  # as the user typed it
     color: tuple[int, int, int]
+    folder: str  # its mattes' folder under masks/, unique in the session
     keyframes: dict[int, Keyframe] = field(default_factory=dict)
 
 
@@ -67,6 +159,7 @@ class Session:
 
     def __init__(self, root: Path, data: dict) -> None:
         self.root = Path(root)
+        self.paths = Layout(self.root)
         self.lock = threading.RLock()
         self.id: str = data["id"]
         self.video: str = data["video"]
@@ -77,17 +170,18 @@ class Session:
         self.matte_bits: int = int(data.get("matte_bits", 8))
         self.objects: dict[int, TrackedObject] = {}
         for o in data.get("objects", []):
-            obj = TrackedObject(int(o["id"]), o["name"], tuple(o["color"]))
+            obj = TrackedObject(int(o["id"]), o["name"], tuple(o["color"]), o.get("folder") or legacy_folder(o["name"]))
             for k in o.get("keyframes", []):
                 obj.keyframes[int(k["frame"])] = Keyframe(
-                    int(k["frame"]), int(k["rev"]), [Click(**c) for c in k.get("clicks", [])], k.get("source", "clicks"))
+                    int(k["frame"]), int(k["rev"]), [Click(**c) for c in k.get("clicks", [])], k.get("source", "clicks"),
+                    float(k.get("confidence", 1.0)))
             self.objects[obj.id] = obj
 
     # ---- creation and persistence -------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, video: str, frame_count: int, start: int | None = None,
                end: int | None = None, session_id: str | None = None) -> "Session":
-        root = Path(root)
+        root = check_folder(root, "session folder")
         if (root / SESSION_FILE).exists():
             raise EngineError(f"'{root}' already holds a session; load it instead")
         data = {"id": session_id or uuid.uuid4().hex[:12], "video": str(video), "frame_count": frame_count,
@@ -98,9 +192,7 @@ class Session:
 
     @classmethod
     def load(cls, root: str | Path) -> "Session":
-        import json
-
-        path = Path(root) / SESSION_FILE
+        path = Layout(root).session_file
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -113,7 +205,8 @@ class Session:
     def open_or_create(cls, root: str | Path, video: str, frame_count: int) -> "Session":
         """Reuse the session in `root` when it is for the same video, so earlier keyframes and results
         are kept; otherwise start one."""
-        if (Path(root) / SESSION_FILE).exists():
+        root = check_folder(root)
+        if Layout(root).session_file.exists():
             session = cls.load(root)
             if Path(session.video).resolve() == Path(video).resolve() and session.frame_count == frame_count:
                 return session
@@ -126,7 +219,7 @@ class Session:
                 "id": self.id, "video": self.video, "frame_count": self.frame_count, "start": self.start,
                 "end": self.end, "rev": self.rev, "matte_bits": self.matte_bits,
                 "objects": [
-                    {"id": o.id, "name": o.name, "color": list(o.color),
+                    {"id": o.id, "name": o.name, "color": list(o.color), "folder": o.folder,
                      "keyframes": [asdict(k) for k in sorted(o.keyframes.values(), key=lambda k: k.frame)]}
                     for o in self.objects.values()
                 ],
@@ -134,7 +227,7 @@ class Session:
 
     def save(self) -> None:
         with self.lock:
-            atomic_write_json(self.root / SESSION_FILE, self.to_dict())
+            atomic_write_json(self.paths.session_file, self.to_dict())
 
     # ---- range ----------------------------------------------------------------------------------
     def check_frame(self, frame: int) -> int:
@@ -154,16 +247,27 @@ class Session:
             self.save()
 
     # ---- objects --------------------------------------------------------------------------------
-    def get_object(self, ref: int | str) -> TrackedObject:
-        """An object by id, or by name."""
+    def get_object(self, ref: int | str, by_name: bool = False) -> TrackedObject:
+        """An object by id (an int, or its decimal string as in a URL), or by its exact name when
+        `by_name` is given: never a guess between the two."""
         with self.lock:
-            if isinstance(ref, int) and ref in self.objects:
-                return self.objects[ref]
-            for obj in self.objects.values():
-                if obj.name == ref or str(obj.id) == str(ref):
+            if by_name:
+                for obj in self.objects.values():
+                    if obj.name == ref:
+                        return obj
+            elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal() and ref.isascii()):
+                obj = self.objects.get(int(ref))
+                if obj is not None:
                     return obj
             known = ", ".join(f"{o.id}:{o.name}" for o in self.objects.values()) or "none"
-            raise NotFound(f"unknown object '{ref}' (objects: {known})")
+            what = "name" if by_name else "id"
+            raise NotFound(f"unknown object {what} '{ref}' (objects: {known})")
+
+    def find_object(self, name: str) -> TrackedObject | None:
+        try:
+            return self.get_object(name.strip(), by_name=True)
+        except NotFound:
+            return None
 
     def add_object(self, name: str | None = None, color: tuple[int, int, int] | None = None) -> TrackedObject:
         with self.lock:
@@ -172,28 +276,31 @@ class Session:
             color = tuple(int(c) for c in color) if color else _PALETTE[(new_id - 1) % len(_PALETTE)]
             if len(color) != 3 or not all(0 <= c <= 255 for c in color):
                 raise EngineError("colour must be three integers 0..255")
-            obj = TrackedObject(new_id, name, color)
+            folder = object_folder(name, {o.folder for o in self.objects.values()})
+            obj = TrackedObject(new_id, name, color, folder)
             self.objects[new_id] = obj
             self.save()
             return obj
 
     def _check_name(self, name: str, ignore: int | None = None) -> str:
-        folder = safe_name(name)
-        if not folder:
-            raise EngineError(f"object name '{name}' has no usable characters")
+        name = name.strip()
+        if not name or not name.isprintable():
+            raise EngineError(f"object name {name!r} must be printable and not blank")
         for obj in self.objects.values():
-            if obj.id != ignore and safe_name(obj.name) == folder:
+            if obj.id != ignore and obj.name == name:
                 raise EngineError(f"an object named '{obj.name}' already exists")
-        return name.strip()
+        return name
 
     def rename_object(self, ref: int | str, name: str, color: tuple[int, int, int] | None = None) -> TrackedObject:
         with self.lock:
             obj = self.get_object(ref)
             name = self._check_name(name, ignore=obj.id)
-            old_dir, new_dir = self.mask_dir(obj), self.root / "masks" / safe_name(name)
-            if old_dir.exists() and old_dir != new_dir:
-                old_dir.rename(new_dir)
-            obj.name = name
+            if name != obj.name:
+                folder = object_folder(name, {o.folder for o in self.objects.values() if o.id != obj.id})
+                old_dir, new_dir = self.mask_dir(obj), self.paths.mask_dir(folder)
+                if old_dir.exists() and old_dir != new_dir:
+                    old_dir.rename(new_dir)
+                obj.name, obj.folder = name, folder
             if color is not None:
                 obj.color = tuple(int(c) for c in color)
             self.save()
@@ -204,38 +311,40 @@ class Session:
             obj = self.get_object(ref)
             del self.objects[obj.id]
             self.save()
-            shutil.rmtree(self.root / "keyframes" / str(obj.id), ignore_errors=True)
+            shutil.rmtree(self.paths.keyframe_dir(obj.id), ignore_errors=True)
             shutil.rmtree(self.mask_dir(obj), ignore_errors=True)
 
     # ---- keyframes ------------------------------------------------------------------------------
     def keyframe_path(self, obj: TrackedObject, frame: int) -> Path:
-        return self.root / "keyframes" / str(obj.id) / frame_name(frame)
+        return self.paths.keyframe_path(obj.id, frame)
 
     def set_keyframe(self, ref: int | str, frame: int, mask: np.ndarray, clicks: list[Click] | None = None,
-                     source: str = "clicks") -> Keyframe:
+                     source: str = "clicks", confidence: float = 1.0) -> Keyframe:
         """Store the mask a keyframe stands for (from clicks or imported) and bump its revision, which
-        marks exactly the frames this keyframe governs as stale."""
+        marks exactly the frames this keyframe governs as stale. Setting the same mask from the same
+        clicks again changes nothing, so re-running a command resumes instead of redoing."""
         with self.lock:
             obj = self.get_object(ref)
             self.check_frame(frame)
             mask = np.asarray(mask).astype(bool)
             if not mask.any():
                 raise EngineError(f"the mask for '{obj.name}' on frame {frame} is empty")
+            clicks = list(clicks or [])
+            old = obj.keyframes.get(frame)
+            if old is not None and old.clicks == clicks and old.source == source and self._same_mask(obj, frame, mask):
+                return old
             self.rev += 1
             atomic_write_png(self.keyframe_path(obj, frame), mask_to_png_array(mask))
-            key = Keyframe(frame, self.rev, list(clicks or []), source)
+            key = Keyframe(frame, self.rev, clicks, source, round(float(confidence), 4))
             obj.keyframes[frame] = key
             self.save()
             return key
 
-    def set_clicks(self, ref: int | str, frame: int, clicks: list[Click]) -> None:
-        """Record clicks without a mask yet (keeps the artist's clicks even if segmentation fails)."""
-        with self.lock:
-            obj = self.get_object(ref)
-            key = obj.keyframes.get(frame)
-            if key is not None:
-                key.clicks = list(clicks)
-                self.save()
+    def _same_mask(self, obj: TrackedObject, frame: int, mask: np.ndarray) -> bool:
+        try:
+            return np.array_equal(read_mask(self.keyframe_path(obj, frame)), mask)
+        except FileNotFoundError:
+            return False
 
     def clicks(self, ref: int | str, frame: int) -> list[Click]:
         with self.lock:
@@ -260,37 +369,58 @@ class Session:
 
     # ---- results --------------------------------------------------------------------------------
     def mask_dir(self, obj: TrackedObject) -> Path:
-        return self.root / "masks" / safe_name(obj.name)
+        return self.paths.mask_dir(obj.folder)
 
     def result_path(self, obj: TrackedObject, frame: int) -> Path:
         return self.mask_dir(obj) / frame_name(frame)
 
     def track_log_path(self, obj: TrackedObject) -> Path:
-        return self.mask_dir(obj) / "track.jsonl"
+        return self.paths.track_log(obj.folder)
 
     def track_records(self, ref: int | str) -> dict[int, dict]:
-        """frame → the last record written for it (confidence, signature)."""
+        """frame → its current record: the newest line written for that frame (docs/OUTPUTS.md)."""
         obj = self.get_object(ref)
         records: dict[int, dict] = {}
         for rec in read_jsonl(self.track_log_path(obj)):
             records[int(rec["frame"])] = rec
         return records
 
+    def compact_track_log(self, ref: int | str) -> None:
+        """Rewrite track.jsonl (atomically) as one current record per frame, in frame order."""
+        with self.lock:
+            obj = self.get_object(ref)
+            path = self.track_log_path(obj)
+            if not path.exists():
+                return
+            records = self.track_records(obj.id)
+            text = "".join(json.dumps(records[f], sort_keys=True) + "\n" for f in sorted(records))
+            atomic_write_bytes(path, text.encode())
+
     def confidence(self, ref: int | str) -> dict[int, float]:
-        return {f: float(r["confidence"]) for f, r in self.track_records(ref).items()
-                if self.result_path(self.get_object(ref), f).exists()}
+        obj = self.get_object(ref)
+        return {f: float(r["confidence"]) for f, r in self.track_records(obj.id).items()
+                if self.result_path(obj, f).exists()}
 
     def result_mask(self, ref: int | str, frame: int) -> np.ndarray | None:
         path = self.result_path(self.get_object(ref), frame)
         return read_mask(path) if path.exists() else None
 
     def clean_dir(self) -> Path:
-        return self.root / "clean"
+        return self.paths.clean_dir
+
+    def object_files(self, obj: TrackedObject) -> dict:
+        """Where an object's mattes are, for clients that read them from disk."""
+        return {"folder": obj.folder, "dir": str(self.mask_dir(obj).resolve()), "pattern": FRAME_PATTERN}
 
     def summary(self) -> dict:
         """JSON-ready view for the API and the add-on."""
         data = self.to_dict()
         for o in data["objects"]:
-            conf = self.confidence(o["id"])
-            o["tracked_frames"] = len(conf)
+            obj = self.objects.get(o["id"])
+            if obj is None:
+                continue
+            o["tracked_frames"] = len(self.confidence(obj.id))
+            o.update(self.object_files(obj))
+        data["clean_dir"] = str(self.paths.clean_dir.resolve())
+        data["clean_pattern"] = FRAME_PATTERN
         return data

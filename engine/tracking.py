@@ -19,11 +19,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .backends.base import Tracker
-from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_mask
+from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_coverage, read_jsonl, read_mask
 from .progress import CancelToken, no_progress
 from .session import Session, TrackedObject, frame_name
 from .video_io import VideoReader
-import cv2
 
 DIRECTIONS = ("forward", "backward", "both")
 Anchor = tuple[int, int] | None  # (keyframe frame, revision)
@@ -87,21 +86,17 @@ def blend_weights(frame: int, left: int, right: int, conf_fwd: float, conf_bwd: 
 
 
 class TrackRun:
-    """One tracking job over a session: plans, skips what is up to date, writes as it goes."""
+    """One tracking job over a session: plans, skips what is up to date, writes as it goes.
+    Its arguments are already checked (engine/workflow.py's TrackRequest); front ends call
+    workflow.track, not this."""
 
-    def __init__(self, session: Session, video: VideoReader, tracker: Tracker, objects: Iterable[int] | None = None,
-                 direction: str = "both", start: int | None = None, end: int | None = None,
-                 cancel: CancelToken | None = None, progress: Callable = no_progress,
-                 on_frame: Callable[[int, int, float], None] | None = None) -> None:
+    def __init__(self, session: Session, video: VideoReader, tracker: Tracker | None, objects: Iterable[int],
+                 direction: str, start: int, end: int, cancel: CancelToken | None = None,
+                 progress: Callable = no_progress, on_frame: Callable[[int, int, float], None] | None = None) -> None:
         self.session, self.video, self.tracker = session, video, tracker
         self.direction = direction
-        if direction not in DIRECTIONS:
-            from .errors import EngineError
-            raise EngineError(f"direction must be one of: {', '.join(DIRECTIONS)}")
-        self.start = session.start if start is None else session.check_frame(start)
-        self.end = session.end if end is None else session.check_frame(end)
-        ids = list(session.objects) if objects is None else [session.get_object(o).id for o in objects]
-        self.objects: list[TrackedObject] = [session.objects[i] for i in ids]
+        self.start, self.end = start, end
+        self.objects: list[TrackedObject] = [session.objects[i] for i in objects]
         self.cancel = cancel or CancelToken()
         self.progress = progress
         self.on_frame = on_frame or (lambda obj, frame, conf: None)
@@ -111,12 +106,8 @@ class TrackRun:
     def pending(self) -> list[Segment]:
         """Segments with at least one frame whose stored signature is not the current one, grouped
         across objects that share the same anchors and frames (so the tracker shares its flow)."""
-        from .errors import EngineError
-
         groups: dict[tuple, Segment] = {}
         for obj in self.objects:
-            if not obj.keyframes:
-                raise EngineError(f"object '{obj.name}' has no keyframe: click on it first")
             records = self.session.track_records(obj.id)
             keys = {f: k.rev for f, k in obj.keyframes.items()}
             for seg in plan_segments(keys, self.start, self.end, self.direction):
@@ -136,24 +127,33 @@ class TrackRun:
 
     # ---- running --------------------------------------------------------------------------------
     def run(self) -> dict:
+        """Track what is pending; however it ends (done, cancelled, an error), each object's
+        track.jsonl is left compacted to one current record per frame."""
         segments = self.pending()
         total = self._total = self.total_frames(segments)
+        self.written = 0
         self.progress(0, total, None)
-        for seg in segments:
-            if seg.left and seg.right and seg.left[0] == seg.right[0]:
-                self._write_keyframe(seg)
-            elif seg.left and seg.right:
-                self._run_blended(seg, total)
-            else:
-                self._run_one_way(seg, total)
-        return {"frames": self.done, "segments": len(segments)}
+        try:
+            for seg in segments:
+                if seg.left and seg.right and seg.left[0] == seg.right[0]:
+                    self._write_keyframe(seg)
+                elif seg.left and seg.right:
+                    self._run_blended(seg, total)
+                else:
+                    self._run_one_way(seg, total)
+        finally:
+            if self.written:
+                for obj in self.objects:
+                    self.session.compact_track_log(obj.id)
+        return {"frames": self.done, "written": self.written, "segments": len(segments)}
 
     def _write_keyframe(self, seg: Segment) -> None:
         frame = seg.frames[0]
         for oid in seg.objects:
             obj = self.session.objects[oid]
             mask = self.session.keyframe_mask(oid, frame)
-            self._write_result(obj, frame, mask.astype(np.float32), 1.0, seg.signature)
+            conf = obj.keyframes[frame].confidence
+            self._write_result(obj, frame, mask.astype(np.float32), conf, seg.signature)
             self._advance(1, self._total, frame)
 
     def _resume_point(self, seg: Segment, objects: list[TrackedObject]) -> int:
@@ -187,7 +187,7 @@ class TrackRun:
                 self._advance(1, total, frame)
 
     def _work_dir(self, obj: TrackedObject, seg: Segment):
-        return self.session.root / ".work" / str(obj.id) / f"{seg.left[0]}-{seg.left[1]}_{seg.right[0]}-{seg.right[1]}"
+        return self.session.paths.work_dir(obj.id, f"{seg.left[0]}-{seg.left[1]}_{seg.right[0]}-{seg.right[1]}")
 
     def _run_blended(self, seg: Segment, total: int) -> None:
         objects = [self.session.objects[i] for i in seg.objects]
@@ -206,7 +206,6 @@ class TrackRun:
                     append_jsonl(work[obj.id] / "fwd.jsonl", {"frame": frame, "confidence": float(confs[obj.id])})
                     atomic_write_png(work[obj.id] / frame_name(frame), prob16)
         fwd_conf = {o.id: {} for o in objects}
-        from .fileio import read_jsonl
         for obj in objects:
             for rec in read_jsonl(work[obj.id] / "fwd.jsonl"):
                 fwd_conf[obj.id][int(rec["frame"])] = float(rec["confidence"])
@@ -223,7 +222,7 @@ class TrackRun:
         if backward[skip:]:
             for frame, probs, confs in self.tracker.propagate(self.video, init_frame, init, backward[skip:], self.cancel):
                 for obj in objects:
-                    fwd = _read_prob(work[obj.id] / frame_name(frame))
+                    fwd = read_coverage(work[obj.id] / frame_name(frame))
                     c_f = fwd_conf[obj.id].get(frame, 0.5)
                     w_f, w_b = blend_weights(frame, left, right, c_f, confs[obj.id])
                     prob = w_f * fwd + w_b * probs[obj.id]
@@ -240,14 +239,10 @@ class TrackRun:
         atomic_write_png(self.session.result_path(obj, frame), image)
         append_jsonl(self.session.track_log_path(obj), {"frame": frame, "confidence": round(float(conf), 4),
                                                         "sig": signature})
+        self.written += 1
         self.on_frame(obj.id, frame, float(conf))
 
     def _advance(self, n: int, total: int, frame: int | None = None) -> None:
         self.done += n
         self.progress(self.done, total, frame)
 
-
-def _read_prob(path) -> np.ndarray:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    return image.astype(np.float32) / 65535.0

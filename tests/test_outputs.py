@@ -8,6 +8,7 @@ import pytest
 from engine.errors import Cancelled
 from engine.fileio import atomic_write_png, mask_to_png_array, read_mask
 from engine.outputs import MovieWriter, write_clean_movie, write_mask_products
+from engine.session import Layout
 from engine.progress import CancelToken
 from engine.video_io import open_video
 
@@ -35,11 +36,11 @@ def test_combined_and_preview(tmp_path, synthetic_movie, synthetic_clip):
         atomic_write_png(a / f"{i:05d}.png", mask_to_png_array(m))
         atomic_write_png(b / f"{i:05d}.png", mask_to_png_array(np.roll(m, 40, axis=1)))
     with open_video(synthetic_movie) as video:
-        write_mask_products(video, [(a, (255, 0, 0)), (b, (0, 255, 0))], range(3), tmp_path)
+        write_mask_products(video, [(a, (255, 0, 0)), (b, (0, 255, 0))], range(3), Layout(tmp_path))
         with pytest.raises(Cancelled):
             token = CancelToken()
             token.cancel()
-            write_mask_products(video, [(a, (255, 0, 0))], range(3), tmp_path / "cancelled", cancel=token)
+            write_mask_products(video, [(a, (255, 0, 0))], range(3), Layout(tmp_path / "cancelled"), cancel=token)
     union = read_mask(tmp_path / "combined" / "00001.png")
     assert np.array_equal(union, synthetic_clip.mask(1) | np.roll(synthetic_clip.mask(1), 40, axis=1))
     with open_video(tmp_path / "preview.mp4") as preview:

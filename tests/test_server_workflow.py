@@ -7,6 +7,7 @@ import base64
 import hashlib
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -162,7 +163,14 @@ def test_track_cancel_resume_remove_download(client, engine, clip, tmp_path):
     rjob = client.remove(s["id"], dilate=4, resize_ratio=0.5, start=0, end=29)
     done = [e for e in client.events(rjob["id"]) if e["event"] == "frame_done"]
     assert len(done) == 30 and client.job(rjob["id"])["status"] == "done"
-    assert client.results(s["id"])["clean"] == list(range(30))
+    results = client.results(s["id"])
+    assert results["clean"] == list(range(30))
+    # where the files are, for a client on the same disk: folders and file-name patterns
+    blob = results["objects"][0]
+    assert blob["folder"] == "blob" and (Path(blob["dir"]) / blob["pattern"].format(frame=7)).is_file()
+    assert (Path(results["clean_dir"]) / results["clean_pattern"].format(frame=7)).is_file()
+    view = client.session(s["id"])["objects"][0]
+    assert (view["dir"], view["pattern"]) == (blob["dir"], blob["pattern"])
     plate = client.download_clean(s["id"], 7, str(tmp_path / "clean7.png"))
     assert cv2.imread(plate).shape == (180, 320, 3)
     matte = client.download_mask(s["id"], obj["id"], 7, str(tmp_path / "m7.png"))

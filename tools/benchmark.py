@@ -32,10 +32,9 @@ import numpy as np  # noqa: E402
 
 from engine import backends  # noqa: E402
 from engine.fileio import read_mask  # noqa: E402
-from engine.pipeline import MaskFolders, remove, segment_clicks  # noqa: E402
-from engine.session import Click, Session  # noqa: E402
+from engine import workflow  # noqa: E402
+from engine.session import Click, Layout, Session  # noqa: E402
 from engine.evaluation.synthetic import SyntheticClip  # noqa: E402
-from engine.tracking import TrackRun  # noqa: E402
 from engine.video_io import open_video  # noqa: E402
 
 CLIPS = Path(os.environ.get("VTA_CLIPS", REPO.parent / "shared" / "clips"))
@@ -83,7 +82,7 @@ def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: 
             image = video.read(frame)  # decoding is not part of the click
             clicks = [Click(*click, True)]
             t = time.perf_counter()
-            segment_clicks(session, video, segmenter, obj.id, frame, clicks)
+            workflow.segment(session, video, segmenter, obj.id, workflow.SegmentRequest(frame, tuple(clicks)))
             cold.append(time.perf_counter() - t)
             looked_at = Session.create(tmp / f"ahead{frame}", video_path, len(video))
             ahead.prefetch(image, (looked_at.video, frame))
@@ -94,7 +93,7 @@ def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: 
                 k = int(rng.integers(len(xs)))
                 clicks.append(Click(float(xs[k]), float(ys[k]), True))
                 t = time.perf_counter()
-                segment_clicks(session, video, segmenter, obj.id, frame, clicks)
+                workflow.segment(session, video, segmenter, obj.id, workflow.SegmentRequest(frame, tuple(clicks)))
                 warm.append(time.perf_counter() - t)
     ms = lambda v: round(1000 * v, 1)  # noqa: E731
     return {"segmenter": segmenter.name, "cold_ms_median": ms(statistics.median(cold)),
@@ -112,18 +111,19 @@ def bench_track(video_path: str, mask: np.ndarray, tmp: Path, frames: int) -> di
         session.set_keyframe(obj.id, 0, mask)
         tracker = backends.create("tracker")
         t = time.perf_counter()
-        TrackRun(session, video, tracker, direction="forward", start=0, end=n - 1).run()
+        workflow.track(session, video, tracker, workflow.TrackRequest(direction="forward", start=0, end=n - 1))
         dt = time.perf_counter() - t
     return {"tracker": tracker.name, "frames": n - 1, "fps": round((n - 1) / dt, 1), "session": str(session.root)}
 
 
 def bench_remove(video_path: str, session_dir: str, frames: int) -> dict:
     with open_video(video_path) as video:
-        masks = MaskFolders.find(session_dir, (video.height, video.width))
+        masks = workflow.MaskFolders.find(session_dir, (video.height, video.width))
         n = min(frames, len(masks.frames()))
         inpainter = backends.create("inpainter")
         t = time.perf_counter()
-        remove(video, inpainter, masks, Path(session_dir) / "bench", 0, n - 1, resume=False)
+        workflow.remove_masks(video, inpainter, masks, Layout(Path(session_dir) / "bench"),
+                              workflow.RemoveRequest(start=0, end=n - 1))
         dt = time.perf_counter() - t
     return {"inpainter": inpainter.name, "frames": n, "fps": round(n / dt, 2)}
 

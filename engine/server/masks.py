@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import EngineError
-from ..fileio import encode_png, mask_to_png_array
+from ..fileio import decode_mask, encode_png, mask_to_png_array
 
 
 def rle_encode(mask: np.ndarray) -> dict:
@@ -51,17 +51,11 @@ def encode_mask(mask: np.ndarray, fmt: str) -> dict:
 
 
 def decode_png_mask(data: bytes) -> np.ndarray:
-    """An uploaded matte (8/16-bit, gray/RGB/RGBA/palette) → bool; non-zero-ish = object."""
+    """An uploaded matte (8/16-bit, gray/RGB/RGBA/palette) → bool, by the engine's one mask
+    reader (engine.fileio.decode_mask: above half scale = object)."""
     if not data:
         raise EngineError("the mask upload is empty")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise EngineError("the mask is not a readable PNG/JPEG image")
-    if image.ndim == 3:
-        image = image[:, :, 3] if image.shape[2] == 4 and image[:, :, 3].min() < image[:, :, 3].max() \
-            else image[:, :, :3].max(axis=2)
-    top = 65535 if image.dtype == np.uint16 else 255
-    return image > (top // 2) if image.max() > 1 else image > 0
+    return decode_mask(data, "the mask")
 
 
 def preview_jpeg(image: np.ndarray, max_size: int, quality: int = 85) -> bytes:

@@ -6,6 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import MAX_FRAME_INDEX
+from ..workflow import DILATE_DEFAULT, DILATE_MAX, RESIZE_RATIO_DEFAULT
+
 Channel = Annotated[int, Field(ge=0, le=255)]
 
 
@@ -16,14 +19,14 @@ class Strict(BaseModel):
 class OpenSession(Strict):
     path: str | None = Field(None, max_length=4096, description="clip on the engine's disk (absolute path)")
     upload: str | None = Field(None, max_length=64, description="sha256 of a finished upload")
-    start: int | None = Field(None, ge=0, le=10_000_000)
-    end: int | None = Field(None, ge=0, le=10_000_000)
+    start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
+    end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     reuse: bool = Field(True, description="return the newest existing session for the same clip")
 
 
 class RangeBody(Strict):
-    start: int | None = Field(None, ge=0, le=10_000_000)
-    end: int | None = Field(None, ge=0, le=10_000_000)
+    start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
+    end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
 
 
 class NewObject(Strict):
@@ -37,7 +40,7 @@ class UpdateObject(Strict):
 
 
 class ClickBody(Strict):
-    frame: int = Field(ge=0, le=10_000_000)
+    frame: int = Field(ge=0, le=MAX_FRAME_INDEX)
     x: float = Field(ge=0, le=1_000_000, allow_inf_nan=False)
     y: float = Field(ge=0, le=1_000_000, allow_inf_nan=False)
     positive: bool = True
@@ -46,17 +49,17 @@ class ClickBody(Strict):
 
 class TrackBody(Strict):
     objects: list[str] | None = Field(None, max_length=256, description="object ids or names; default: all")
-    start: int | None = Field(None, ge=0, le=10_000_000)
-    end: int | None = Field(None, ge=0, le=10_000_000)
+    start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
+    end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     direction: Literal["forward", "backward", "both"] = "both"
 
 
 class RemoveBody(Strict):
     objects: list[str] | None = Field(None, max_length=256)
-    start: int | None = Field(None, ge=0, le=10_000_000)
-    end: int | None = Field(None, ge=0, le=10_000_000)
-    dilate: int = Field(8, ge=0, le=200)
-    resize_ratio: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+    start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
+    end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
+    dilate: int = Field(DILATE_DEFAULT, ge=0, le=DILATE_MAX)
+    resize_ratio: float = Field(RESIZE_RATIO_DEFAULT, gt=0, le=1, allow_inf_nan=False)
 
 
 class StartUpload(Strict):

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import PROTOCOL, __version__, backends, pipeline
+from .. import PROTOCOL, __version__, backends, workflow
 from ..errors import EngineError, NotFound
-from ..session import Click, frame_name, safe_name
-from ..tracking import DIRECTIONS
+from ..session import FRAME_PATTERN, Click, TrackedObject, frame_name
 from ..video_io import open_video
 from .jobs import Job, JobManager
 from .security import MiB, Roots
@@ -127,8 +126,7 @@ class Engine:
     def session_view(self, handle: SessionHandle, with_info: bool = True) -> dict:
         data = handle.session.summary()
         data["root"] = str(handle.session.root)
-        data["masks_dir"] = str(handle.session.root / "masks")
-        data["clean_dir"] = str(handle.session.clean_dir())
+        data["masks_dir"] = str(handle.session.paths.masks_dir)
         active = self.jobs.active_for(handle.id)
         data["active_job"] = active.id if active else None
         if with_info:
@@ -159,74 +157,75 @@ class Engine:
     def add_object(self, session_id: str, name: str | None, color) -> dict:
         handle = self.store.get(session_id)
         obj = handle.session.add_object(name, tuple(color) if color else None)
-        return {"id": obj.id, "name": obj.name, "color": list(obj.color)}
+        return self._object_view(handle.session, obj)
+
+    @staticmethod
+    def _object_view(session, obj) -> dict:
+        return {"id": obj.id, "name": obj.name, "color": list(obj.color), **session.object_files(obj)}
 
     def update_object(self, session_id: str, ref: str, name: str | None, color) -> dict:
         handle = self.store.get(session_id)
         session = handle.session
-        obj = session.get_object(ref)
+        obj = object_for(session, ref)
         if name is not None and name.strip() != obj.name:
             self._no_active_job(handle, "rename an object")
             session.rename_object(obj.id, name, tuple(color) if color else None)
         elif color is not None:
             session.rename_object(obj.id, obj.name, tuple(color))
-        return {"id": obj.id, "name": obj.name, "color": list(obj.color)}
+        return self._object_view(session, obj)
 
     def remove_object(self, session_id: str, ref: str) -> None:
         handle = self.store.get(session_id)
         self._no_active_job(handle, "remove an object")
-        handle.session.remove_object(ref)
+        handle.session.remove_object(object_for(handle.session, ref).id)
 
     # ---- clicks and keyframes -------------------------------------------------------------------
     def click(self, session_id: str, ref: str, frame: int, x: float, y: float, positive: bool) -> tuple[np.ndarray, float, dict]:
         handle = self.store.get(session_id)
         with handle.click_lock:
-            mask, conf = pipeline.add_click(handle.session, handle.reader(), self.segmenter, ref, frame,
-                                            Click(float(x), float(y), bool(positive)))
+            obj = object_for(handle.session, ref)
+            result = workflow.add_click(handle.session, handle.reader(), self.segmenter, obj.id, frame,
+                                        Click(float(x), float(y), bool(positive)))
             self.segmenter.prefetch_neighbours(handle.reader(), handle.session.video, frame)
-            return mask, conf, self._keyframe_view(handle, ref, frame)
+            return result.mask, result.confidence, self._keyframe_view(obj, frame)
 
     def undo_click(self, session_id: str, ref: str, frame: int) -> tuple[np.ndarray | None, float | None, dict | None]:
         handle = self.store.get(session_id)
         with handle.click_lock:
-            session = handle.session
-            clicks = session.clicks(ref, frame)
-            if not clicks:
-                raise NotFound(f"no clicks on frame {frame} for object '{session.get_object(ref).name}'")
-            if len(clicks) == 1:
-                session.remove_keyframe(ref, frame)
+            obj = object_for(handle.session, ref)
+            result = workflow.undo_click(handle.session, handle.reader(), self.segmenter, obj.id, frame)
+            if result is None:
                 return None, None, None
-            mask, conf = pipeline.segment_clicks(session, handle.reader(), self.segmenter, ref, frame, clicks[:-1])
-            return mask, conf, self._keyframe_view(handle, ref, frame)
+            return result.mask, result.confidence, self._keyframe_view(obj, frame)
 
     def clear_keyframe(self, session_id: str, ref: str, frame: int) -> None:
         handle = self.store.get(session_id)
         with handle.click_lock:
-            handle.session.remove_keyframe(ref, frame)
+            handle.session.remove_keyframe(object_for(handle.session, ref).id, frame)
 
     def import_mask(self, session_id: str, ref: str, frame: int, mask: np.ndarray) -> dict:
         handle = self.store.get(session_id)
         with handle.click_lock:
+            obj = object_for(handle.session, ref)
             handle.session.check_frame(frame)
-            pipeline.import_mask(handle.session, handle.reader(), ref, frame, mask)
-            return self._keyframe_view(handle, ref, frame)
+            workflow.import_mask(handle.session, handle.reader(), obj.id, workflow.ImportMaskRequest(frame, mask))
+            return self._keyframe_view(obj, frame)
 
-    def _keyframe_view(self, handle: SessionHandle, ref, frame: int) -> dict:
-        obj = handle.session.get_object(ref)
+    @staticmethod
+    def _keyframe_view(obj, frame: int) -> dict:
         key = obj.keyframes[frame]
         return {"object": obj.id, "frame": frame, "rev": key.rev, "source": key.source,
                 "clicks": [{"x": c.x, "y": c.y, "positive": c.positive} for c in key.clicks]}
 
     def keyframes(self, session_id: str, ref: str | None = None) -> list[dict]:
-        handle = self.store.get(session_id)
-        session = handle.session
+        session = self.store.get(session_id).session
         with session.lock:
-            objects = [session.get_object(ref)] if ref is not None else list(session.objects.values())
-            return [self._keyframe_view(handle, o.id, f) for o in objects for f in sorted(o.keyframes)]
+            objects = [object_for(session, ref)] if ref is not None else list(session.objects.values())
+            return [self._keyframe_view(o, f) for o in objects for f in sorted(o.keyframes)]
 
     def keyframe_mask_path(self, session_id: str, ref: str, frame: int) -> Path:
         session = self.store.get(session_id).session
-        obj = session.get_object(ref)
+        obj = object_for(session, ref)
         if frame not in obj.keyframes:
             raise NotFound(f"'{obj.name}' has no keyframe on frame {frame}")
         return session.keyframe_path(obj, frame)
@@ -238,25 +237,27 @@ class Engine:
 
     # ---- results --------------------------------------------------------------------------------
     def confidence(self, session_id: str, ref: str) -> dict[int, float]:
-        return self.store.get(session_id).session.confidence(ref)
+        session = self.store.get(session_id).session
+        return session.confidence(object_for(session, ref).id)
 
     def results(self, session_id: str) -> dict:
         session = self.store.get(session_id).session
         objects = []
         for obj in list(session.objects.values()):
             conf = session.confidence(obj.id)
-            objects.append({"id": obj.id, "name": obj.name, "folder": safe_name(obj.name),
-                            "frames": sorted(conf)})
-        clean = sorted(int(p.stem) for p in session.clean_dir().glob("*.png") if p.stem.isdigit()) \
-            if session.clean_dir().is_dir() else []
-        return {"objects": objects, "clean": clean}
+            objects.append({"id": obj.id, "name": obj.name, **session.object_files(obj), "frames": sorted(conf)})
+        clean_dir = session.clean_dir()
+        clean = sorted(int(p.stem) for p in clean_dir.glob("*.png") if p.stem.isdigit()) if clean_dir.is_dir() else []
+        return {"objects": objects, "clean": clean, "clean_dir": str(clean_dir.resolve()),
+                "clean_pattern": FRAME_PATTERN}
 
     def mask_result_path(self, session_id: str, ref: str, frame: int) -> Path:
         session = self.store.get(session_id).session
         session.check_frame(frame)
-        path = session.result_path(session.get_object(ref), frame)
+        obj = object_for(session, ref)
+        path = session.result_path(obj, frame)
         if not path.exists():
-            raise NotFound(f"no tracked matte for '{session.get_object(ref).name}' on frame {frame}")
+            raise NotFound(f"no tracked matte for '{obj.name}' on frame {frame}")
         return path
 
     def clean_result_path(self, session_id: str, frame: int) -> Path:
@@ -276,8 +277,7 @@ class Engine:
         wanted = lambda p: p.stem.isdigit() and lo <= int(p.stem) <= hi  # noqa: E731
         files: list[tuple[Path, str]] = []
         if kind in ("masks", "all"):
-            objs = [session.get_object(o) for o in objects] if objects else list(session.objects.values())
-            for obj in objs:
+            for obj in objects_for(session, objects):
                 folder = session.mask_dir(obj)
                 if folder.is_dir():
                     files += [(p, f"masks/{folder.name}/{p.name}") for p in sorted(folder.glob("*.png")) if wanted(p)]
@@ -287,79 +287,65 @@ class Engine:
 
     # ---- jobs -----------------------------------------------------------------------------------
     def submit_track(self, session_id: str, objects: list[str] | None, start, end, direction: str) -> Job:
-        handle = self.store.get(session_id)
-        session = handle.session
-        if direction not in DIRECTIONS:
-            raise EngineError(f"direction must be one of: {', '.join(DIRECTIONS)}")
-        objs = [session.get_object(o) for o in objects] if objects else list(session.objects.values())
-        if not objs:
-            raise EngineError("the session has no objects: add one and click on it first")
-        for obj in objs:
-            if not obj.keyframes:
-                raise EngineError(f"object '{obj.name}' has no keyframe: click on it first")
-        self._check_range(session, start, end)
-        params = {"objects": [o.id for o in objs], "start": start, "end": end, "direction": direction}
-        return self.jobs.submit("track", session_id, params)
+        session = self.store.get(session_id).session
+        ids = tuple(o.id for o in objects_for(session, objects))  # fixed now: a resumed job does the same
+        request = workflow.TrackRequest(ids, start, end, direction)
+        request.resolve(session)
+        return self.jobs.submit("track", session_id, request.to_params())
 
     def submit_remove(self, session_id: str, objects: list[str] | None, start, end, dilate: int,
                       resize_ratio: float) -> Job:
-        handle = self.store.get(session_id)
-        session = handle.session
-        objs = [session.get_object(o) for o in objects] if objects else list(session.objects.values())
-        if not objs:
-            raise EngineError("the session has no objects to remove")
-        self._check_range(session, start, end)
-        if not 0 < resize_ratio <= 1:
-            raise EngineError(f"resize ratio must be in (0, 1], got {resize_ratio}")
-        if not 0 <= dilate <= 200:
-            raise EngineError(f"dilation must be 0..200 pixels, got {dilate}")
-        missing = [o.name for o in objs if not session.confidence(o.id)]
-        if missing:
-            raise EngineError(f"track {', '.join(missing)} first: there are no mattes to remove")
-        params = {"objects": [o.id for o in objs], "start": start, "end": end, "dilate": dilate,
-                  "resize_ratio": resize_ratio}
-        return self.jobs.submit("remove", session_id, params)
-
-    @staticmethod
-    def _check_range(session, start, end) -> None:
-        for f in (start, end):
-            if f is not None:
-                session.check_frame(f)
-        if start is not None and end is not None and start > end:
-            raise EngineError(f"start {start} is after end {end}")
+        session = self.store.get(session_id).session
+        ids = tuple(o.id for o in objects_for(session, objects))  # fixed now: a resumed job does the same
+        request = workflow.RemoveRequest(ids, start, end, dilate, resize_ratio)
+        request.resolve(session)
+        return self.jobs.submit("remove", session_id, request.to_params())
 
     def _run_job(self, job: Job) -> dict:
-        """On the worker thread: a fresh reader, the engine's one tracker/inpainter instance."""
+        """On the worker thread: a fresh reader, the engine's one tracker/inpainter instance. The
+        job's parameters are the request it was submitted with (objects that were removed since
+        are left out), so a resumed job skips what its earlier attempt finished."""
         handle = self.store.get(job.session_id)
         session = handle.session
-        p = job.params
+        p = dict(job.params)
+        if p.get("objects") is not None:
+            p["objects"] = tuple(o for o in p["objects"] if o in session.objects)
+            if not p["objects"]:
+                raise EngineError("the objects of this job were removed")
         video = open_video(session.video)
         try:
             if job.kind == "track":
                 if self._tracker is None:
                     self._tracker = backends.create("tracker", self.tracker_name, device=self.config.device)
-                objects = [o for o in p["objects"] if o in session.objects]
-                if not objects:
-                    raise EngineError("the objects of this job were removed")
 
                 def on_frame(obj_id: int, frame: int, conf: float) -> None:
                     job.emit("frame_done", object=obj_id, frame=frame, confidence=round(conf, 4))
 
-                return pipeline.track(session, video, self._tracker, objects, p["direction"], p["start"], p["end"],
+                return workflow.track(session, video, self._tracker, workflow.TrackRequest(**p),
                                       job.cancel_token, job.progress, on_frame)
             if self._inpainter is None:
                 self._inpainter = backends.create("inpainter", self.inpainter_name, device=self.config.device)
-            names = [safe_name(session.objects[o].name) for o in p["objects"] if o in session.objects]
-            if not names:
-                raise EngineError("the objects of this job were removed")
-            masks = pipeline.MaskFolders.find(session.root / "masks", (video.height, video.width), names)
 
             def progress(done: int, total: int, frame: int | None) -> None:
                 job.progress(done, total, frame)
                 if frame is not None:
                     job.emit("frame_done", frame=frame)
 
-            return pipeline.remove(video, self._inpainter, masks, session.root, p["start"], p["end"], p["dilate"],
-                                   p["resize_ratio"], job.cancel_token, progress, resume=True)
+            return workflow.remove(session, video, self._inpainter, workflow.RemoveRequest(**p), job.cancel_token,
+                                   progress)
         finally:
             video.close()
+
+
+def object_for(session, ref) -> "TrackedObject":
+    """An object named in a request: an id (int or decimal string), else its exact name."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal() and ref.isascii()):
+        return session.get_object(ref)
+    return session.get_object(ref, by_name=True)
+
+
+def objects_for(session, refs: list | None) -> list:
+    """The objects a request names (None or empty = all), each once."""
+    if not refs:
+        return list(session.objects.values())
+    return list({o.id: o for o in (object_for(session, r) for r in refs)}.values())

@@ -17,6 +17,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from .. import config
 from ..errors import EngineError, NotFound
 from ..session import SESSION_FILE, Session
 from ..video_io import VideoReader, open_video
@@ -27,13 +28,8 @@ class Conflict(EngineError):
 
 
 def default_state_dir() -> Path:
-    import os
-
-    env = os.environ.get("VTA_STATE_DIR")
-    if env:
-        return Path(env).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "vse-track-anything"
+    """$VTA_STATE_DIR, else the platform's data folder (engine/config.py)."""
+    return config.current().default_state_dir()
 
 
 class SessionHandle:
