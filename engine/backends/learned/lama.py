@@ -52,12 +52,12 @@ class LamaInpainter(ClassicalInpainter):
 
     @classmethod
     def availability(cls) -> str | None:
-        return weights_reason(("torch",), LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS")
+        return weights_reason(("torch",), LAMA_PREFERENCE, "lama_weights")
 
     def __init__(self, device: str | None = None, weights: str | None = None, max_side: int = 1024,
                  context: float = 0.5, dtype: str | None = None, **options) -> None:
         super().__init__(**options)
-        self.weights, path = require_weights("inpainter 'lama'", ("torch",), LAMA_PREFERENCE, "VTA_LAMA_WEIGHTS", weights)
+        self.weights, path = require_weights("inpainter 'lama'", ("torch",), LAMA_PREFERENCE, "lama_weights", weights)
         import torch
 
         self.device = choose_device(device)

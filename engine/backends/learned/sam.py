@@ -265,13 +265,13 @@ class SamSegmenter(Segmenter):
 
     @classmethod
     def availability(cls) -> str | None:
-        return weights_reason(PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS")
+        return weights_reason(PACKAGES, SAM_PREFERENCE, "sam_weights")
 
     Params = SamParams
 
     def __init__(self, params: SamParams | None = None, device: str | None = None) -> None:
         self.params = params = params or SamParams()
-        self.weights, path = require_weights("segmenter 'sam'", PACKAGES, SAM_PREFERENCE, "VTA_SAM_WEIGHTS",
+        self.weights, path = require_weights("segmenter 'sam'", PACKAGES, SAM_PREFERENCE, "sam_weights",
                                              params.weights)
         import onnxruntime
 

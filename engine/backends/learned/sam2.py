@@ -26,6 +26,7 @@ import numpy as np
 import models
 
 from ...device import choose_device, choose_dtype, describe, torch_dtype
+from ... import config
 from ...errors import EngineError
 from ..base import Tracker
 from ..params import BackendParams
@@ -60,7 +61,7 @@ def prune_outputs(state: dict, current: int, reverse: bool, keep: int) -> None:
 
 
 def _default_window() -> int:
-    return int(os.environ.get("VTA_SAM2_WINDOW") or DEFAULT_WINDOW)
+    return config.current().sam2_window or DEFAULT_WINDOW
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,13 @@ class Sam2Tracker(Tracker):
         reason = missing_packages(*PACKAGES)
         if reason:
             return reason.replace("(run", "(SAM 2 is an optional extra, see docs/LEARNED.md; or run")
-        return weights_reason((), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS")
+        return weights_reason((), SAM2_PREFERENCE, "sam2_weights")
 
     def __init__(self, params: Sam2Params | None = None, device: str | None = None) -> None:
         params = params or Sam2Params()
         if missing_packages(*PACKAGES):
             raise EngineError(f"tracker 'sam2' cannot run: {self.availability()}")
-        self.weights, path = require_weights("tracker 'sam2'", (), SAM2_PREFERENCE, "VTA_SAM2_WEIGHTS",
+        self.weights, path = require_weights("tracker 'sam2'", (), SAM2_PREFERENCE, "sam2_weights",
                                              params.weights)
         # A config next to the weights (same stem, .yaml) wins: fine-tunes and the tests' tiny model.
         sidecar = path.with_suffix(".yaml")

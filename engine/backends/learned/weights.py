@@ -4,11 +4,11 @@ learned backend shares (packages installed, weights present and verified, a forc
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import models
 
+from ... import config
 from ...errors import EngineError
 
 
@@ -22,9 +22,10 @@ def missing_packages(*names: str) -> str | None:
     return f"{what} not installed (run tools/setup_torch_env.sh, or pip install '.[learned]')"
 
 
-def pick_weights(preference: tuple[str, ...], env_var: str, requested: str | None = None) -> tuple[str | None, str | None]:
-    """(name, None) for the weights to use, or (None, reason). `requested`/$env_var forces one."""
-    forced = requested or os.environ.get(env_var)
+def pick_weights(preference: tuple[str, ...], setting: str, requested: str | None = None) -> tuple[str | None, str | None]:
+    """(name, None) for the weights to use, or (None, reason). `requested`, else the engine setting
+    named `setting` (sam_weights, sam2_weights, lama_weights: $VTA_*_WEIGHTS), forces one."""
+    forced = requested or getattr(config.current(), setting)
     if forced:
         if forced not in models.load_registry():
             return None, f"unknown weights '{forced}' (see tools/fetch_models.py --list)"
@@ -42,18 +43,18 @@ def pick_weights(preference: tuple[str, ...], env_var: str, requested: str | Non
     return name, None
 
 
-def weights_reason(packages: tuple[str, ...], preference: tuple[str, ...], env_var: str,
+def weights_reason(packages: tuple[str, ...], preference: tuple[str, ...], setting: str,
                    requested: str | None = None) -> str | None:
     """None when the packages are installed and usable weights are present, else why not."""
-    return missing_packages(*packages) or pick_weights(preference, env_var, requested)[1]
+    return missing_packages(*packages) or pick_weights(preference, setting, requested)[1]
 
 
-def require_weights(label: str, packages: tuple[str, ...], preference: tuple[str, ...], env_var: str,
+def require_weights(label: str, packages: tuple[str, ...], preference: tuple[str, ...], setting: str,
                     requested: str | None = None) -> tuple[str, Path]:
     """(weights name, verified path) for backend `label` ("segmenter 'sam'"), or an EngineError
     that says in one line why it cannot run."""
     reason = missing_packages(*packages)
-    name, reason = (None, reason) if reason else pick_weights(preference, env_var, requested)
+    name, reason = (None, reason) if reason else pick_weights(preference, setting, requested)
     if reason:
         raise EngineError(f"{label} cannot run: {reason}")
     return name, models.require_verified(name)
