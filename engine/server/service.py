@@ -132,6 +132,10 @@ class Engine:
         data["root"] = str(handle.session.root)
         data["masks_dir"] = str(handle.session.root / "masks")
         data["clean_dir"] = str(handle.session.clean_dir())
+        data["clean_pattern"] = "{frame:05d}.png"
+        for o in data.get("objects", []):
+            o["dir"] = str(handle.session.mask_dir(handle.session.get_object(o["id"])))
+            o["pattern"] = "{frame:05d}.png"
         active = self.jobs.active_for(handle.id)
         data["active_job"] = active.id if active else None
         if with_info:
@@ -249,10 +253,12 @@ class Engine:
         for obj in list(session.objects.values()):
             conf = session.confidence(obj.id)
             objects.append({"id": obj.id, "name": obj.name, "folder": safe_name(obj.name),
+                            "dir": str(session.mask_dir(obj)), "pattern": "{frame:05d}.png",
                             "frames": sorted(conf)})
         clean = sorted(int(p.stem) for p in session.clean_dir().glob("*.png") if p.stem.isdigit()) \
             if session.clean_dir().is_dir() else []
-        return {"objects": objects, "clean": clean}
+        return {"objects": objects, "clean": clean, "clean_dir": str(session.clean_dir()),
+                "clean_pattern": "{frame:05d}.png"}
 
     def mask_result_path(self, session_id: str, ref: str, frame: int) -> Path:
         session = self.store.get(session_id).session
