@@ -305,13 +305,17 @@ class EngineClient:
     def resume(self, job_id: str) -> dict:
         return self._request("POST", f"/v1/jobs/{self._seg(job_id)}/resume")
 
-    def events(self, job_id: str, since: int = 0, follow: bool = True, pings: bool = False) -> Iterator[dict]:
+    def events(self, job_id: str, since: int = 0, follow: bool = True, pings: bool = False,
+               heartbeat: float | None = None) -> Iterator[dict]:
         """Job events as dicts, in order, until the job ends (with follow). If the connection drops,
-        reconnects and continues after the last event seen."""
+        reconnects and continues after the last event seen. `heartbeat`: seconds of silence after
+        which the engine sends a `ping` (yielded with pings=True, so a follower can check a cancel
+        flag while a slow frame is computed)."""
         last = since
         while True:
             conn, response = self._open("GET", f"/v1/jobs/{self._seg(job_id)}/events",
-                                        query={"since": last, "follow": follow}, timeout=STREAM_TIMEOUT)
+                                        query={"since": last, "follow": follow, "heartbeat": heartbeat},
+                                        timeout=STREAM_TIMEOUT)
             ended = False
             try:
                 while True:

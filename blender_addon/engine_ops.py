@@ -93,6 +93,14 @@ def wait_for_engine(client, timeout: float = 30.0) -> dict:
             time.sleep(0.3)
 
 
+def launched_engine() -> dict | None:
+    """{"address", "pid"} of the engine this add-on started, while it runs; else None."""
+    proc = _engine_process.get("proc")
+    if proc is None or proc.poll() is not None or not _engine_process.get("address"):
+        return None
+    return {"address": _engine_process["address"], "pid": proc.pid}
+
+
 def stop_engine() -> None:
     """Stop the engine this add-on started (only that one)."""
     proc = _engine_process.get("proc")
@@ -189,12 +197,6 @@ def ensure_object(client, session_id: str, spec: ObjectSpec) -> int:
     return engine_id
 
 
-def forget_ids(session_id: str | None = None) -> None:
-    with _ids_lock:
-        for key in [k for k in _engine_ids if session_id is None or k[1] == session_id]:
-            del _engine_ids[key]
-
-
 def update_object(client, session_id: str, spec: ObjectSpec) -> int:
     engine_id = ensure_object(client, session_id, spec)
     client.update_object(session_id, engine_id, spec.name, list(spec.color))
@@ -277,36 +279,35 @@ def resync_all(client, session_id: str, objects: list[ObjectSpec],
 
 
 # ---- jobs -----------------------------------------------------------------------------------------
-POLL_S = 0.25
+HEARTBEAT_S = 0.5  # the engine pings after this much silence: how soon a cancel is sent mid-frame
 
 
 def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress) -> dict:
-    """Submit a track/remove job and follow it by polling (so Cancel is noticed within POLL_S),
-    calling on_progress(done, total, message) from this thread. Returns the final job record;
-    raises EngineClientError when the job fails."""
+    """Submit a track/remove job and follow its NDJSON event stream to the end, calling
+    on_progress(done, total, message) from this thread. The stream carries a ping after HEARTBEAT_S
+    of silence, so a cancel asked for on the main thread is sent within that time even during a
+    slow frame. Returns the final job record; raises EngineClientError when the job fails."""
     if kind == "track":
         job = client.track(session_id, **params)
     else:
         job = client.remove(session_id, **params)
     control.job_id = job["id"]
     cancel_sent = False
-    while True:
+    for event in client.events(job["id"], pings=True, heartbeat=HEARTBEAT_S):
         if control.cancel.is_set() and not cancel_sent:
             try:
                 client.cancel(job["id"])
             except engine_client.EngineHTTPError:
                 pass  # already finished
             cancel_sent = True
-        job = client.job(job["id"])
-        on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
-        status = job.get("status")
-        if status == "done":
-            return job
-        if status == "cancelled":
-            return job
-        if status in ("error", "interrupted"):
-            raise engine_client.EngineClientError(f"{kind} failed: {job.get('message') or status}")
-        time.sleep(POLL_S)
+        if event.get("event") == "progress":
+            on_progress(int(event.get("done") or 0), int(event.get("total") or 0), "")
+    job = client.job(job["id"])
+    on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
+    status = job.get("status")
+    if status in ("error", "interrupted"):
+        raise engine_client.EngineClientError(f"{kind} failed: {job.get('message') or status}")
+    return job
 
 
 def readable_here(folder: str) -> bool:
@@ -316,21 +317,26 @@ def readable_here(folder: str) -> bool:
 
 def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str,
                     low: float) -> dict:
-    """Where the result files are (the engine's own folders when this machine can read them,
-    otherwise downloaded into `local_cache`) and each object's per-frame confidence."""
-    view = client.session(session_id)
-    masks_dir, clean_dir = view.get("masks_dir", ""), view.get("clean_dir", "")
+    """Where each result sequence is — its folder and file pattern as the engine reports them, or
+    the same files downloaded into `local_cache` when this machine cannot read the engine's
+    folders — and each object's per-frame confidence."""
     results = client.results(session_id)
-    folders = {int(o["id"]): o["folder"] for o in results.get("objects", [])}
-    if not (masks_dir and readable_here(masks_dir)):
+    by_id = {int(o["id"]): o for o in results.get("objects", [])}
+    clean_dir, clean_pattern = results.get("clean_dir", ""), results.get("clean_pattern", "")
+    dirs = [o["dir"] for o in by_id.values()] + ([clean_dir] if results.get("clean") else [])
+    local = {d: d for d in dirs}
+    if any(not readable_here(d) for d in dirs):
         client.download_archive(session_id, local_cache)
-        masks_dir, clean_dir = os.path.join(local_cache, "masks"), os.path.join(local_cache, "clean")
-    confidence = {}
-    out_objects = []
+        # the archive's layout: masks/<folder name>/…, clean/… (engine_client.download_archive)
+        local = {o["dir"]: os.path.join(local_cache, "masks", os.path.basename(os.path.normpath(o["dir"])))
+                 for o in by_id.values()}
+        local[clean_dir] = os.path.join(local_cache, "clean")
+    confidence, out_objects = {}, []
     for spec in objects:
         engine_id = ensure_object(client, session_id, spec)
-        conf = client.confidence(session_id, engine_id, low=low)["frames"]
-        confidence[spec.uid] = conf
-        out_objects.append({"uid": spec.uid, "folder": folders.get(engine_id, ""), "frames": len(conf)})
-    return {"masks_dir": masks_dir, "clean_dir": clean_dir if results.get("clean") else "",
-            "objects": out_objects, "confidence": confidence}
+        confidence[spec.uid] = client.confidence(session_id, engine_id, low=low)["frames"]
+        found = by_id.get(engine_id)
+        out_objects.append({"uid": spec.uid, "dir": local.get(found["dir"], "") if found else "",
+                            "pattern": found["pattern"] if found else ""})
+    return {"objects": out_objects, "clean_dir": local.get(clean_dir, "") if results.get("clean") else "",
+            "clean_pattern": clean_pattern, "confidence": confidence}

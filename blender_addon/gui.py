@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import compat, operators, strips
+from . import compat, strips
+from .state import active_object, current_source_frame, scene_of
 
 
 class VTA_UL_objects(bpy.types.UIList):
@@ -25,7 +26,7 @@ class _Base:
 
 
 def _state(context):
-    return operators.scene_of(context).vta
+    return scene_of(context).vta
 
 
 class VTA_PT_engine(_Base, bpy.types.Panel):
@@ -73,7 +74,7 @@ class VTA_PT_clip(_Base, bpy.types.Panel):
 
     def draw(self, context):
         state = _state(context)
-        scene = operators.scene_of(context)
+        scene = scene_of(context)
         layout = self.layout
         active = compat.active_strip(scene)
         layout.label(text=f"Active strip: {active.name if active else '—'}", icon="SEQUENCE")
@@ -90,7 +91,7 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
 
     def draw(self, context):
         state = _state(context)
-        scene = operators.scene_of(context)
+        scene = scene_of(context)
         layout = self.layout
         row = layout.row(align=True)
         row.prop(state, "track_start")
@@ -104,8 +105,8 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         col = row.column(align=True)
         col.operator("vta.object_add", text="", icon="ADD")
         col.operator("vta.object_remove", text="", icon="REMOVE")
-        frame = operators.current_source_frame(state, scene)
-        obj = operators.active_object(state)
+        frame = current_source_frame(state, scene)
+        obj = active_object(state)
         if obj is not None and frame is not None:
             n = sum(1 for c in state.clicks if c.object_uid == obj.uid and c.frame == frame)
             layout.label(text=f"Media frame {frame}: {n} click(s)" + (" · keyframe" if n else ""))
@@ -157,7 +158,7 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("vta.load_results", icon="FILE_REFRESH")
         row.operator("vta.use_as_mask", icon="MOD_MASK")
-        scene = operators.scene_of(context)
+        scene = scene_of(context)
         if state.strip_name:
             n = len(strips.own_strips(scene, state.strip_name))
             layout.label(text=f"{n} result strip(s) on the timeline")

@@ -10,6 +10,7 @@ retimed sources.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import bpy
 
@@ -18,6 +19,16 @@ from . import compat, mapping
 ROLE = "vta_role"
 SOURCE = "vta_source"
 MARKER_PREFIX = "VTA "
+
+
+class ResultSequence(NamedTuple):
+    """One result the engine made, as it reports it: `pattern` is a str.format pattern whose
+    `{frame}` is the media frame (e.g. "{frame:05d}.png"), files in `folder`."""
+
+    role: str  # "matte:<object uid>" or "clean"
+    name: str
+    folder: str
+    pattern: str
 
 
 # ---- reading strips into mapping records ---------------------------------------------------------
@@ -106,11 +117,13 @@ def free_channel(scene, above: int, start: int, end: int, skip=()) -> int:
     raise RuntimeError("no free channel above the source strip")
 
 
-def frame_files(source_strip, source_frames: int, folder: str, pattern: str = "{:05d}.png") -> list[tuple[int, str]]:
+def frame_files(source_strip, source_frames: int, folder: str, pattern: str) -> list[tuple[int, str]]:
     """(timeline frame, file name) for the source strip's visible frames whose result exists, as one
-    contiguous run from the first to the last such frame (a gap holds the previous frame's file)."""
+    contiguous run from the first to the last such frame (a gap holds the previous frame's file).
+    `pattern` is the engine's file pattern, `{frame}` being the media frame."""
     pairs = mapping.visible_source_map(strip_timing(source_strip, source_frames))
-    present = [(t, pattern.format(s)) for t, s in pairs if os.path.isfile(os.path.join(folder, pattern.format(s)))]
+    present = [(t, pattern.format(frame=s)) for t, s in pairs
+               if os.path.isfile(os.path.join(folder, pattern.format(frame=s)))]
     if not present:
         return []
     by_frame = dict(present)
@@ -122,11 +135,11 @@ def frame_files(source_strip, source_frames: int, folder: str, pattern: str = "{
     return run
 
 
-def add_result_strip(scene, source_strip, source_frames: int, folder: str, name: str, role: str,
+def add_result_strip(scene, source_strip, source_frames: int, folder: str, pattern: str, name: str, role: str,
                      non_color: bool, channel: int | None = None, color_tag: str | None = None):
     """An image-sequence strip showing `folder`'s per-frame results aligned with `source_strip`.
     Returns None when there are no results in the visible range."""
-    files = frame_files(source_strip, source_frames, folder)
+    files = frame_files(source_strip, source_frames, folder, pattern)
     if not files:
         return None
     start, end = files[0][0], files[-1][0] + 1
@@ -161,20 +174,20 @@ def _copy_transform(src, dst) -> None:
     dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y
 
 
-def place_results(scene, source_strip, source_frames: int, objects: list[tuple[str, str, str]],
-                  clean_dir: str | None) -> list:
+def place_results(scene, source_strip, source_frames: int, objects: list[ResultSequence],
+                  clean: ResultSequence | None) -> list:
     """Replace the add-on's strips for `source_strip` with fresh ones: one matte strip per object
-    ((role id, display name, folder)) and the clean plate on top. Returns the new strips."""
+    and the clean plate on top. Returns the new strips."""
     remove_own_strips(scene, source_strip.name)
     made = []
-    for i, (uid, name, folder) in enumerate(objects):
-        strip = add_result_strip(scene, source_strip, source_frames, folder, f"{name} matte", f"matte:{uid}",
+    for i, seq in enumerate(objects):
+        strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
                                  non_color=True, channel=None, color_tag=f"COLOR_{(i % 9) + 1:02d}")
         if strip is not None:
             made.append(strip)
-    if clean_dir:
-        strip = add_result_strip(scene, source_strip, source_frames, clean_dir, f"{source_strip.name} clean",
-                                 "clean", non_color=False)
+    if clean and os.path.isdir(clean.folder):
+        strip = add_result_strip(scene, source_strip, source_frames, clean.folder, clean.pattern, clean.name,
+                                 clean.role, non_color=False)
         if strip is not None:
             made.append(strip)
     return made

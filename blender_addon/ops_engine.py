@@ -1,0 +1,81 @@
+"""Operators for the engine itself: connect (health and protocol check), start a local engine,
+and the internal operator that puts a message in the status bar and the Info log."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+from bpy.props import StringProperty
+
+from . import engine_client, engine_ops, worker
+from .state import client, report, settings, status_of, user_dir
+
+
+def on_connected(info: dict) -> None:
+    st = status_of()
+    st.connected = True
+    st.engine_version = str(info.get("version", "?"))
+    b = info.get("backends", {})
+    st.backends = ", ".join(f"{k}: {v}" for k, v in b.items()) if isinstance(b, dict) else str(b)
+    st.device = str(info.get("device", "?"))
+    report("INFO", f"Connected to engine {st.engine_version} on {st.device}")
+
+
+def on_connect_error(message: str) -> None:
+    status_of().connected = False
+    report("ERROR", message, step="engine")
+
+
+class VTA_OT_report(bpy.types.Operator):
+    """Internal: put a message in the status bar"""
+    bl_idname = "vta.report"
+    bl_label = "Track Anything Message"
+    bl_options = {"INTERNAL"}
+
+    level: StringProperty(default="INFO")
+    message: StringProperty()
+
+    def execute(self, context):
+        self.report({self.level if self.level in ("INFO", "WARNING", "ERROR") else "INFO"}, self.message)
+        return {"FINISHED"}
+
+
+class VTA_OT_connect(bpy.types.Operator):
+    """Check the engine: version, backends and device"""
+    bl_idname = "vta.connect"
+    bl_label = "Connect"
+
+    def execute(self, context):
+        st = status_of(context)
+        st.message, st.error = "Connecting…", ""
+        worker.submit(engine_ops.connect, client(context), on_done=on_connected, on_error=on_connect_error)
+        return {"FINISHED"}
+
+
+class VTA_OT_start_engine(bpy.types.Operator):
+    """Start a local engine with the command from the add-on preferences, then connect"""
+    bl_idname = "vta.start_engine"
+    bl_label = "Start Local Engine"
+
+    def execute(self, context):
+        s = settings(context)
+        log_path = os.path.join(user_dir("logs"), "engine.log")
+        cl = client(context)
+
+        def start_and_wait():
+            try:
+                return cl.connect()  # already running: nothing to start
+            except engine_client.EngineUnreachable:
+                pass
+            engine_ops.start_engine(s["command"], log_path)
+            return engine_ops.wait_for_engine(cl, timeout=60.0)
+
+        status_of(context).message = "Starting the engine…"
+        worker.submit(start_and_wait, on_done=on_connected,
+                      on_error=lambda m: on_connect_error(f"{m} (log: {log_path})"))
+        return {"FINISHED"}
+
+
+classes = (VTA_OT_report, VTA_OT_connect, VTA_OT_start_engine)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,0 +1,83 @@
+"""Result placement: the matte strips, the clean plate strip and the low-confidence markers put
+in the edit from what the engine reports (each sequence's folder and file pattern: the add-on
+never builds a session path itself), and the Mask modifier that uses a matte on the source."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import overlay, strips
+from .state import active_object, scene_of, source_strip
+
+
+def apply_results(scene, results: dict) -> list:
+    """Main thread: remember where the results are, then place their strips and markers."""
+    state = scene.vta
+    if source_strip(state, scene) is None:
+        raise RuntimeError(f"the source strip '{state.strip_name}' is gone")
+    if results.get("clean_dir"):
+        state.clean_dir, state.clean_pattern = results["clean_dir"], results["clean_pattern"]
+    by_uid = {o["uid"]: o for o in results.get("objects", [])}
+    for obj in state.objects:
+        found = by_uid.get(obj.uid)
+        if found and found["dir"]:
+            obj.result_dir, obj.result_pattern = found["dir"], found["pattern"]
+    return place_result_strips(scene, results.get("confidence"))
+
+
+def place_result_strips(scene, confidence: dict | None = None) -> list:
+    state = scene.vta
+    strip = source_strip(state, scene)
+    objects = [strips.ResultSequence(f"matte:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
+               for o in state.objects if o.result_dir]
+    clean = strips.ResultSequence("clean", f"{strip.name} clean", state.clean_dir, state.clean_pattern) \
+        if state.clean_dir else None
+    made = strips.place_results(scene, strip, state.frame_count, objects, clean)
+    if confidence is not None:
+        names = {o.uid: o.name for o in state.objects}
+        per_object = {names.get(uid, str(uid)): conf for uid, conf in confidence.items()}
+        strips.mark_low_confidence(scene, strip, state.frame_count, per_object, state.low_confidence)
+    overlay.forget_masks()
+    return made
+
+
+class VTA_OT_load_results(bpy.types.Operator):
+    """Re-place the result strips (after moving or trimming the source strip)"""
+    bl_idname = "vta.load_results"
+    bl_label = "Re-align Result Strips"
+    bl_options = {"UNDO"}
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        if source_strip(state, scene) is None or not any(o.result_dir for o in state.objects):
+            self.report({"ERROR"}, "No results yet for this strip")
+            return {"CANCELLED"}
+        made = place_result_strips(scene)
+        self.report({"INFO"}, f"{len(made)} result strip(s) placed")
+        return {"FINISHED"}
+
+
+class VTA_OT_use_as_mask(bpy.types.Operator):
+    """Add a Mask modifier on the source strip, fed by the active object's matte strip"""
+    bl_idname = "vta.use_as_mask"
+    bl_label = "Use as Mask"
+    bl_options = {"UNDO"}
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        src, obj = source_strip(state, scene), active_object(state)
+        if src is None or obj is None:
+            self.report({"ERROR"}, "No source strip or object")
+            return {"CANCELLED"}
+        mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
+        if not mattes:
+            self.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
+            return {"CANCELLED"}
+        strips.use_as_mask(context, scene, src, mattes[0])
+        return {"FINISHED"}
+
+
+classes = (VTA_OT_load_results, VTA_OT_use_as_mask)
+register, unregister = bpy.utils.register_classes_factory(classes)
