@@ -6,7 +6,7 @@ from __future__ import annotations
 import bpy
 
 from . import compat, strips
-from .state import active_object, current_source_frame, scene_of
+from .state import active_object, clean_is_stale, current_source_frame, scene_of
 
 
 class VTA_UL_objects(bpy.types.UIList):
@@ -155,6 +155,13 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
         row = layout.row()
         row.enabled = not st.busy
         row.operator("vta.remove", icon="BRUSH_DATA")
+        if clean_is_stale(state):
+            box = layout.box()
+            box.alert = True
+            box.label(text="The clean plate is older than the mattes", icon="ERROR")
+            row = box.row()
+            row.enabled = not st.busy
+            row.operator("vta.remove", text="Update Clean Plate", icon="FILE_REFRESH")
         row = layout.row(align=True)
         row.operator("vta.load_results", icon="FILE_REFRESH")
         row.operator("vta.use_as_mask", icon="MOD_MASK")

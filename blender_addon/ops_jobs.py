@@ -83,7 +83,7 @@ def start_job(context, op, kind: str, params: dict) -> set:
         if scene_ is None:
             return
         try:
-            made = apply_results(scene_, results)
+            made = apply_results(scene_, results, kind)
         except (RuntimeError, OSError) as exc:
             report("ERROR", str(exc), step="results")
             return

@@ -1,51 +1,72 @@
 """Result placement: the matte strips, the clean plate strip and the low-confidence markers put
 in the edit from what the engine reports (each sequence's folder and file pattern: the add-on
-never builds a session path itself), and the Mask modifier that uses a matte on the source."""
+never builds a session path itself), the stale mark on a clean plate made from older mattes, and
+the Mask modifier that uses a matte on the source."""
 
 from __future__ import annotations
 
 import bpy
+from bpy.props import BoolProperty
 
 from . import overlay, strips
-from .state import active_object, scene_of, source_strip
+from .state import active_object, clean_is_stale, scene_of, source_strip
 
 
-def apply_results(scene, results: dict) -> list:
-    """Main thread: remember where the results are, then place their strips and markers."""
+def apply_results(scene, results: dict, kind: str) -> list:
+    """Main thread, after a `kind` job ("track" or "remove"): remember where the results are and
+    which mattes the clean plate was made from, then update the strips and markers."""
     state = scene.vta
     if source_strip(state, scene) is None:
         raise RuntimeError(f"the source strip '{state.strip_name}' is gone")
-    if results.get("clean_dir"):
+    if kind == "track":
+        state.matte_rev += 1
+    elif kind == "remove" and results.get("clean_dir"):
         state.clean_dir, state.clean_pattern = results["clean_dir"], results["clean_pattern"]
+        state.clean_rev = state.matte_rev
     by_uid = {o["uid"]: o for o in results.get("objects", [])}
     for obj in state.objects:
         found = by_uid.get(obj.uid)
         if found and found["dir"]:
             obj.result_dir, obj.result_pattern = found["dir"], found["pattern"]
-    return place_result_strips(scene, results.get("confidence"))
+    return place_result_strips(scene, results.get("confidence"), clean=kind == "remove")
 
 
-def place_result_strips(scene, confidence: dict | None = None) -> list:
+def place_result_strips(scene, confidence: dict | None = None, recreate: bool = False, clean: bool = True) -> list:
+    """Update the result strips in place (make missing ones; with `recreate`, also those the artist
+    deleted), the clean plate only when `clean` (a Track leaves it as it is and marks it stale)."""
     state = scene.vta
     strip = source_strip(state, scene)
-    objects = [strips.ResultSequence(f"matte:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
+    results = [strips.ResultSequence(f"matte:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
                for o in state.objects if o.result_dir]
-    clean = strips.ResultSequence("clean", f"{strip.name} clean", state.clean_dir, state.clean_pattern) \
-        if state.clean_dir else None
-    made = strips.place_results(scene, strip, state.frame_count, objects, clean)
+    gone = set() if recreate else {f"matte:{o.uid}" for o in state.objects if o.strip_placed}
+    if clean and state.clean_dir:
+        results.append(strips.ResultSequence("clean", f"{strip.name} clean", state.clean_dir, state.clean_pattern))
+        if state.clean_placed and not recreate:
+            gone.add("clean")
+    placed = strips.place_results(scene, strip, state.frame_count, results, gone)
+    roles = {s.get(strips.ROLE) for s in placed}
+    for obj in state.objects:
+        obj.strip_placed = obj.strip_placed or f"matte:{obj.uid}" in roles
+    state.clean_placed = state.clean_placed or "clean" in roles
+    for plate in strips.own_strips(scene, strip.name, "clean"):
+        strips.mark_stale(plate, clean_is_stale(state))
     if confidence is not None:
         names = {o.uid: o.name for o in state.objects}
         per_object = {names.get(uid, str(uid)): conf for uid, conf in confidence.items()}
         strips.mark_low_confidence(scene, strip, state.frame_count, per_object, state.low_confidence)
     overlay.forget_masks()
-    return made
+    return placed
 
 
 class VTA_OT_load_results(bpy.types.Operator):
-    """Re-place the result strips (after moving or trimming the source strip)"""
+    """Re-place the result strips (after moving or trimming the source strip); brings back result
+    strips that were deleted"""
     bl_idname = "vta.load_results"
     bl_label = "Re-align Result Strips"
     bl_options = {"UNDO"}
+
+    recreate: BoolProperty(name="Restore deleted", default=True,
+                           description="Also make again the result strips that were deleted")
 
     def execute(self, context):
         scene = scene_of(context)
@@ -53,7 +74,7 @@ class VTA_OT_load_results(bpy.types.Operator):
         if source_strip(state, scene) is None or not any(o.result_dir for o in state.objects):
             self.report({"ERROR"}, "No results yet for this strip")
             return {"CANCELLED"}
-        made = place_result_strips(scene)
+        made = place_result_strips(scene, recreate=self.recreate)
         self.report({"INFO"}, f"{len(made)} result strip(s) placed")
         return {"FINISHED"}
 

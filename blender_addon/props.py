@@ -33,6 +33,7 @@ class VTA_Object(bpy.types.PropertyGroup):
     meta_dirty: BoolProperty(default=False)
     result_dir: StringProperty(subtype="DIR_PATH", description="Folder of this object's mattes, as the engine reports it")
     result_pattern: StringProperty(description="File name pattern of the mattes ({frame} = media frame)")
+    strip_placed: BoolProperty(default=False, description="Its matte strip was placed once (a deleted one is not recreated unasked)")
 
 
 class VTA_Click(bpy.types.PropertyGroup):
@@ -55,6 +56,9 @@ class VTA_SceneState(bpy.types.PropertyGroup):
     fps: FloatProperty()
     clean_dir: StringProperty(subtype="DIR_PATH", description="Folder of the clean plate, as the engine reports it")
     clean_pattern: StringProperty(description="File name pattern of the clean plate ({frame} = media frame)")
+    clean_placed: BoolProperty(default=False, description="The clean plate strip was placed once")
+    matte_rev: IntProperty(default=0, description="Counts finished Track jobs: the mattes' revision")
+    clean_rev: IntProperty(default=-1, description="The mattes' revision the clean plate was made from")
 
     track_start: IntProperty(name="Start", description="First timeline frame to track")
     track_end: IntProperty(name="End", description="Last timeline frame to track")

@@ -156,3 +156,9 @@ def ready(state, scene, op) -> bool:
         op.report({"ERROR"}, "Select a movie or image strip and press Get Video Info first")
         return False
     return True
+
+
+def clean_is_stale(state) -> bool:
+    """Whether the clean plate on the timeline was made from older mattes than the current ones
+    (a Track finished after the last Remove), or its files are gone (a new engine session)."""
+    return state.clean_placed and (state.clean_rev < state.matte_rev or not os.path.isdir(state.clean_dir))

@@ -1,7 +1,8 @@
 """Result strips, timeline markers and the mask modifier: everything the add-on puts in the edit.
 
 Every strip the add-on creates carries custom properties (`vta_role`, `vta_source`), so re-running
-replaces exactly the add-on's own strips and never touches the user's. Results are placed with
+updates exactly the add-on's own strips, in place (the artist's edits on them stay), and never
+touches the user's. Results are placed with
 mapping.visible_source_map: each visible timeline frame of the source strip shows the result file of
 the media frame Blender shows there, so mattes stay frame-aligned with moved, trimmed, reversed or
 retimed sources.
@@ -174,23 +175,73 @@ def _copy_transform(src, dst) -> None:
     dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y
 
 
-def place_results(scene, source_strip, source_frames: int, objects: list[ResultSequence],
-                  clean: ResultSequence | None) -> list:
-    """Replace the add-on's strips for `source_strip` with fresh ones: one matte strip per object
-    and the clean plate on top. Returns the new strips."""
-    remove_own_strips(scene, source_strip.name)
-    made = []
-    for i, seq in enumerate(objects):
+def update_result_strip(strip, source_strip, source_frames: int, folder: str, pattern: str) -> bool:
+    """Point an existing result strip at the current result files, in place: the same strip keeps
+    what the artist gave it (modifiers, a Mask modifier on another strip that uses it, mute, lock,
+    blend mode, opacity, channel, name, colour tag). Only its files, its frame range (to stay
+    aligned with the source) and its transform (to overlay the source) are set. Returns False when
+    there are no results in the visible range (the strip is left as it was)."""
+    files = frame_files(source_strip, source_frames, folder, pattern)
+    if not files:
+        return False
+    strip.directory = folder.rstrip("/\\") + os.sep
+    while len(strip.elements) > 1:
+        strip.elements.pop(len(strip.elements) - 1)
+    strip.elements[0].filename = files[0][1]
+    for _, filename in files[1:]:
+        strip.elements.append(filename)
+    strip.frame_offset_start = strip.frame_offset_end = 0
+    strip.frame_start = files[0][0]
+    _copy_transform(source_strip, strip)
+    if hasattr(strip, "invalidate_cache"):  # same file names, new pixels: drop Blender's cached frames
+        strip.invalidate_cache("RAW")
+    return True
+
+
+def place_results(scene, source_strip, source_frames: int, results: list[ResultSequence],
+                  gone: set[str] = frozenset()) -> list:
+    """Put each result sequence on the timeline: the add-on's strip of that role for
+    `source_strip` is updated in place, a missing one is made — except for roles in `gone` (strips
+    the artist deleted, not to be recreated unless asked). Mattes go on the lowest free channels
+    above the source, the clean plate above them. Returns the strips placed or updated."""
+    placed = []
+    for i, seq in enumerate(results):
+        existing = own_strips(scene, source_strip.name, seq.role)
+        if existing:
+            if update_result_strip(existing[0], source_strip, source_frames, seq.folder, seq.pattern):
+                placed.append(existing[0])
+            continue
+        if seq.role in gone or not os.path.isdir(seq.folder):
+            continue
+        matte = seq.role != "clean"
         strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
-                                 non_color=True, channel=None, color_tag=f"COLOR_{(i % 9) + 1:02d}")
+                                 non_color=matte, color_tag=f"COLOR_{(i % 9) + 1:02d}" if matte else None)
         if strip is not None:
-            made.append(strip)
-    if clean and os.path.isdir(clean.folder):
-        strip = add_result_strip(scene, source_strip, source_frames, clean.folder, clean.pattern, clean.name,
-                                 clean.role, non_color=False)
-        if strip is not None:
-            made.append(strip)
-    return made
+            placed.append(strip)
+    return placed
+
+
+STALE = "vta_stale"
+STALE_SUFFIX = " (stale)"
+STALE_TAG = "COLOR_01"
+
+
+def mark_stale(strip, stale: bool) -> None:
+    """Tag a clean plate made from older mattes (name suffix and a red colour tag), or take the tag
+    off again; the artist's own name and colour tag come back unchanged."""
+    if stale == bool(strip.get(STALE)):
+        return
+    if stale:
+        strip[STALE] = getattr(strip, "color_tag", "NONE")
+        strip.name = strip.name + STALE_SUFFIX
+        if hasattr(strip, "color_tag"):
+            strip.color_tag = STALE_TAG
+    else:
+        if hasattr(strip, "color_tag"):
+            strip.color_tag = strip[STALE]
+        del strip[STALE]
+        if strip.name.endswith(STALE_SUFFIX):
+            strip.name = strip.name[:-len(STALE_SUFFIX)]
 
 
 def use_as_mask(context, scene, source_strip, matte_strip):

@@ -174,14 +174,15 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
 
         # save and reopen: clicks, objects and settings come back
         path = str(tmp_path / "shot.blend")
+        scene_name = scene.name  # "vta_test", or "vta_test.001" when an earlier test made one
         bpy.ops.wm.save_as_mainfile(filepath=path)
     bpy.ops.wm.open_mainfile(filepath=path)
-    reopened = bpy.data.scenes["vta_test"].vta
+    reopened = bpy.data.scenes[scene_name].vta
     assert reopened.session_id and len(reopened.objects) == 1 and len(reopened.clicks) == 4
     assert reopened.dilation == 6
 
     # reopening: the saved engine session is used again; if the engine lost it, the clicks are replayed
-    scene2 = bpy.data.scenes["vta_test"]
+    scene2 = bpy.data.scenes[scene_name]
     if hasattr(bpy.context.workspace, "sequencer_scene"):
         bpy.context.workspace.sequencer_scene = scene2
     old_session = reopened.session_id
