@@ -9,8 +9,6 @@ the engine was away, or in a previous Blender session, are replayed rather than 
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import threading
 import time
 from typing import Callable
@@ -20,7 +18,8 @@ from . import engine_client
 
 _ids_lock = threading.Lock()
 _engine_ids: dict[tuple[str, str, int], int] = {}  # (engine url, session id, local uid) → engine object id
-_engine_process: dict = {"proc": None}
+_link_lock = threading.Lock()
+_link: dict = {"url": "", "answered": False, "error": "", "info": {}, "time": 0.0}
 
 
 @dataclass
@@ -47,70 +46,31 @@ class JobControl:
 
 
 def make_client(address: str, token: str = "", timeout: float = 10.0) -> engine_client.EngineClient:
-    return engine_client.EngineClient(address, token or None, timeout=max(timeout, 30.0),
-                                      interactive_timeout=timeout)
+    client = engine_client.EngineClient(address, token or None, timeout=max(timeout, 30.0),
+                                        interactive_timeout=timeout)
+    client.observer = _record_exchange
+    return client
 
 
 # ---- engine ---------------------------------------------------------------------------------------
-def connect(client) -> dict:
-    return client.connect()
+def connect(client, instance_id: str | None = None) -> dict:
+    return client.connect(instance_id=instance_id)
 
 
-def start_engine(command: str, log_path: str, env: dict | None = None) -> int:
-    """Start a local engine (no shell) with its output going to `log_path`; returns its pid."""
-    proc = _engine_process.get("proc")
-    if proc is not None and proc.poll() is None:
-        return proc.pid
-    argv = shlex.split(command)
-    if not argv:
-        raise engine_client.EngineClientError("the engine start command is empty (add-on preferences)")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    log = open(log_path, "ab")
-    try:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    except OSError as exc:
-        raise engine_client.EngineClientError(f"could not run '{argv[0]}': {exc.strerror or exc}") from None
-    finally:
-        log.close()
-    _engine_process["proc"] = proc
-    return proc.pid
+def link() -> dict:
+    """The last real exchange with an engine: {"url", "answered", "error", "info", "time"} (the
+    observer every client made here reports to, from whichever thread made the request)."""
+    with _link_lock:
+        return dict(_link)
 
 
-def wait_for_engine(client, timeout: float = 30.0) -> dict:
-    """Poll until the engine answers (after start_engine); raises the last error on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        proc = _engine_process.get("proc")
-        if proc is not None and proc.poll() is not None:
-            raise engine_client.EngineClientError(
-                f"the engine exited at once (code {proc.returncode}); see its log for why")
-        try:
-            return client.connect()
-        except engine_client.EngineUnreachable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def launched_engine() -> dict | None:
-    """{"address", "pid"} of the engine this add-on started, while it runs; else None."""
-    proc = _engine_process.get("proc")
-    if proc is None or proc.poll() is not None or not _engine_process.get("address"):
-        return None
-    return {"address": _engine_process["address"], "pid": proc.pid}
-
-
-def stop_engine() -> None:
-    """Stop the engine this add-on started (only that one)."""
-    proc = _engine_process.get("proc")
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    _engine_process["proc"] = None
+def _record_exchange(url: str, answered: bool, error: str, info: dict | None) -> None:
+    with _link_lock:
+        if _link["url"] != url:
+            _link.update(info={})
+        _link.update(url=url, answered=answered, error="" if answered else error, time=time.monotonic())
+        if info is not None:
+            _link["info"] = info
 
 
 # ---- sessions and objects -------------------------------------------------------------------------

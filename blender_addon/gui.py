@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import compat, strips
+from . import compat, connection, strips
 from .state import active_object, clean_is_stale, current_source_frame, scene_of
 
 
@@ -16,7 +16,25 @@ class VTA_UL_objects(bpy.types.UIList):
         row.prop(item, "name", text="", emboss=False)
         n = sum(1 for c in data.clicks if c.object_uid == item.uid)
         keys = len({c.frame for c in data.clicks if c.object_uid == item.uid})
-        row.label(text=f"{keys}k {n}c")
+        row.label(text=count_label(keys, n))
+
+
+def count_label(keyframes: int, clicks: int) -> str:
+    """"2 keyframes · 4 clicks" (the object list's column)."""
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+    return f"{plural(keyframes, 'keyframe')} · {plural(clicks, 'click')}"
+
+
+def draw_error(layout, context, step: str) -> None:
+    """The short first line of the last error, wrapped, in the panel of the step that failed (the
+    full text went to the Info log and the status bar)."""
+    st = context.window_manager.vta
+    if st.error and st.error_step == step:
+        box = layout.box()
+        box.alert = True
+        for i, line in enumerate(_wrap(st.error, 40)):
+            box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 class _Base:
@@ -34,6 +52,7 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
     bl_idname = "VTA_PT_engine"
 
     def draw(self, context):
+        connection.panel_shown()  # a light health check while this panel is on screen
         st = context.window_manager.vta
         col = self.layout.column(align=True)
         if st.connected:
@@ -44,14 +63,13 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
                     col.label(text=part)
         else:
             col.label(text="Not connected", icon="UNLINKED")
+            for line in _wrap(st.link_error, 40)[:3]:
+                col.label(text=line)
         row = self.layout.row(align=True)
         row.operator("vta.connect", icon="LINKED")
         row.operator("vta.start_engine", icon="PLAY")
-        if st.error:
-            box = self.layout.box()
-            for i, line in enumerate(_wrap(st.error, 48)):
-                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
-        elif st.message:
+        draw_error(self.layout, context, "engine")
+        if st.message and not st.error:
             self.layout.label(text=st.message, icon="INFO")
 
 
@@ -83,6 +101,7 @@ class VTA_PT_clip(_Base, bpy.types.Panel):
             col = layout.column(align=True)
             col.label(text=f"Source: {state.strip_name}")
             col.label(text=f"{state.frame_count} frames · {state.width}x{state.height} · {state.fps:g} fps")
+        draw_error(layout, context, "clip")
 
 
 class VTA_PT_objects(_Base, bpy.types.Panel):
@@ -119,6 +138,7 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         st = context.window_manager.vta
         if st.pending_clicks:
             layout.operator("vta.sync_clicks", text=f"Send {st.pending_clicks} Pending Click(s)", icon="FILE_REFRESH")
+        draw_error(layout, context, "clicks")
 
 
 class VTA_PT_track(_Base, bpy.types.Panel):
@@ -137,6 +157,7 @@ class VTA_PT_track(_Base, bpy.types.Panel):
             layout.operator("vta.cancel", icon="CANCEL")
         else:
             layout.operator("vta.track", icon="TRACKING").direction = state.direction
+        draw_error(layout, context, "track")
         col = layout.column(align=True)
         col.label(text="Weak frames get 'VTA' markers:", icon="MARKER_HLT")
         col.label(text="click there to fix, Track again")
@@ -155,6 +176,8 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
         row = layout.row()
         row.enabled = not st.busy
         row.operator("vta.remove", icon="BRUSH_DATA")
+        draw_error(layout, context, "remove")
+        draw_error(layout, context, "results")
         if clean_is_stale(state):
             box = layout.box()
             box.alert = True

@@ -37,7 +37,7 @@ def on_click_error(scene_name: str, message: str) -> None:
     scene = scene_by_name(scene_name)
     if scene is not None:
         status_of().pending_clicks = count_pending(scene.vta)
-    report("ERROR", f"{message} (your clicks are kept and will be sent again)", step="clicks")
+    report("ERROR", f"Clicks kept, to be sent again: {message}", step="clicks")
 
 
 def sync_frame(context, scene, state, uid: int, frame: int) -> None:

@@ -3,12 +3,14 @@ and the internal operator that puts a message in the status bar and the Info log
 
 from __future__ import annotations
 
+import atexit
 import os
+from urllib.parse import urlsplit
 
 import bpy
 from bpy.props import StringProperty
 
-from . import engine_client, engine_ops, worker
+from . import connection, engine_ops, local_engine, worker
 from .state import client, report, settings, status_of, user_dir
 
 
@@ -49,27 +51,27 @@ class VTA_OT_connect(bpy.types.Operator):
     def execute(self, context):
         st = status_of(context)
         st.message, st.error = "Connecting…", ""
-        worker.submit(engine_ops.connect, client(context), on_done=on_connected, on_error=on_connect_error)
+        cl = client(context)
+        worker.submit(engine_ops.connect, cl, connection.expected_instance(cl.url), on_done=on_connected,
+                      on_error=on_connect_error)
         return {"FINISHED"}
 
 
 class VTA_OT_start_engine(bpy.types.Operator):
-    """Start a local engine with the command from the add-on preferences, then connect"""
+    """Start a local engine with the command from the add-on preferences (on a free port when the
+    address's port is taken), then connect to that engine only"""
     bl_idname = "vta.start_engine"
     bl_label = "Start Local Engine"
 
     def execute(self, context):
         s = settings(context)
         log_path = os.path.join(user_dir("logs"), "engine.log")
-        cl = client(context)
+        preferred = urlsplit(s["address"] if "://" in s["address"] else "http://" + s["address"]).port or 8765
 
-        def start_and_wait():
-            try:
-                return cl.connect()  # already running: nothing to start
-            except engine_client.EngineUnreachable:
-                pass
-            engine_ops.start_engine(s["command"], log_path)
-            return engine_ops.wait_for_engine(cl, timeout=60.0)
+        def start_and_wait():  # on the quick lane
+            running = local_engine.start(s["command"], log_path, preferred, keep=s["keep"])
+            cl = engine_ops.make_client(running["address"], s["token"], s["timeout"])
+            return local_engine.wait_ready(cl, timeout=60.0)
 
         status_of(context).message = "Starting the engine…"
         worker.submit(start_and_wait, on_done=on_connected,
@@ -78,4 +80,15 @@ class VTA_OT_start_engine(bpy.types.Operator):
 
 
 classes = (VTA_OT_report, VTA_OT_connect, VTA_OT_start_engine)
-register, unregister = bpy.utils.register_classes_factory(classes)
+_register, _unregister = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register()
+    atexit.register(local_engine.stop_at_exit)  # Blender quits: stop the engine it started
+
+
+def unregister() -> None:
+    atexit.unregister(local_engine.stop_at_exit)
+    local_engine.stop(force=False)  # the add-on is disabled: same as quitting
+    _unregister()

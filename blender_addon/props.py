@@ -82,7 +82,8 @@ class VTA_SceneState(bpy.types.PropertyGroup):
 
 
 class VTA_Status(bpy.types.PropertyGroup):
-    connected: BoolProperty()
+    connected: BoolProperty(description="The last exchange with the configured engine succeeded")
+    link_error: StringProperty(description="Why the last exchange with the engine failed (first line)")
     engine_version: StringProperty()
     backends: StringProperty()
     device: StringProperty()

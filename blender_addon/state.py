@@ -11,7 +11,7 @@ import tempfile
 
 import bpy
 
-from . import compat, engine_ops, mapping, preferences, strips
+from . import compat, engine_ops, local_engine, mapping, preferences, strips
 
 PALETTE = [(0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (1.00, 0.88, 0.10), (0.00, 0.51, 0.78),
            (0.96, 0.51, 0.19), (0.57, 0.12, 0.71), (0.27, 0.94, 0.94), (0.94, 0.20, 0.90)]
@@ -49,7 +49,7 @@ def settings(context=None) -> dict:
              "timeout": float(os.environ.get("VTA_ENGINE_TIMEOUT", "10")),
              "upload": os.environ.get("VTA_UPLOAD_CLIPS", "AUTO"),
              "keep": os.environ.get("VTA_KEEP_ENGINE", "") == "1"}
-    launched = engine_ops.launched_engine()
+    launched = local_engine.launched()
     if launched is not None:
         s["address"] = launched["address"]
     return s
@@ -72,7 +72,7 @@ def user_dir(*parts: str) -> str:
 
 
 # ---- messages ----------------------------------------------------------------------------------------
-def short_line(message: str, limit: int = 160) -> str:
+def short_line(message: str, limit: int = 120) -> str:
     """The first line of a message, cut at `limit` characters: what the panel shows next to the step
     that failed (the full text is in the Info log and the status bar)."""
     first = (message.strip().splitlines() or [""])[0]

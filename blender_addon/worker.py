@@ -23,6 +23,7 @@ _threads: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 _pending = {"quick": 0, "job": 0}
 TIMER_INTERVAL = 0.1
+after_task: Callable[[], None] | None = None  # run on the main thread after every task (status refresh)
 
 
 def friendly_error(exc: BaseException) -> str:
@@ -48,6 +49,8 @@ def _loop(lane: str, tasks: "queue.Queue") -> None:
             if on_done is not None:
                 _results.put((on_done, (value,)))
         finally:
+            if after_task is not None:
+                _results.put((after_task, ()))
             with _lock:
                 _pending[lane] -= 1
 
