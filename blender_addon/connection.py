@@ -11,7 +11,8 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import engine_ops, local_engine, worker
-from .state import client, settings, short_line, status_of
+from .state import client, settings, status_of
+from .text import short_line
 
 HEALTH_INTERVAL_S = 5.0
 PANEL_SHOWN_S = 3.0  # the panel counts as shown this long after its last draw

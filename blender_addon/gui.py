@@ -6,6 +6,7 @@ from __future__ import annotations
 import bpy
 
 from . import compat, connection, strips
+from .text import count_label, wrap
 from .state import active_object, clean_is_stale, current_source_frame, scene_of
 
 
@@ -19,13 +20,6 @@ class VTA_UL_objects(bpy.types.UIList):
         row.label(text=count_label(keys, n))
 
 
-def count_label(keyframes: int, clicks: int) -> str:
-    """"2 keyframes · 4 clicks" (the object list's column)."""
-    def plural(n: int, word: str) -> str:
-        return f"{n} {word}" + ("" if n == 1 else "s")
-    return f"{plural(keyframes, 'keyframe')} · {plural(clicks, 'click')}"
-
-
 def draw_error(layout, context, step: str) -> None:
     """The short first line of the last error, wrapped, in the panel of the step that failed (the
     full text went to the Info log and the status bar)."""
@@ -33,7 +27,7 @@ def draw_error(layout, context, step: str) -> None:
     if st.error and st.error_step == step:
         box = layout.box()
         box.alert = True
-        for i, line in enumerate(_wrap(st.error, 40)):
+        for i, line in enumerate(wrap(st.error, 40)):
             box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
@@ -63,7 +57,7 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
                     col.label(text=part)
         else:
             col.label(text="Not connected", icon="UNLINKED")
-            for line in _wrap(st.link_error, 40)[:3]:
+            for line in wrap(st.link_error, 40)[:3]:
                 col.label(text=line)
         row = self.layout.row(align=True)
         row.operator("vta.connect", icon="LINKED")
@@ -71,19 +65,6 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
         draw_error(self.layout, context, "engine")
         if st.message and not st.error:
             self.layout.label(text=st.message, icon="INFO")
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > width and line:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    if line:
-        lines.append(line)
-    return lines[:6]
 
 
 class VTA_PT_clip(_Base, bpy.types.Panel):
@@ -112,10 +93,19 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         state = _state(context)
         scene = scene_of(context)
         layout = self.layout
+        if not state.strip_name:  # before Get Video Info: the range it will take, not two zeros
+            active = compat.active_strip(scene)
+            if active is not None and active.type in ("MOVIE", "IMAGE"):
+                layout.label(text=f"Range: {active.frame_final_start}–{active.frame_final_end - 1} "
+                                  f"(the active strip)", icon="ARROW_LEFTRIGHT")
+            else:
+                layout.label(text="Range: make a movie or image strip active", icon="ARROW_LEFTRIGHT")
         row = layout.row(align=True)
+        row.enabled = bool(state.strip_name)
         row.prop(state, "track_start")
         row.operator("vta.set_range", text="", icon="TRIA_LEFT_BAR").which = "START"
         row = layout.row(align=True)
+        row.enabled = bool(state.strip_name)
         row.prop(state, "track_end")
         row.operator("vta.set_range", text="", icon="TRIA_RIGHT_BAR").which = "END"
         layout.operator("vta.set_range", text="Range From Strip", icon="ARROW_LEFTRIGHT").which = "STRIP"
@@ -130,7 +120,7 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
             n = sum(1 for c in state.clicks if c.object_uid == obj.uid and c.frame == frame)
             layout.label(text=f"Media frame {frame}: {n} click(s)" + (" · keyframe" if n else ""))
         col = layout.column(align=True)
-        col.label(text="Click tool (preview toolbar):", icon="RESTRICT_SELECT_OFF")
+        col.operator("vta.use_click_tool", icon="RESTRICT_SELECT_OFF")
         col.label(text="click = add, Shift+click = exclude")
         row = layout.row(align=True)
         row.operator("vta.clear_clicks", icon="X")

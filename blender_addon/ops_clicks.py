@@ -150,5 +150,32 @@ class VTA_OT_sync_clicks(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (VTA_OT_add_click, VTA_OT_clear_clicks, VTA_OT_sync_clicks)
+def preview_area(context):
+    """(area, region) of a sequencer in this window that shows the preview, or None."""
+    screen = getattr(context, "screen", None) or getattr(getattr(context, "window", None), "screen", None)
+    for area in getattr(screen, "areas", ()):
+        if area.type == "SEQUENCE_EDITOR" and area.spaces.active.view_type in ("PREVIEW", "SEQUENCER_PREVIEW"):
+            region = next((r for r in area.regions if r.type in ("PREVIEW", "WINDOW")), None)
+            if region is not None:
+                return area, region
+    return None
+
+
+class VTA_OT_use_click_tool(bpy.types.Operator):
+    """Make the Track Anything Click tool active in the sequencer preview"""
+    bl_idname = "vta.use_click_tool"
+    bl_label = "Click Tool"
+
+    def execute(self, context):
+        found = preview_area(context)
+        if found is None:
+            self.report({"ERROR"}, "Show the sequencer preview first (View › Preview, or Sequencer & Preview)")
+            return {"CANCELLED"}
+        area, region = found
+        with context.temp_override(area=area, region=region):
+            bpy.ops.wm.tool_set_by_id(name="vta.click_tool", space_type="SEQUENCE_EDITOR")
+        return {"FINISHED"}
+
+
+classes = (VTA_OT_add_click, VTA_OT_clear_clicks, VTA_OT_sync_clicks, VTA_OT_use_click_tool)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -5,12 +5,15 @@ kept by the engine."""
 
 from __future__ import annotations
 
+import time
+
 import bpy
 from bpy.props import EnumProperty
 
 from . import engine_client, engine_ops, mapping, strips, worker
 from .ops_clicks import apply_frame_sync
 from .ops_results import apply_results
+from .text import progress_line
 from .state import (click_groups, client, object_spec, ready, report, scene_by_name, scene_of, source_strip,
                     state_of, status_of, user_dir)
 
@@ -31,7 +34,10 @@ def source_range(state, strip) -> tuple[int, int] | None:
 def _on_progress(done: int, total: int, message: str) -> None:
     st = status_of()
     st.progress = 100.0 * done / total if total else 0.0
-    st.progress_text = f"{done}/{total}" + (f" {message}" if message else "")
+    if _job.get("first_done") is None:
+        _job["first_done"] = done
+    elapsed = time.monotonic() - _job.get("started", time.monotonic())
+    st.progress_text = progress_line(done, total, elapsed, _job["first_done"]) + (f" {message}" if message else "")
 
 
 def _finish_job() -> None:
@@ -59,7 +65,7 @@ def start_job(context, op, kind: str, params: dict) -> set:
     params = dict(params, start=rng[0], end=rng[1])
     cl = client(context)
     control = engine_ops.JobControl()
-    _job["control"] = control
+    _job.update(control=control, started=time.monotonic(), first_done=None)
     specs = [object_spec(o) for o in state.objects]
     groups = click_groups(state)
     session_id, low, scene_name = state.session_id, state.low_confidence, scene.name

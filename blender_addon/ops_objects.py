@@ -6,7 +6,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import engine_ops, strips, worker
+from . import compat, engine_ops, strips, worker
 from .ops_clicks import remove_clicks
 from .state import active_object, add_object, client, object_spec, report, scene_of, source_strip, state_of
 
@@ -80,7 +80,7 @@ class VTA_OT_set_range(bpy.types.Operator):
         elif self.which == "END":
             state.track_end = scene.frame_current
         else:
-            strip = source_strip(state, scene)
+            strip = source_strip(state, scene) or compat.active_strip(scene)
             if strip is not None:
                 state.track_start, state.track_end = strip.frame_final_start, strip.frame_final_end - 1
         return {"FINISHED"}

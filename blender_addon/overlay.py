@@ -115,7 +115,7 @@ def _draw_inner() -> None:
         return
     timing = strips.strip_timing(source, state.frame_count)
     frame = mapping.timeline_to_source(scene.frame_current, timing)
-    if frame is None:
+    if frame is None or strips.clean_plate_on_top(scene, source.name, scene.frame_current):
         return
     obj = state.objects[state.active_object]
     view = region_view(region)

@@ -12,6 +12,7 @@ import tempfile
 import bpy
 
 from . import compat, engine_ops, local_engine, mapping, preferences, strips
+from .text import short_line
 
 PALETTE = [(0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (1.00, 0.88, 0.10), (0.00, 0.51, 0.78),
            (0.96, 0.51, 0.19), (0.57, 0.12, 0.71), (0.27, 0.94, 0.94), (0.94, 0.20, 0.90)]
@@ -72,13 +73,6 @@ def user_dir(*parts: str) -> str:
 
 
 # ---- messages ----------------------------------------------------------------------------------------
-def short_line(message: str, limit: int = 120) -> str:
-    """The first line of a message, cut at `limit` characters: what the panel shows next to the step
-    that failed (the full text is in the Info log and the status bar)."""
-    first = (message.strip().splitlines() or [""])[0]
-    return first if len(first) <= limit else first[:limit - 1].rstrip() + "…"
-
-
 def report(level: str, message: str, step: str = "") -> None:
     """Show a message: the full text in the status bar and the Info log (through an operator's
     report, the only public way to reach them from a timer callback), a short first line in the panel

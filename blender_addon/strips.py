@@ -217,8 +217,21 @@ def place_results(scene, source_strip, source_frames: int, results: list[ResultS
         strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
                                  non_color=matte, color_tag=f"COLOR_{(i % 9) + 1:02d}" if matte else None)
         if strip is not None:
+            # a new matte strip starts muted: the preview keeps showing the picture, with the matte
+            # drawn over it by the overlay; unmute it, or use it as a mask, to see it as a strip
+            strip.mute = matte
             placed.append(strip)
     return placed
+
+
+def clean_plate_on_top(scene, source_name: str, frame: int) -> bool:
+    """Whether the topmost unmuted strip on `frame` is the add-on's clean plate of `source_name`
+    (then the object is gone from the picture, and the overlay must not draw it back)."""
+    shown = [s for s in compat.all_strips(scene) if not s.mute and s.frame_final_start <= frame < s.frame_final_end]
+    if not shown:
+        return False
+    top = max(shown, key=lambda s: s.channel)
+    return top.get(ROLE) == "clean" and top.get(SOURCE) == source_name
 
 
 STALE = "vta_stale"

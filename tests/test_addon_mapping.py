@@ -228,3 +228,27 @@ def test_pick_port_keeps_a_free_one_and_avoids_a_taken_one():
         other = local_engine.pick_port(port)
         assert other != port and local_engine.port_is_free(other)
     assert local_engine.pick_port(other) == other
+
+
+# ---- words the panel shows (blender_addon/text.py, no bpy) -----------------------------------------
+def test_short_line_keeps_the_first_line_and_cuts_long_ones():
+    text = _addon_module("text")
+    assert text.short_line("engine gone\nTraceback …") == "engine gone"
+    long = "x" * 200
+    cut = text.short_line(long)
+    assert len(cut) == text.PANEL_ERROR_CHARS and cut.endswith("…") and long.startswith(cut[:-1])
+
+
+def test_count_label_says_keyframes_and_clicks():
+    text = _addon_module("text")
+    assert text.count_label(2, 4) == "2 keyframes · 4 clicks"
+    assert text.count_label(1, 1) == "1 keyframe · 1 click"
+
+
+def test_progress_line_eta_from_the_frames_done_in_this_run():
+    text = _addon_module("text")
+    assert text.progress_line(0, 60, 5.0) == "0/60"  # no rate yet
+    assert text.progress_line(12, 60, 24.0) == "12/60 · 1m 36s left"  # 2 s a frame, 48 left
+    # resumed: 40 frames were done before this run; 10 more took 20 s → 10 left take 20 s
+    assert text.progress_line(50, 60, 20.0, done_at_start=40) == "50/60 · 20s left"
+    assert text.progress_line(60, 60, 30.0) == "60/60"

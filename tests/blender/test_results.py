@@ -43,6 +43,7 @@ def test_retrack_and_reremove_keep_the_artists_edits(addon, engine_env, clip, sc
         click_and_track(addon, scene, clip, source.frame_final_start)
         uid = state.objects[0].uid
         matte = strips.own_strips(scene, source.name, f"matte:{uid}")[0]
+        assert matte.mute  # placed muted: the preview still shows the picture (the overlay draws the matte)
         assert bpy.ops.vta.use_as_mask() == {"FINISHED"}  # a Mask modifier on the source, fed by the matte
         # what an artist does to the result strip
         matte.name = "hero matte"
@@ -73,9 +74,13 @@ def test_retrack_and_reremove_keep_the_artists_edits(addon, engine_env, clip, sc
         wait(addon, timeout=300)
         plate = strips.own_strips(scene, source.name, "clean")[0]
         plate_name = plate.name
+        # the clean plate is on top: the overlay must not draw the removed object back over it
+        assert strips.clean_plate_on_top(scene, source.name, source.frame_final_start + 2)
+        assert not strips.clean_plate_on_top(scene, source.name, source.frame_final_end + 5)
         assert not addon_state.clean_is_stale(state)
         plate.mute = True
         plate.color_tag = "COLOR_05"
+        assert not strips.clean_plate_on_top(scene, source.name, source.frame_final_start + 2)
         click_and_track(addon, scene, clip, source.frame_final_start + 6)
         plates = strips.own_strips(scene, source.name, "clean")
         assert len(plates) == 1 and plates[0].mute
@@ -106,3 +111,10 @@ def test_a_deleted_result_strip_comes_back_only_when_asked(addon, engine_env, cl
         assert strips.own_strips(scene, source.name, role) == []
         assert bpy.ops.vta.load_results() == {"FINISHED"}  # Re-align restores it
         assert len(strips.own_strips(scene, source.name, role)) == 1
+
+
+def test_click_tool_button_explains_when_there_is_no_preview(addon, scene):
+    """Headless Blender has no screen: the button says what to show instead of failing."""
+    with ctx(scene):
+        with pytest.raises(RuntimeError, match="Show the sequencer preview first"):
+            bpy.ops.vta.use_click_tool()
