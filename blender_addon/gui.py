@@ -178,6 +178,9 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("vta.load_results", icon="FILE_REFRESH")
         row.operator("vta.use_as_mask", icon="MOD_MASK")
+        row = layout.row(align=True)
+        row.operator_menu_enum("vta.grade_object", "modifier", text="Grade Object", icon="COLOR")
+        row.operator("vta.grade_object", text="Grade All But Object", icon="SELECT_SUBTRACT").inverse = True
         scene = scene_of(context)
         if state.strip_name:
             n = len(strips.own_strips(scene, state.strip_name))

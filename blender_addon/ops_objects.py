@@ -56,7 +56,8 @@ class VTA_OT_object_remove(bpy.types.Operator):
         spec, uid = object_spec(obj), obj.uid
         remove_clicks(state, uid)
         if state.strip_name:
-            strips.remove_own_strips(scene, state.strip_name, f"matte:{uid}")
+            for kind in ("matte", "inverse"):
+                strips.remove_own_strips(scene, state.strip_name, f"{kind}:{uid}")
         state.objects.remove(state.active_object)
         state.active_object = min(state.active_object, len(state.objects) - 1)
         if state.session_id:

@@ -6,7 +6,7 @@ the Mask modifier that uses a matte on the source."""
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty
+from bpy.props import BoolProperty, EnumProperty
 
 from . import overlay, strips
 from .state import active_object, clean_is_stale, scene_of, source_strip
@@ -36,9 +36,12 @@ def place_result_strips(scene, confidence: dict | None = None, recreate: bool = 
     deleted), the clean plate only when `clean` (a Track leaves it as it is and marks it stale)."""
     state = scene.vta
     strip = source_strip(state, scene)
-    results = [strips.ResultSequence(f"matte:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
-               for o in state.objects if o.result_dir]
-    gone = set() if recreate else {f"matte:{o.uid}" for o in state.objects if o.strip_placed}
+    results = [strips.ResultSequence(f"{kind}:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
+               for o in state.objects if o.result_dir for kind in ("matte", "inverse")]
+    # inverse mattes are made only by Grade Object; here they are only kept in step with the matte
+    gone = {f"inverse:{o.uid}" for o in state.objects}
+    if not recreate:
+        gone |= {f"matte:{o.uid}" for o in state.objects if o.strip_placed}
     if clean and state.clean_dir:
         results.append(strips.ResultSequence("clean", f"{strip.name} clean", state.clean_dir, state.clean_pattern))
         if state.clean_placed and not recreate:
@@ -100,5 +103,34 @@ class VTA_OT_use_as_mask(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (VTA_OT_load_results, VTA_OT_use_as_mask)
+class VTA_OT_grade_object(bpy.types.Operator):
+    """Add a colour modifier to the source strip, limited to the active object by its matte (or to
+    everything but the object); it stays through re-tracks"""
+    bl_idname = "vta.grade_object"
+    bl_label = "Grade Object"
+    bl_options = {"REGISTER", "UNDO"}
+
+    modifier: EnumProperty(name="Modifier", items=strips.GRADE_TYPES, default="COLOR_BALANCE")
+    inverse: BoolProperty(name="Everything but the object", default=False,
+                          description="Grade everything except the object (the matte inverted)")
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        src, obj = source_strip(state, scene), active_object(state)
+        if src is None or obj is None:
+            self.report({"ERROR"}, "No source strip or object")
+            return {"CANCELLED"}
+        mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
+        if not mattes:
+            self.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
+            return {"CANCELLED"}
+        mask = strips.inverse_matte_strip(scene, src, mattes[0], f"inverse:{obj.uid}") if self.inverse else mattes[0]
+        name = f"VTA grade {'all but ' if self.inverse else ''}{obj.name}"
+        strips.grade_with_mask(context, scene, src, mask, self.modifier, name)
+        self.report({"INFO"}, f"{name}: a {self.modifier.replace('_', ' ').title()} modifier on '{src.name}'")
+        return {"FINISHED"}
+
+
+classes = (VTA_OT_load_results, VTA_OT_use_as_mask, VTA_OT_grade_object)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -204,8 +204,8 @@ def place_results(scene, source_strip, source_frames: int, results: list[ResultS
     `source_strip` is updated in place, a missing one is made — except for roles in `gone` (strips
     the artist deleted, not to be recreated unless asked). Mattes go on the lowest free channels
     above the source, the clean plate above them. Returns the strips placed or updated."""
-    placed = []
-    for i, seq in enumerate(results):
+    placed, mattes_made = [], 0
+    for seq in results:
         existing = own_strips(scene, source_strip.name, seq.role)
         if existing:
             if update_result_strip(existing[0], source_strip, source_frames, seq.folder, seq.pattern):
@@ -215,7 +215,8 @@ def place_results(scene, source_strip, source_frames: int, results: list[ResultS
             continue
         matte = seq.role != "clean"
         strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
-                                 non_color=matte, color_tag=f"COLOR_{(i % 9) + 1:02d}" if matte else None)
+                                 non_color=matte, color_tag=f"COLOR_{(mattes_made % 9) + 1:02d}" if matte else None)
+        mattes_made += matte
         if strip is not None:
             # a new matte strip starts muted: the preview keeps showing the picture, with the matte
             # drawn over it by the overlay; unmute it, or use it as a mask, to see it as a strip
@@ -270,6 +271,49 @@ def use_as_mask(context, scene, source_strip, matte_strip):
     mod.input_mask_type = "STRIP"
     mod.input_mask_strip = matte_strip
     matte_strip.mute = True  # it now feeds the modifier; showing it on top would hide the result
+    return mod
+
+
+GRADE_TYPES = (("COLOR_BALANCE", "Color Balance", ""), ("CURVES", "Curves", ""), ("HUE_CORRECT", "Hue Correct", ""),
+               ("BRIGHT_CONTRAST", "Brightness/Contrast", ""), ("WHITE_BALANCE", "White Balance", ""))
+
+
+def inverse_matte_strip(scene, source_strip, matte_strip, role: str):
+    """The add-on's muted strip showing the inverse of a matte (the matte's files through a Curves
+    modifier that maps 1 → 0), made on first use: VSE modifiers take a mask strip but have no
+    "invert mask" option, and a mask strip's own modifiers apply to the mask. Updated in place with
+    the matte on every re-track (its role names the object)."""
+    found = own_strips(scene, source_strip.name, role)
+    if found:
+        return found[0]
+    coll = compat.strip_collection(scene, create=True)
+    start, end = matte_strip.frame_final_start, matte_strip.frame_final_end
+    strip = coll.new_image(name=f"{matte_strip.name} inverse", channel=free_channel(scene, matte_strip.channel, start, end),
+                           filepath=os.path.join(bpy.path.abspath(matte_strip.directory), matte_strip.elements[0].filename),
+                           frame_start=int(matte_strip.frame_start))
+    for element in list(matte_strip.elements)[1:]:
+        strip.elements.append(element.filename)
+    strip.frame_offset_start, strip.frame_offset_end = matte_strip.frame_offset_start, matte_strip.frame_offset_end
+    strip[ROLE], strip[SOURCE] = role, source_strip.name
+    try:
+        strip.colorspace_settings.name = "Non-Color"
+    except TypeError:
+        pass
+    _copy_transform(source_strip, strip)
+    strip.mute = True
+    curves = strip.modifiers.new(name="VTA invert", type="CURVES")
+    points = curves.curve_mapping.curves[3].points  # the combined curve
+    points[0].location, points[1].location = (0.0, 1.0), (1.0, 0.0)
+    curves.curve_mapping.update()
+    return strip
+
+
+def grade_with_mask(context, scene, source_strip, mask_strip, modifier_type: str, name: str):
+    """A colour modifier on the source strip limited to where `mask_strip` is white."""
+    compat.ensure_sequencer_scene(context, scene)
+    mod = source_strip.modifiers.new(name=name, type=modifier_type)
+    mod.input_mask_type = "STRIP"
+    mod.input_mask_strip = mask_strip
     return mod
 
 

@@ -118,3 +118,71 @@ def test_click_tool_button_explains_when_there_is_no_preview(addon, scene):
     with ctx(scene):
         with pytest.raises(RuntimeError, match="Show the sequencer preview first"):
             bpy.ops.vta.use_click_tool()
+
+
+def rendered_grey(scene, path) -> np.ndarray:
+    """Render the current frame and read it back as a grey float image (top row first)."""
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.filepath = str(path)
+    with bpy.context.temp_override(scene=scene):
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * img.channels, np.float32)
+        img.pixels.foreach_get(px)
+        return px.reshape(h, w, img.channels)[::-1, :, :3].mean(axis=2)
+    finally:
+        bpy.data.images.remove(img)
+
+
+def shrink(mask, n=4):
+    out = mask.copy()
+    for dy in range(-n, n + 1):
+        for dx in range(-n, n + 1):
+            out &= np.roll(np.roll(mask, dy, 0), dx, 1)
+    return out
+
+
+def test_grade_object_and_everything_but_it(addon, engine_env, clip, scene, tmp_path):
+    """What Blender renders: Grade Object brightens the object only, the inverse everything but
+    it; both modifiers stay wired to their (updated) mask strips after a re-track."""
+    from blender_addon import mapping, strips
+
+    source = add_source(scene, clip)
+    with ctx(scene):
+        bpy.ops.vta.get_video_info()
+        wait(addon)
+        click_and_track(addon, scene, clip, source.frame_final_start)
+        t = source.frame_final_start + 5
+        src = mapping.timeline_to_source(t, strips.strip_timing(source, scene.vta.frame_count))
+        gt = load_mask(Path(clip["gt"]) / f"{src:05d}.png")
+        inside, outside = shrink(gt), shrink(~gt)
+        scene.frame_set(t)
+        plain = rendered_grey(scene, tmp_path / "plain.png")
+
+        assert bpy.ops.vta.grade_object(modifier="BRIGHT_CONTRAST") == {"FINISHED"}
+        grade = source.modifiers[-1]
+        grade.bright = 40
+        diff = rendered_grey(scene, tmp_path / "object.png") - plain
+        print(f"grade object: inside +{diff[inside].mean():.3f}, outside {diff[outside].mean():+.3f}")
+        assert diff[inside].mean() > 0.08 and abs(diff[outside].mean()) < 0.01
+        grade.mute = True
+
+        assert bpy.ops.vta.grade_object(modifier="BRIGHT_CONTRAST", inverse=True) == {"FINISHED"}
+        inverse = source.modifiers[-1]
+        inverse.bright = 40
+        diff = rendered_grey(scene, tmp_path / "inverse.png") - plain
+        print(f"grade all but object: inside {diff[inside].mean():+.3f}, outside +{diff[outside].mean():.3f}")
+        assert diff[outside].mean() > 0.08 and abs(diff[inside].mean()) < 0.01
+
+        # a re-track keeps both modifiers on their strips, and the inverse follows the matte
+        uid = scene.vta.objects[0].uid
+        inverse_strip = inverse.input_mask_strip
+        click_and_track(addon, scene, clip, source.frame_final_end - 3)
+        matte = strips.own_strips(scene, source.name, f"matte:{uid}")[0]
+        assert grade.input_mask_strip == matte and inverse.input_mask_strip == inverse_strip
+        assert strips.own_strips(scene, source.name, f"inverse:{uid}") == [inverse_strip]
+        assert [e.filename for e in inverse_strip.elements] == [e.filename for e in matte.elements]
+        assert inverse_strip.directory == matte.directory
