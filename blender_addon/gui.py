@@ -57,8 +57,9 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
                     col.label(text=part)
         else:
             col.label(text="Not connected", icon="UNLINKED")
-            for line in wrap(st.link_error, 40)[:3]:
-                col.label(text=line)
+            if not (st.error and st.error_step == "engine"):  # else the same reason is in the box below
+                for line in wrap(st.link_error, 40)[:3]:
+                    col.label(text=line)
         row = self.layout.row(align=True)
         row.operator("vta.connect", icon="LINKED")
         row.operator("vta.start_engine", icon="PLAY")

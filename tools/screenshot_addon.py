@@ -226,8 +226,8 @@ def steps():
     if shutil.which("xdotool"):
         # real mouse clicks through the click tool: X server → Blender keymap → operator → mapping
         preview = next(r for r in area.regions if r.type == "PREVIEW")
-        with bpy.context.temp_override(window=win, area=area, region=preview):
-            bpy.ops.wm.tool_set_by_id(name="vta.click_tool", space_type="SEQUENCE_EDITOR")
+        with bpy.context.temp_override(window=win, screen=win.screen):
+            bpy.ops.vta.use_click_tool()  # the panel's Click Tool button
         tool = bpy.context.workspace.tools.from_space_sequencer("SEQUENCER_PREVIEW")
         log(f"active preview tool: {tool.idname if tool else None}; window {win.width}x{win.height}, preview at "
             f"{preview.x},{preview.y} {preview.width}x{preview.height}")
