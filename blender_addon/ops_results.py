@@ -28,12 +28,15 @@ def apply_results(scene, results: dict, kind: str) -> list:
         found = by_uid.get(obj.uid)
         if found and found["dir"]:
             obj.result_dir, obj.result_pattern = found["dir"], found["pattern"]
-    return place_result_strips(scene, results.get("confidence"), clean=kind == "remove")
+    # a Remove asks for a clean plate: it is made again even if the artist had deleted the old one
+    return place_result_strips(scene, results.get("confidence"), clean=kind == "remove", new_clean=kind == "remove")
 
 
-def place_result_strips(scene, confidence: dict | None = None, recreate: bool = False, clean: bool = True) -> list:
-    """Update the result strips in place (make missing ones; with `recreate`, also those the artist
-    deleted), the clean plate only when `clean` (a Track leaves it as it is and marks it stale)."""
+def place_result_strips(scene, confidence: dict | None = None, recreate: bool = False, clean: bool = True,
+                        new_clean: bool = False) -> list:
+    """Update the result strips in place and make missing ones — but not those the artist deleted,
+    unless `recreate` (or, for the clean plate, `new_clean`: it was just asked for). The clean plate
+    is touched only when `clean` (a Track leaves it as it is and marks it stale)."""
     state = scene.vta
     strip = source_strip(state, scene)
     results = [strips.ResultSequence(f"{kind}:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
@@ -44,7 +47,7 @@ def place_result_strips(scene, confidence: dict | None = None, recreate: bool = 
         gone |= {f"matte:{o.uid}" for o in state.objects if o.strip_placed}
     if clean and state.clean_dir:
         results.append(strips.ResultSequence("clean", f"{strip.name} clean", state.clean_dir, state.clean_pattern))
-        if state.clean_placed and not recreate:
+        if state.clean_placed and not (recreate or new_clean):
             gone.add("clean")
     placed = strips.place_results(scene, strip, state.frame_count, results, gone)
     roles = {s.get(strips.ROLE) for s in placed}

@@ -96,6 +96,15 @@ def test_retrack_and_reremove_keep_the_artists_edits(addon, engine_env, clip, sc
         assert plates[0].name == plate_name and plates[0].color_tag == "COLOR_05"
         assert not addon_state.clean_is_stale(state)
 
+        # a deleted clean plate: a Track does not bring it back, a Remove (asking for one) does
+        from blender_addon import compat
+        compat.strip_collection(scene).remove(plates[0])
+        click_and_track(addon, scene, clip, source.frame_final_start + 8)
+        assert strips.own_strips(scene, source.name, "clean") == []
+        assert bpy.ops.vta.remove() == {"FINISHED"}
+        wait(addon, timeout=300)
+        assert len(strips.own_strips(scene, source.name, "clean")) == 1
+
 
 def test_a_deleted_result_strip_comes_back_only_when_asked(addon, engine_env, clip, scene):
     from blender_addon import compat, strips
