@@ -12,9 +12,13 @@ from .state import active_object, clean_is_stale, current_source_frame, scene_of
 
 class VTA_UL_objects(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
-        row = layout.row(align=True)
-        row.prop(item, "color", text="")
+        split = layout.split(factor=0.4, align=True)  # the counts need the wider part
+        row = split.row(align=True)
+        swatch = row.row(align=True)
+        swatch.scale_x = 0.3
+        swatch.prop(item, "color", text="")
         row.prop(item, "name", text="", emboss=False)
+        row = split.row()
         n = sum(1 for c in data.clicks if c.object_uid == item.uid)
         keys = len({c.frame for c in data.clicks if c.object_uid == item.uid})
         row.label(text=count_label(keys, n))

@@ -74,7 +74,8 @@ def launch() -> int:
         for name in ("addon_panel.png", "addon_tracking.png", "addon_result.png"):
             path = os.path.join(args.out, name)
             if os.path.exists(path):
-                subprocess.run(["convert", path, "+dither", "-colors", "160", "PNG8:" + path], check=True)
+                if subprocess.run(["convert", path, "+dither", "-colors", "160", "PNG8:" + path]).returncode:
+                    print(f"could not reduce {path} to 160 colours; kept as it is")
     return code
 
 
