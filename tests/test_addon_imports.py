@@ -81,3 +81,15 @@ def test_operator_modules_go_through_state_not_each_other_backwards():
 def test_no_module_over_the_size_limit():
     sizes = {p.name: len(p.read_text().splitlines()) for p in ADDON.glob("*.py")}
     assert max(sizes.values()) <= MAX_LINES, {k: v for k, v in sizes.items() if v > MAX_LINES}
+
+
+def test_reload_order_puts_every_module_after_what_it_imports():
+    """F3 › Reload Scripts reloads the modules in the order __init__ lists: each after its imports,
+    and none forgotten."""
+    graph = import_graph()
+    tree = ast.parse((ADDON / "__init__.py").read_text())
+    order = next(node.iter.elts for node in ast.walk(tree) if isinstance(node, ast.For))
+    order = [e.value for e in order]
+    assert sorted(order) == sorted(graph), set(graph) ^ set(order)
+    for i, name in enumerate(order):
+        assert graph[name] <= set(order[:i]), (name, graph[name] - set(order[:i]))
