@@ -15,17 +15,13 @@ from .state import client, report, settings, status_of, user_dir
 
 
 def on_connected(info: dict) -> None:
+    connection.refresh_status()  # the status panel reads the exchange that just succeeded
     st = status_of()
-    st.connected = True
-    st.engine_version = str(info.get("version", "?"))
-    b = info.get("backends", {})
-    st.backends = ", ".join(f"{k}: {v}" for k, v in b.items()) if isinstance(b, dict) else str(b)
-    st.device = str(info.get("device", "?"))
     report("INFO", f"Connected to engine {st.engine_version} on {st.device}")
 
 
 def on_connect_error(message: str) -> None:
-    status_of().connected = False
+    connection.refresh_status()
     report("ERROR", message, step="engine")
 
 
