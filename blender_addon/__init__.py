@@ -5,7 +5,10 @@ process (engine/); this add-on is the Blender side, standard library + numpy onl
 Modules, one concern each: compat (API renames), mapping (pure frame/pixel maps), props (saved and
 transient state), preferences, engine_client (the only HTTP code), engine_ops (engine conversations
 on worker threads), worker (threads → main thread via timers), strips (result strips, markers, mask
-modifier), overlay (gpu drawing in the preview), operators, tool (preview click tool), gui (panels).
+modifier), overlay (gpu drawing in the preview), local_engine (the engine started from Blender),
+connection (status from the last real exchange, health checks), text (panel words, pure), state (the one access point to scene state,
+status, preferences and the client), ops_engine / ops_clip / ops_objects / ops_clicks / ops_jobs /
+ops_results (the operators, by concern), tool (preview click tool), gui (panels).
 """
 
 bl_info = {
@@ -21,18 +24,22 @@ bl_info = {
 if "bpy" in locals():  # script reload (F3 > Reload Scripts)
     import importlib
 
-    for _name in ("compat", "mapping", "props", "preferences", "engine_client", "engine_ops", "worker", "strips",
-                  "overlay", "operators", "tool", "gui"):
+    # dependencies before their users (tests/test_addon_imports.py keeps the graph acyclic)
+    for _name in ("compat", "mapping", "text", "engine_client", "engine_ops", "local_engine", "worker", "strips",
+                  "overlay", "preferences", "state", "ops_clicks", "ops_objects", "ops_results", "connection",
+                  "ops_engine", "ops_clip", "ops_jobs", "props", "tool", "gui"):
         if _name in locals():
             importlib.reload(locals()[_name])
 
 import bpy  # noqa: E402
 
-from . import (compat, engine_client, engine_ops, gui, mapping, operators, overlay, preferences,  # noqa: E402,F401
-               props, strips, tool, worker)
+from . import (compat, connection, engine_client, engine_ops, gui, local_engine, mapping, ops_clicks,  # noqa: E402,F401
+               ops_clip, ops_engine, ops_jobs, ops_objects, ops_results, overlay, preferences, props, state, strips,
+               text, tool, worker)
 
 # registration order: data first, then what uses it; unregistered in reverse
-_modules = (props, preferences, operators, gui, tool, overlay, worker)
+_modules = (props, preferences, ops_engine, ops_clip, ops_objects, ops_clicks, ops_jobs, ops_results, gui, tool,
+            overlay, worker, connection)
 
 
 def register() -> None:
@@ -41,6 +48,6 @@ def register() -> None:
 
 
 def unregister() -> None:
-    operators.cancel_job()
+    ops_jobs.cancel_job()
     for module in reversed(_modules):
         module.unregister()

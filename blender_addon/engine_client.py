@@ -3,8 +3,9 @@ Python has no pip; numpy is used when present, for decoding masks).
 
 Free of bpy: the add-on calls it from a worker thread. Every failure is one of three exceptions
 with a message fit for the artist: EngineUnreachable (no engine at that address), EngineHTTPError
-(the engine refused the request; carries its one-line reason and HTTP status) and ProtocolMismatch
-(engine and add-on speak different protocol versions).
+(the engine refused the request; carries its one-line reason and HTTP status), ProtocolMismatch
+(engine and add-on speak different protocol versions) and ForeignEngine (not the engine this
+add-on started).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class EngineHTTPError(EngineClientError):
 
 class ProtocolMismatch(EngineClientError):
     """Engine and add-on versions do not speak the same protocol."""
+
+
+class ForeignEngine(EngineClientError):
+    """An engine answers, but not the one this add-on started (its instance id differs)."""
 
 
 def mismatch_message(engine_protocol, engine_version: str = "?") -> str:
@@ -107,6 +112,13 @@ class EngineClient:
         self.token = token
         self.timeout, self.interactive_timeout = timeout, interactive_timeout
         self.engine_info: dict | None = None
+        # called after every exchange as observer(url, answered, error, health or None), on the
+        # calling thread: how the add-on knows the link's state from real traffic, not a guess
+        self.observer: Callable[[str, bool, str, dict | None], None] | None = None
+
+    def _observed(self, answered: bool, error: str = "", info: dict | None = None) -> None:
+        if self.observer is not None:
+            self.observer(self.url, answered, error, info)
 
     # ---- plumbing -------------------------------------------------------------------------------
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
@@ -130,8 +142,11 @@ class EngineClient:
             response = conn.getresponse()
         except (ConnectionError, socket.timeout, TimeoutError, OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise EngineUnreachable(f"no engine answering at {self.url} ({type(exc).__name__}: {exc}); "
-                                    f"is 'vta-engine serve' running?") from None
+            error = EngineUnreachable(f"no engine answering at {self.url} ({type(exc).__name__}: {exc}); "
+                                      f"is 'vta-engine serve' running?")
+            self._observed(False, str(error))
+            raise error from None
+        self._observed(True)
         if response.status >= 400:
             raw = response.read()
             conn.close()
@@ -149,7 +164,9 @@ class EngineClient:
         try:
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise EngineUnreachable(f"the engine at {self.url} dropped the connection: {exc}") from None
+            error = EngineUnreachable(f"the engine at {self.url} dropped the connection: {exc}")
+            self._observed(False, str(error))
+            raise error from None
         finally:
             conn.close()
         if response.getheader("Content-Type", "").startswith("application/json"):
@@ -167,12 +184,22 @@ class EngineClient:
     def health(self) -> dict:
         return self._request("GET", "/v1/health", timeout=self.interactive_timeout)
 
-    def connect(self) -> dict:
-        """Health check plus protocol check; raises ProtocolMismatch with what to update."""
+    def connect(self, instance_id: str | None = None) -> dict:
+        """Health check plus protocol check; raises ProtocolMismatch with what to update. With
+        `instance_id`, also that the engine answering is the one started with that id (an engine
+        launched by this add-on), not another one on the same port."""
         info = self.health()
         if info.get("protocol") != PROTOCOL:
-            raise ProtocolMismatch(mismatch_message(info.get("protocol"), info.get("version", "?")))
+            error = ProtocolMismatch(mismatch_message(info.get("protocol"), info.get("version", "?")))
+            self._observed(False, str(error), info)
+            raise error
+        if instance_id is not None and info.get("instance_id") != instance_id:
+            error = ForeignEngine(f"the engine answering at {self.url} is not the one Blender started "
+                                  f"(another program or user has that port)")
+            self._observed(False, str(error), info)
+            raise error
         self.engine_info = info
+        self._observed(True, "", info)
         return info
 
     # ---- uploads (remote engines) ---------------------------------------------------------------
@@ -305,13 +332,17 @@ class EngineClient:
     def resume(self, job_id: str) -> dict:
         return self._request("POST", f"/v1/jobs/{self._seg(job_id)}/resume")
 
-    def events(self, job_id: str, since: int = 0, follow: bool = True, pings: bool = False) -> Iterator[dict]:
+    def events(self, job_id: str, since: int = 0, follow: bool = True, pings: bool = False,
+               heartbeat: float | None = None) -> Iterator[dict]:
         """Job events as dicts, in order, until the job ends (with follow). If the connection drops,
-        reconnects and continues after the last event seen."""
+        reconnects and continues after the last event seen. `heartbeat`: seconds of silence after
+        which the engine sends a `ping` (yielded with pings=True, so a follower can check a cancel
+        flag while a slow frame is computed)."""
         last = since
         while True:
             conn, response = self._open("GET", f"/v1/jobs/{self._seg(job_id)}/events",
-                                        query={"since": last, "follow": follow}, timeout=STREAM_TIMEOUT)
+                                        query={"since": last, "follow": follow, "heartbeat": heartbeat},
+                                        timeout=STREAM_TIMEOUT)
             ended = False
             try:
                 while True:

@@ -9,8 +9,6 @@ the engine was away, or in a previous Blender session, are replayed rather than 
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import threading
 import time
 from typing import Callable
@@ -20,7 +18,8 @@ from . import engine_client
 
 _ids_lock = threading.Lock()
 _engine_ids: dict[tuple[str, str, int], int] = {}  # (engine url, session id, local uid) → engine object id
-_engine_process: dict = {"proc": None}
+_link_lock = threading.Lock()
+_link: dict = {"url": "", "answered": False, "error": "", "info": {}, "time": 0.0}
 
 
 @dataclass
@@ -47,62 +46,31 @@ class JobControl:
 
 
 def make_client(address: str, token: str = "", timeout: float = 10.0) -> engine_client.EngineClient:
-    return engine_client.EngineClient(address, token or None, timeout=max(timeout, 30.0),
-                                      interactive_timeout=timeout)
+    client = engine_client.EngineClient(address, token or None, timeout=max(timeout, 30.0),
+                                        interactive_timeout=timeout)
+    client.observer = _record_exchange
+    return client
 
 
 # ---- engine ---------------------------------------------------------------------------------------
-def connect(client) -> dict:
-    return client.connect()
+def connect(client, instance_id: str | None = None) -> dict:
+    return client.connect(instance_id=instance_id)
 
 
-def start_engine(command: str, log_path: str, env: dict | None = None) -> int:
-    """Start a local engine (no shell) with its output going to `log_path`; returns its pid."""
-    proc = _engine_process.get("proc")
-    if proc is not None and proc.poll() is None:
-        return proc.pid
-    argv = shlex.split(command)
-    if not argv:
-        raise engine_client.EngineClientError("the engine start command is empty (add-on preferences)")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    log = open(log_path, "ab")
-    try:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    except OSError as exc:
-        raise engine_client.EngineClientError(f"could not run '{argv[0]}': {exc.strerror or exc}") from None
-    finally:
-        log.close()
-    _engine_process["proc"] = proc
-    return proc.pid
+def link() -> dict:
+    """The last real exchange with an engine: {"url", "answered", "error", "info", "time"} (the
+    observer every client made here reports to, from whichever thread made the request)."""
+    with _link_lock:
+        return dict(_link)
 
 
-def wait_for_engine(client, timeout: float = 30.0) -> dict:
-    """Poll until the engine answers (after start_engine); raises the last error on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        proc = _engine_process.get("proc")
-        if proc is not None and proc.poll() is not None:
-            raise engine_client.EngineClientError(
-                f"the engine exited at once (code {proc.returncode}); see its log for why")
-        try:
-            return client.connect()
-        except engine_client.EngineUnreachable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def stop_engine() -> None:
-    """Stop the engine this add-on started (only that one)."""
-    proc = _engine_process.get("proc")
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    _engine_process["proc"] = None
+def _record_exchange(url: str, answered: bool, error: str, info: dict | None) -> None:
+    with _link_lock:
+        if _link["url"] != url:
+            _link.update(info={})
+        _link.update(url=url, answered=answered, error="" if answered else error, time=time.monotonic())
+        if info is not None:
+            _link["info"] = info
 
 
 # ---- sessions and objects -------------------------------------------------------------------------
@@ -189,12 +157,6 @@ def ensure_object(client, session_id: str, spec: ObjectSpec) -> int:
     return engine_id
 
 
-def forget_ids(session_id: str | None = None) -> None:
-    with _ids_lock:
-        for key in [k for k in _engine_ids if session_id is None or k[1] == session_id]:
-            del _engine_ids[key]
-
-
 def update_object(client, session_id: str, spec: ObjectSpec) -> int:
     engine_id = ensure_object(client, session_id, spec)
     client.update_object(session_id, engine_id, spec.name, list(spec.color))
@@ -277,36 +239,35 @@ def resync_all(client, session_id: str, objects: list[ObjectSpec],
 
 
 # ---- jobs -----------------------------------------------------------------------------------------
-POLL_S = 0.25
+HEARTBEAT_S = 0.5  # the engine pings after this much silence: how soon a cancel is sent mid-frame
 
 
 def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress) -> dict:
-    """Submit a track/remove job and follow it by polling (so Cancel is noticed within POLL_S),
-    calling on_progress(done, total, message) from this thread. Returns the final job record;
-    raises EngineClientError when the job fails."""
+    """Submit a track/remove job and follow its NDJSON event stream to the end, calling
+    on_progress(done, total, message) from this thread. The stream carries a ping after HEARTBEAT_S
+    of silence, so a cancel asked for on the main thread is sent within that time even during a
+    slow frame. Returns the final job record; raises EngineClientError when the job fails."""
     if kind == "track":
         job = client.track(session_id, **params)
     else:
         job = client.remove(session_id, **params)
     control.job_id = job["id"]
     cancel_sent = False
-    while True:
+    for event in client.events(job["id"], pings=True, heartbeat=HEARTBEAT_S):
         if control.cancel.is_set() and not cancel_sent:
             try:
                 client.cancel(job["id"])
             except engine_client.EngineHTTPError:
                 pass  # already finished
             cancel_sent = True
-        job = client.job(job["id"])
-        on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
-        status = job.get("status")
-        if status == "done":
-            return job
-        if status == "cancelled":
-            return job
-        if status in ("error", "interrupted"):
-            raise engine_client.EngineClientError(f"{kind} failed: {job.get('message') or status}")
-        time.sleep(POLL_S)
+        if event.get("event") == "progress":
+            on_progress(int(event.get("done") or 0), int(event.get("total") or 0), "")
+    job = client.job(job["id"])
+    on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
+    status = job.get("status")
+    if status in ("error", "interrupted"):
+        raise engine_client.EngineClientError(f"{kind} failed: {job.get('message') or status}")
+    return job
 
 
 def readable_here(folder: str) -> bool:
@@ -316,21 +277,26 @@ def readable_here(folder: str) -> bool:
 
 def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str,
                     low: float) -> dict:
-    """Where the result files are (the engine's own folders when this machine can read them,
-    otherwise downloaded into `local_cache`) and each object's per-frame confidence."""
-    view = client.session(session_id)
-    masks_dir, clean_dir = view.get("masks_dir", ""), view.get("clean_dir", "")
+    """Where each result sequence is — its folder and file pattern as the engine reports them, or
+    the same files downloaded into `local_cache` when this machine cannot read the engine's
+    folders — and each object's per-frame confidence."""
     results = client.results(session_id)
-    folders = {int(o["id"]): o["folder"] for o in results.get("objects", [])}
-    if not (masks_dir and readable_here(masks_dir)):
+    by_id = {int(o["id"]): o for o in results.get("objects", [])}
+    clean_dir, clean_pattern = results.get("clean_dir", ""), results.get("clean_pattern", "")
+    dirs = [o["dir"] for o in by_id.values()] + ([clean_dir] if results.get("clean") else [])
+    local = {d: d for d in dirs}
+    if any(not readable_here(d) for d in dirs):
         client.download_archive(session_id, local_cache)
-        masks_dir, clean_dir = os.path.join(local_cache, "masks"), os.path.join(local_cache, "clean")
-    confidence = {}
-    out_objects = []
+        # the archive's layout: masks/<folder name>/…, clean/… (engine_client.download_archive)
+        local = {o["dir"]: os.path.join(local_cache, "masks", os.path.basename(os.path.normpath(o["dir"])))
+                 for o in by_id.values()}
+        local[clean_dir] = os.path.join(local_cache, "clean")
+    confidence, out_objects = {}, []
     for spec in objects:
         engine_id = ensure_object(client, session_id, spec)
-        conf = client.confidence(session_id, engine_id, low=low)["frames"]
-        confidence[spec.uid] = conf
-        out_objects.append({"uid": spec.uid, "folder": folders.get(engine_id, ""), "frames": len(conf)})
-    return {"masks_dir": masks_dir, "clean_dir": clean_dir if results.get("clean") else "",
-            "objects": out_objects, "confidence": confidence}
+        confidence[spec.uid] = client.confidence(session_id, engine_id, low=low)["frames"]
+        found = by_id.get(engine_id)
+        out_objects.append({"uid": spec.uid, "dir": local.get(found["dir"], "") if found else "",
+                            "pattern": found["pattern"] if found else ""})
+    return {"objects": out_objects, "clean_dir": local.get(clean_dir, "") if results.get("clean") else "",
+            "clean_pattern": clean_pattern, "confidence": confidence}

@@ -5,17 +5,34 @@ from __future__ import annotations
 
 import bpy
 
-from . import compat, operators, strips
+from . import compat, connection, strips
+from .text import count_label, wrap
+from .state import active_object, clean_is_stale, current_source_frame, scene_of
 
 
 class VTA_UL_objects(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
-        row = layout.row(align=True)
-        row.prop(item, "color", text="")
+        split = layout.split(factor=0.4, align=True)  # the counts need the wider part
+        row = split.row(align=True)
+        swatch = row.row(align=True)
+        swatch.scale_x = 0.3
+        swatch.prop(item, "color", text="")
         row.prop(item, "name", text="", emboss=False)
+        row = split.row()
         n = sum(1 for c in data.clicks if c.object_uid == item.uid)
         keys = len({c.frame for c in data.clicks if c.object_uid == item.uid})
-        row.label(text=f"{keys}k {n}c")
+        row.label(text=count_label(keys, n))
+
+
+def draw_error(layout, context, step: str) -> None:
+    """The short first line of the last error, wrapped, in the panel of the step that failed (the
+    full text went to the Info log and the status bar)."""
+    st = context.window_manager.vta
+    if st.error and st.error_step == step:
+        box = layout.box()
+        box.alert = True
+        for i, line in enumerate(wrap(st.error, 40)):
+            box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 class _Base:
@@ -25,7 +42,7 @@ class _Base:
 
 
 def _state(context):
-    return operators.scene_of(context).vta
+    return scene_of(context).vta
 
 
 class VTA_PT_engine(_Base, bpy.types.Panel):
@@ -33,6 +50,7 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
     bl_idname = "VTA_PT_engine"
 
     def draw(self, context):
+        connection.panel_shown()  # a light health check while this panel is on screen
         st = context.window_manager.vta
         col = self.layout.column(align=True)
         if st.connected:
@@ -43,28 +61,15 @@ class VTA_PT_engine(_Base, bpy.types.Panel):
                     col.label(text=part)
         else:
             col.label(text="Not connected", icon="UNLINKED")
+            if not (st.error and st.error_step == "engine"):  # else the same reason is in the box below
+                for line in wrap(st.link_error, 40)[:3]:
+                    col.label(text=line)
         row = self.layout.row(align=True)
         row.operator("vta.connect", icon="LINKED")
         row.operator("vta.start_engine", icon="PLAY")
-        if st.error:
-            box = self.layout.box()
-            for i, line in enumerate(_wrap(st.error, 48)):
-                box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
-        elif st.message:
+        draw_error(self.layout, context, "engine")
+        if st.message and not st.error:
             self.layout.label(text=st.message, icon="INFO")
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > width and line:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    if line:
-        lines.append(line)
-    return lines[:6]
 
 
 class VTA_PT_clip(_Base, bpy.types.Panel):
@@ -73,7 +78,7 @@ class VTA_PT_clip(_Base, bpy.types.Panel):
 
     def draw(self, context):
         state = _state(context)
-        scene = operators.scene_of(context)
+        scene = scene_of(context)
         layout = self.layout
         active = compat.active_strip(scene)
         layout.label(text=f"Active strip: {active.name if active else '—'}", icon="SEQUENCE")
@@ -82,6 +87,7 @@ class VTA_PT_clip(_Base, bpy.types.Panel):
             col = layout.column(align=True)
             col.label(text=f"Source: {state.strip_name}")
             col.label(text=f"{state.frame_count} frames · {state.width}x{state.height} · {state.fps:g} fps")
+        draw_error(layout, context, "clip")
 
 
 class VTA_PT_objects(_Base, bpy.types.Panel):
@@ -90,12 +96,21 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
 
     def draw(self, context):
         state = _state(context)
-        scene = operators.scene_of(context)
+        scene = scene_of(context)
         layout = self.layout
+        if not state.strip_name:  # before Get Video Info: the range it will take, not two zeros
+            active = compat.active_strip(scene)
+            if active is not None and active.type in ("MOVIE", "IMAGE"):
+                layout.label(text=f"Range: {active.frame_final_start}–{active.frame_final_end - 1} "
+                                  f"(the active strip)", icon="ARROW_LEFTRIGHT")
+            else:
+                layout.label(text="Range: make a movie or image strip active", icon="ARROW_LEFTRIGHT")
         row = layout.row(align=True)
+        row.enabled = bool(state.strip_name)
         row.prop(state, "track_start")
         row.operator("vta.set_range", text="", icon="TRIA_LEFT_BAR").which = "START"
         row = layout.row(align=True)
+        row.enabled = bool(state.strip_name)
         row.prop(state, "track_end")
         row.operator("vta.set_range", text="", icon="TRIA_RIGHT_BAR").which = "END"
         layout.operator("vta.set_range", text="Range From Strip", icon="ARROW_LEFTRIGHT").which = "STRIP"
@@ -104,13 +119,13 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         col = row.column(align=True)
         col.operator("vta.object_add", text="", icon="ADD")
         col.operator("vta.object_remove", text="", icon="REMOVE")
-        frame = operators.current_source_frame(state, scene)
-        obj = operators.active_object(state)
+        frame = current_source_frame(state, scene)
+        obj = active_object(state)
         if obj is not None and frame is not None:
             n = sum(1 for c in state.clicks if c.object_uid == obj.uid and c.frame == frame)
             layout.label(text=f"Media frame {frame}: {n} click(s)" + (" · keyframe" if n else ""))
         col = layout.column(align=True)
-        col.label(text="Click tool (preview toolbar):", icon="RESTRICT_SELECT_OFF")
+        col.operator("vta.use_click_tool", icon="RESTRICT_SELECT_OFF")
         col.label(text="click = add, Shift+click = exclude")
         row = layout.row(align=True)
         row.operator("vta.clear_clicks", icon="X")
@@ -118,6 +133,7 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         st = context.window_manager.vta
         if st.pending_clicks:
             layout.operator("vta.sync_clicks", text=f"Send {st.pending_clicks} Pending Click(s)", icon="FILE_REFRESH")
+        draw_error(layout, context, "clicks")
 
 
 class VTA_PT_track(_Base, bpy.types.Panel):
@@ -136,6 +152,7 @@ class VTA_PT_track(_Base, bpy.types.Panel):
             layout.operator("vta.cancel", icon="CANCEL")
         else:
             layout.operator("vta.track", icon="TRACKING").direction = state.direction
+        draw_error(layout, context, "track")
         col = layout.column(align=True)
         col.label(text="Weak frames get 'VTA' markers:", icon="MARKER_HLT")
         col.label(text="click there to fix, Track again")
@@ -154,10 +171,22 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
         row = layout.row()
         row.enabled = not st.busy
         row.operator("vta.remove", icon="BRUSH_DATA")
+        draw_error(layout, context, "remove")
+        draw_error(layout, context, "results")
+        if clean_is_stale(state):
+            box = layout.box()
+            box.alert = True
+            box.label(text="The clean plate is older than the mattes", icon="ERROR")
+            row = box.row()
+            row.enabled = not st.busy
+            row.operator("vta.remove", text="Update Clean Plate", icon="FILE_REFRESH")
         row = layout.row(align=True)
         row.operator("vta.load_results", icon="FILE_REFRESH")
         row.operator("vta.use_as_mask", icon="MOD_MASK")
-        scene = operators.scene_of(context)
+        row = layout.row(align=True)
+        row.operator_menu_enum("vta.grade_object", "modifier", text="Grade Object", icon="COLOR")
+        row.operator("vta.grade_object", text="Grade All But Object", icon="SELECT_SUBTRACT").inverse = True
+        scene = scene_of(context)
         if state.strip_name:
             n = len(strips.own_strips(scene, state.strip_name))
             layout.label(text=f"{n} result strip(s) on the timeline")

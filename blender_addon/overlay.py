@@ -61,8 +61,8 @@ def current_mask(state, obj, source_frame: int) -> tuple[tuple, np.ndarray | Non
     mask = _click_masks.get((obj.uid, source_frame))
     if mask is not None:
         return ("click", obj.uid, source_frame, id(mask)), mask
-    if state.masks_dir and obj.folder:
-        path = os.path.join(state.masks_dir, obj.folder, f"{source_frame:05d}.png")
+    if obj.result_dir and obj.result_pattern:
+        path = os.path.join(obj.result_dir, obj.result_pattern.format(frame=source_frame))
         if os.path.isfile(path):
             key = ("file", path, os.path.getmtime(path))
             if _texture_cache["key"] == key:
@@ -115,7 +115,7 @@ def _draw_inner() -> None:
         return
     timing = strips.strip_timing(source, state.frame_count)
     frame = mapping.timeline_to_source(scene.frame_current, timing)
-    if frame is None:
+    if frame is None or strips.clean_plate_on_top(scene, source.name, scene.frame_current):
         return
     obj = state.objects[state.active_object]
     view = region_view(region)

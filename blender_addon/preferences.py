@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8765"
+DEFAULT_COMMAND = "vta-engine serve --port 8765"
 
 
 class VTA_Preferences(bpy.types.AddonPreferences):
@@ -16,7 +17,7 @@ class VTA_Preferences(bpy.types.AddonPreferences):
     token: StringProperty(name="Token", subtype="PASSWORD",
                           description="Access token, when the engine was started with one")
     engine_command: StringProperty(
-        name="Start command", default="vta-engine serve --port 8765",
+        name="Start command", default=DEFAULT_COMMAND,
         description="Command that starts a local engine (run without a shell; use the engine's venv, e.g. "
                     "/path/to/.venv/bin/vta-engine serve --port 8765)")
     upload_clips: EnumProperty(
@@ -29,6 +30,9 @@ class VTA_Preferences(bpy.types.AddonPreferences):
     timeout: FloatProperty(name="Request timeout", default=10.0, min=1.0, max=300.0, subtype="TIME_ABSOLUTE",
                            description="Seconds to wait for one engine request")
 
+    keep_engine: BoolProperty(name="Keep engine running", default=False,
+                              description="Leave an engine started from Blender running when Blender quits")
+
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "address")
@@ -36,6 +40,7 @@ class VTA_Preferences(bpy.types.AddonPreferences):
         col.prop(self, "engine_command")
         col.prop(self, "upload_clips")
         col.prop(self, "timeout")
+        col.prop(self, "keep_engine")
 
 
 def get(context=None) -> VTA_Preferences | None:

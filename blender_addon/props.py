@@ -15,16 +15,13 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
                        IntProperty, PointerProperty, StringProperty)
 
-PALETTE = [(0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (1.00, 0.88, 0.10), (0.00, 0.51, 0.78),
-           (0.96, 0.51, 0.19), (0.57, 0.12, 0.71), (0.27, 0.94, 0.94), (0.94, 0.20, 0.90)]
+from .ops_objects import schedule_object_sync
 
 
 def _object_changed(self, context):
-    # renames and recolours are pushed to the engine lazily (see operators.sync_object_meta)
+    # renames and recolours are pushed to the engine (ops_objects.schedule_object_sync)
     self.meta_dirty = True
-    from . import operators
-
-    operators.schedule_object_sync(context)
+    schedule_object_sync(context)
 
 
 class VTA_Object(bpy.types.PropertyGroup):
@@ -34,7 +31,9 @@ class VTA_Object(bpy.types.PropertyGroup):
                                default=(0.9, 0.1, 0.3), update=_object_changed)
     engine_id: IntProperty(default=0, description="Object id in the engine session (0: not created yet)")
     meta_dirty: BoolProperty(default=False)
-    folder: StringProperty(description="Engine result folder name for this object")
+    result_dir: StringProperty(subtype="DIR_PATH", description="Folder of this object's mattes, as the engine reports it")
+    result_pattern: StringProperty(description="File name pattern of the mattes ({frame} = media frame)")
+    strip_placed: BoolProperty(default=False, description="Its matte strip was placed once (a deleted one is not recreated unasked)")
 
 
 class VTA_Click(bpy.types.PropertyGroup):
@@ -55,8 +54,11 @@ class VTA_SceneState(bpy.types.PropertyGroup):
     width: IntProperty()
     height: IntProperty()
     fps: FloatProperty()
-    masks_dir: StringProperty(subtype="DIR_PATH")
-    clean_dir: StringProperty(subtype="DIR_PATH")
+    clean_dir: StringProperty(subtype="DIR_PATH", description="Folder of the clean plate, as the engine reports it")
+    clean_pattern: StringProperty(description="File name pattern of the clean plate ({frame} = media frame)")
+    clean_placed: BoolProperty(default=False, description="The clean plate strip was placed once")
+    matte_rev: IntProperty(default=0, description="Counts finished Track jobs: the mattes' revision")
+    clean_rev: IntProperty(default=-1, description="The mattes' revision the clean plate was made from")
 
     track_start: IntProperty(name="Start", description="First timeline frame to track")
     track_end: IntProperty(name="End", description="Last timeline frame to track")
@@ -80,12 +82,15 @@ class VTA_SceneState(bpy.types.PropertyGroup):
 
 
 class VTA_Status(bpy.types.PropertyGroup):
-    connected: BoolProperty()
+    connected: BoolProperty(description="The last exchange with the configured engine succeeded")
+    link_error: StringProperty(description="Why the last exchange with the engine failed (first line)")
     engine_version: StringProperty()
     backends: StringProperty()
     device: StringProperty()
     message: StringProperty()
-    error: StringProperty()
+    error: StringProperty(description="First line of the last error (the full text is in the Info log)")
+    error_step: StringProperty(description="The step whose panel shows the error")
+    last_report: StringProperty(description="Full text of the last message")
     busy: BoolProperty()
     job_kind: StringProperty()
     job_id: StringProperty()

@@ -1,7 +1,8 @@
 """Result strips, timeline markers and the mask modifier: everything the add-on puts in the edit.
 
 Every strip the add-on creates carries custom properties (`vta_role`, `vta_source`), so re-running
-replaces exactly the add-on's own strips and never touches the user's. Results are placed with
+updates exactly the add-on's own strips, in place (the artist's edits on them stay), and never
+touches the user's. Results are placed with
 mapping.visible_source_map: each visible timeline frame of the source strip shows the result file of
 the media frame Blender shows there, so mattes stay frame-aligned with moved, trimmed, reversed or
 retimed sources.
@@ -10,6 +11,7 @@ retimed sources.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import bpy
 
@@ -18,6 +20,16 @@ from . import compat, mapping
 ROLE = "vta_role"
 SOURCE = "vta_source"
 MARKER_PREFIX = "VTA "
+
+
+class ResultSequence(NamedTuple):
+    """One result the engine made, as it reports it: `pattern` is a str.format pattern whose
+    `{frame}` is the media frame (e.g. "{frame:05d}.png"), files in `folder`."""
+
+    role: str  # "matte:<object uid>" or "clean"
+    name: str
+    folder: str
+    pattern: str
 
 
 # ---- reading strips into mapping records ---------------------------------------------------------
@@ -106,11 +118,13 @@ def free_channel(scene, above: int, start: int, end: int, skip=()) -> int:
     raise RuntimeError("no free channel above the source strip")
 
 
-def frame_files(source_strip, source_frames: int, folder: str, pattern: str = "{:05d}.png") -> list[tuple[int, str]]:
+def frame_files(source_strip, source_frames: int, folder: str, pattern: str) -> list[tuple[int, str]]:
     """(timeline frame, file name) for the source strip's visible frames whose result exists, as one
-    contiguous run from the first to the last such frame (a gap holds the previous frame's file)."""
+    contiguous run from the first to the last such frame (a gap holds the previous frame's file).
+    `pattern` is the engine's file pattern, `{frame}` being the media frame."""
     pairs = mapping.visible_source_map(strip_timing(source_strip, source_frames))
-    present = [(t, pattern.format(s)) for t, s in pairs if os.path.isfile(os.path.join(folder, pattern.format(s)))]
+    present = [(t, pattern.format(frame=s)) for t, s in pairs
+               if os.path.isfile(os.path.join(folder, pattern.format(frame=s)))]
     if not present:
         return []
     by_frame = dict(present)
@@ -122,11 +136,11 @@ def frame_files(source_strip, source_frames: int, folder: str, pattern: str = "{
     return run
 
 
-def add_result_strip(scene, source_strip, source_frames: int, folder: str, name: str, role: str,
+def add_result_strip(scene, source_strip, source_frames: int, folder: str, pattern: str, name: str, role: str,
                      non_color: bool, channel: int | None = None, color_tag: str | None = None):
     """An image-sequence strip showing `folder`'s per-frame results aligned with `source_strip`.
     Returns None when there are no results in the visible range."""
-    files = frame_files(source_strip, source_frames, folder)
+    files = frame_files(source_strip, source_frames, folder, pattern)
     if not files:
         return None
     start, end = files[0][0], files[-1][0] + 1
@@ -161,23 +175,87 @@ def _copy_transform(src, dst) -> None:
     dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y
 
 
-def place_results(scene, source_strip, source_frames: int, objects: list[tuple[str, str, str]],
-                  clean_dir: str | None) -> list:
-    """Replace the add-on's strips for `source_strip` with fresh ones: one matte strip per object
-    ((role id, display name, folder)) and the clean plate on top. Returns the new strips."""
-    remove_own_strips(scene, source_strip.name)
-    made = []
-    for i, (uid, name, folder) in enumerate(objects):
-        strip = add_result_strip(scene, source_strip, source_frames, folder, f"{name} matte", f"matte:{uid}",
-                                 non_color=True, channel=None, color_tag=f"COLOR_{(i % 9) + 1:02d}")
+def update_result_strip(strip, source_strip, source_frames: int, folder: str, pattern: str) -> bool:
+    """Point an existing result strip at the current result files, in place: the same strip keeps
+    what the artist gave it (modifiers, a Mask modifier on another strip that uses it, mute, lock,
+    blend mode, opacity, channel, name, colour tag). Only its files, its frame range (to stay
+    aligned with the source) and its transform (to overlay the source) are set. Returns False when
+    there are no results in the visible range (the strip is left as it was)."""
+    files = frame_files(source_strip, source_frames, folder, pattern)
+    if not files:
+        return False
+    strip.directory = folder.rstrip("/\\") + os.sep
+    while len(strip.elements) > 1:
+        strip.elements.pop(len(strip.elements) - 1)
+    strip.elements[0].filename = files[0][1]
+    for _, filename in files[1:]:
+        strip.elements.append(filename)
+    strip.frame_offset_start = strip.frame_offset_end = 0
+    strip.frame_start = files[0][0]
+    _copy_transform(source_strip, strip)
+    if hasattr(strip, "invalidate_cache"):  # same file names, new pixels: drop Blender's cached frames
+        strip.invalidate_cache("RAW")
+    return True
+
+
+def place_results(scene, source_strip, source_frames: int, results: list[ResultSequence],
+                  gone: set[str] = frozenset()) -> list:
+    """Put each result sequence on the timeline: the add-on's strip of that role for
+    `source_strip` is updated in place, a missing one is made — except for roles in `gone` (strips
+    the artist deleted, not to be recreated unless asked). Mattes go on the lowest free channels
+    above the source, the clean plate above them. Returns the strips placed or updated."""
+    placed, mattes_made = [], 0
+    for seq in results:
+        existing = own_strips(scene, source_strip.name, seq.role)
+        if existing:
+            if update_result_strip(existing[0], source_strip, source_frames, seq.folder, seq.pattern):
+                placed.append(existing[0])
+            continue
+        if seq.role in gone or not os.path.isdir(seq.folder):
+            continue
+        matte = seq.role != "clean"
+        strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
+                                 non_color=matte, color_tag=f"COLOR_{(mattes_made % 9) + 1:02d}" if matte else None)
+        mattes_made += matte
         if strip is not None:
-            made.append(strip)
-    if clean_dir:
-        strip = add_result_strip(scene, source_strip, source_frames, clean_dir, f"{source_strip.name} clean",
-                                 "clean", non_color=False)
-        if strip is not None:
-            made.append(strip)
-    return made
+            # a new matte strip starts muted: the preview keeps showing the picture, with the matte
+            # drawn over it by the overlay; unmute it, or use it as a mask, to see it as a strip
+            strip.mute = matte
+            placed.append(strip)
+    return placed
+
+
+def clean_plate_on_top(scene, source_name: str, frame: int) -> bool:
+    """Whether the topmost unmuted strip on `frame` is the add-on's clean plate of `source_name`
+    (then the object is gone from the picture, and the overlay must not draw it back)."""
+    shown = [s for s in compat.all_strips(scene) if not s.mute and s.frame_final_start <= frame < s.frame_final_end]
+    if not shown:
+        return False
+    top = max(shown, key=lambda s: s.channel)
+    return top.get(ROLE) == "clean" and top.get(SOURCE) == source_name
+
+
+STALE = "vta_stale"
+STALE_SUFFIX = " (stale)"
+STALE_TAG = "COLOR_01"
+
+
+def mark_stale(strip, stale: bool) -> None:
+    """Tag a clean plate made from older mattes (name suffix and a red colour tag), or take the tag
+    off again; the artist's own name and colour tag come back unchanged."""
+    if stale == bool(strip.get(STALE)):
+        return
+    if stale:
+        strip[STALE] = getattr(strip, "color_tag", "NONE")
+        strip.name = strip.name + STALE_SUFFIX
+        if hasattr(strip, "color_tag"):
+            strip.color_tag = STALE_TAG
+    else:
+        if hasattr(strip, "color_tag"):
+            strip.color_tag = strip[STALE]
+        del strip[STALE]
+        if strip.name.endswith(STALE_SUFFIX):
+            strip.name = strip.name[:-len(STALE_SUFFIX)]
 
 
 def use_as_mask(context, scene, source_strip, matte_strip):
@@ -193,6 +271,49 @@ def use_as_mask(context, scene, source_strip, matte_strip):
     mod.input_mask_type = "STRIP"
     mod.input_mask_strip = matte_strip
     matte_strip.mute = True  # it now feeds the modifier; showing it on top would hide the result
+    return mod
+
+
+GRADE_TYPES = (("COLOR_BALANCE", "Color Balance", ""), ("CURVES", "Curves", ""), ("HUE_CORRECT", "Hue Correct", ""),
+               ("BRIGHT_CONTRAST", "Brightness/Contrast", ""), ("WHITE_BALANCE", "White Balance", ""))
+
+
+def inverse_matte_strip(scene, source_strip, matte_strip, role: str):
+    """The add-on's muted strip showing the inverse of a matte (the matte's files through a Curves
+    modifier that maps 1 → 0), made on first use: VSE modifiers take a mask strip but have no
+    "invert mask" option, and a mask strip's own modifiers apply to the mask. Updated in place with
+    the matte on every re-track (its role names the object)."""
+    found = own_strips(scene, source_strip.name, role)
+    if found:
+        return found[0]
+    coll = compat.strip_collection(scene, create=True)
+    start, end = matte_strip.frame_final_start, matte_strip.frame_final_end
+    strip = coll.new_image(name=f"{matte_strip.name} inverse", channel=free_channel(scene, matte_strip.channel, start, end),
+                           filepath=os.path.join(bpy.path.abspath(matte_strip.directory), matte_strip.elements[0].filename),
+                           frame_start=int(matte_strip.frame_start))
+    for element in list(matte_strip.elements)[1:]:
+        strip.elements.append(element.filename)
+    strip.frame_offset_start, strip.frame_offset_end = matte_strip.frame_offset_start, matte_strip.frame_offset_end
+    strip[ROLE], strip[SOURCE] = role, source_strip.name
+    try:
+        strip.colorspace_settings.name = "Non-Color"
+    except TypeError:
+        pass
+    _copy_transform(source_strip, strip)
+    strip.mute = True
+    curves = strip.modifiers.new(name="VTA invert", type="CURVES")
+    points = curves.curve_mapping.curves[3].points  # the combined curve
+    points[0].location, points[1].location = (0.0, 1.0), (1.0, 0.0)
+    curves.curve_mapping.update()
+    return strip
+
+
+def grade_with_mask(context, scene, source_strip, mask_strip, modifier_type: str, name: str):
+    """A colour modifier on the source strip limited to where `mask_strip` is white."""
+    compat.ensure_sequencer_scene(context, scene)
+    mod = source_strip.modifiers.new(name=name, type=modifier_type)
+    mod.input_mask_type = "STRIP"
+    mod.input_mask_strip = mask_strip
     return mod
 
 

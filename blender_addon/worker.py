@@ -15,19 +15,21 @@ import threading
 import traceback
 from typing import Any, Callable
 
+from . import engine_client
+
 _results: "queue.Queue[tuple[Callable, tuple]]" = queue.Queue()
 _lanes: dict[str, "queue.Queue"] = {}
 _threads: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 _pending = {"quick": 0, "job": 0}
 TIMER_INTERVAL = 0.1
+after_task: Callable[[], None] | None = None  # run on the main thread after every task (status refresh)
 
 
 def friendly_error(exc: BaseException) -> str:
-    """One readable line for the artist (the client's errors are already worded for people)."""
-    text = str(exc).strip() or exc.__class__.__name__
-    first = text.splitlines()[0]
-    return first[:300]
+    """The error's own text for the artist (the client's errors are already worded for people); the
+    panel shows its first line, the Info log and the status bar all of it (state.report)."""
+    return str(exc).strip() or exc.__class__.__name__
 
 
 def _loop(lane: str, tasks: "queue.Queue") -> None:
@@ -47,20 +49,15 @@ def _loop(lane: str, tasks: "queue.Queue") -> None:
             if on_done is not None:
                 _results.put((on_done, (value,)))
         finally:
+            if after_task is not None:
+                _results.put((after_task, ()))
             with _lock:
                 _pending[lane] -= 1
 
 
 def _is_expected(exc: BaseException) -> bool:
     """Engine and network errors are expected and need no traceback in the console."""
-    try:
-        from . import engine_client
-    except ImportError:  # pragma: no cover
-        return False
-    expected = tuple(c for c in (getattr(engine_client, n, None) for n in ("EngineError", "EngineClientError",
-                                                                          "ClientError", "EngineUnavailable"))
-                     if isinstance(c, type))
-    return isinstance(exc, expected + (OSError, TimeoutError))
+    return isinstance(exc, (engine_client.EngineClientError, OSError, TimeoutError))
 
 
 def submit(fn: Callable, *args, on_done: Callable | None = None, on_error: Callable | None = None,

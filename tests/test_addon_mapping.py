@@ -191,3 +191,64 @@ def test_rotated_click_lands_on_rotated_pixel():
     vx, vy = mapping.image_to_view(50, 0, s)
     assert (vx, vy) == pytest.approx((-50, 0), abs=1e-9)
     assert mapping.view_to_image(-50, 0, s) == pytest.approx((50, 0), abs=1e-9)
+
+
+# ---- the local engine's command line (blender_addon/local_engine.py, no bpy) ---------------------
+def _addon_module(name: str):
+    """An add-on module that needs no bpy, imported inside a stand-in package (the real package's
+    __init__ imports bpy)."""
+    import importlib
+    import types
+
+    if "vta_pkg" not in sys.modules:
+        pkg = types.ModuleType("vta_pkg")
+        pkg.__path__ = [str(Path(__file__).resolve().parents[1] / "blender_addon")]
+        sys.modules["vta_pkg"] = pkg
+    return importlib.import_module(f"vta_pkg.{name}")
+
+
+def test_launch_argv_sets_the_port_and_the_instance_id():
+    local_engine = _addon_module("local_engine")
+    assert local_engine.launch_argv("vta-engine serve --port 8765", 9001, "ab12") == \
+        ["vta-engine", "serve", "--port", "9001", "--instance-id", "ab12"]
+    assert local_engine.launch_argv("'/opt/my env/vta-engine' serve --port=1 --instance-id old --root /x", 7, "n") == \
+        ["/opt/my env/vta-engine", "serve", "--root", "/x", "--port", "7", "--instance-id", "n"]
+    with pytest.raises(Exception, match="empty"):
+        local_engine.launch_argv("  ", 7, "n")
+
+
+def test_pick_port_keeps_a_free_one_and_avoids_a_taken_one():
+    import socket
+
+    local_engine = _addon_module("local_engine")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = local_engine.pick_port(port)
+        assert other != port and local_engine.port_is_free(other)
+    assert local_engine.pick_port(other) == other
+
+
+# ---- words the panel shows (blender_addon/text.py, no bpy) -----------------------------------------
+def test_short_line_keeps_the_first_line_and_cuts_long_ones():
+    text = _addon_module("text")
+    assert text.short_line("engine gone\nTraceback …") == "engine gone"
+    long = "x" * 200
+    cut = text.short_line(long)
+    assert len(cut) == text.PANEL_ERROR_CHARS and cut.endswith("…") and long.startswith(cut[:-1])
+
+
+def test_count_label_says_keyframes_and_clicks():
+    text = _addon_module("text")
+    assert text.count_label(2, 4) == "2 keyframes · 4 clicks"
+    assert text.count_label(1, 1) == "1 keyframe · 1 click"
+
+
+def test_progress_line_eta_from_the_frames_done_in_this_run():
+    text = _addon_module("text")
+    assert text.progress_line(0, 60, 5.0) == "0/60"  # no rate yet
+    assert text.progress_line(12, 60, 24.0) == "12/60 · 1m 36s left"  # 2 s a frame, 48 left
+    # resumed: 40 frames were done before this run; 10 more took 20 s → 10 left take 20 s
+    assert text.progress_line(50, 60, 20.0, done_at_start=40) == "50/60 · 20s left"
+    assert text.progress_line(60, 60, 30.0) == "60/60"

@@ -74,7 +74,8 @@ def launch() -> int:
         for name in ("addon_panel.png", "addon_tracking.png", "addon_result.png"):
             path = os.path.join(args.out, name)
             if os.path.exists(path):
-                subprocess.run(["convert", path, "+dither", "-colors", "160", "PNG8:" + path], check=True)
+                if subprocess.run(["convert", path, "+dither", "-colors", "160", "PNG8:" + path]).returncode:
+                    print(f"could not reduce {path} to 160 colours; kept as it is")
     return code
 
 
@@ -226,8 +227,8 @@ def steps():
     if shutil.which("xdotool"):
         # real mouse clicks through the click tool: X server → Blender keymap → operator → mapping
         preview = next(r for r in area.regions if r.type == "PREVIEW")
-        with bpy.context.temp_override(window=win, area=area, region=preview):
-            bpy.ops.wm.tool_set_by_id(name="vta.click_tool", space_type="SEQUENCE_EDITOR")
+        with bpy.context.temp_override(window=win, screen=win.screen):
+            bpy.ops.vta.use_click_tool()  # the panel's Click Tool button
         tool = bpy.context.workspace.tools.from_space_sequencer("SEQUENCER_PREVIEW")
         log(f"active preview tool: {tool.idname if tool else None}; window {win.width}x{win.height}, preview at "
             f"{preview.x},{preview.y} {preview.width}x{preview.height}")

@@ -28,6 +28,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                              "~/.local/share/vse-track-anything)")
     config.add_backend_arguments(parser)
     parser.add_argument("--max-upload-mb", type=int, default=20 * 1024, help="largest clip upload (default 20 GiB)")
+    parser.add_argument("--instance-id", default="", metavar="ID",
+                        help="a label echoed in /v1/health, so whoever started this engine (the Blender "
+                             "add-on) can tell it from another engine on the same port")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
@@ -43,7 +46,8 @@ def build_config(args, settings: config.Settings | None = None):
     roots = [Path(r) for r in args.root] if args.root else default_roots()
     return ServerConfig(state_dir=state_dir, roots=roots, token=token or None, segmenter=args.segmenter,
                         tracker=args.tracker, inpainter=args.inpainter, device=args.device or settings.device,
-                        max_upload_bytes=args.max_upload_mb * MiB)
+                        max_upload_bytes=args.max_upload_mb * MiB,
+                        instance_id=args.instance_id)
 
 
 def bind(host: str, port: int) -> socket.socket:

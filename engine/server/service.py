@@ -43,6 +43,7 @@ class ServerConfig:
     # frames whose features the segmenter keeps: several artists (or views) click on different
     # frames at once, and a cache smaller than that would recompute every click
     segmenter_cache_frames: int = 16
+    instance_id: str = ""  # echoed in health: tells the add-on the engine it started from another one
     extra: dict = field(default_factory=dict)
 
 
@@ -114,6 +115,7 @@ class Engine:
             "jobs_active": sum(1 for j in self.jobs.jobs.values() if j.status in ("queued", "running")),
             "auth": bool(self.config.token),
             "roots": [str(r) for r in self.roots.roots],
+            "instance_id": self.config.instance_id,
         }
 
     # ---- sessions -------------------------------------------------------------------------------

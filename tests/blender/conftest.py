@@ -64,39 +64,53 @@ json.dump({{"clicks": [c.click(i) for i in range(c.frames)], "width": c.width, "
     return info
 
 
-@pytest.fixture(scope="session")
-def engine(workdir):
-    """A real engine server process; yields its address."""
+def engine_command(workdir: Path, name: str = "engine") -> list[str]:
+    """argv of an engine server reading clips under `workdir`, its state in its own folder; no port."""
+    return [str(ENGINE_PY), "-m", "engine.server", "--root", str(workdir), "--state-dir",
+            str(workdir / f"state-{name}"), "--log-level", "warning"]
+
+
+def start_engine_process(workdir: Path, port: int, name: str = "engine", extra: tuple = ()):
+    """A real engine server process on `port`; returns (process, address) once it answers."""
     if not ENGINE_PY.exists():
         pytest.skip(f"engine venv python not found at {ENGINE_PY}")
-    port = free_port()
     home = workdir / "home"
     home.mkdir(exist_ok=True)
-    env = dict(os.environ, HOME=str(home), VTA_STATE_DIR=str(workdir / "state"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, HOME=str(home), PYTHONUNBUFFERED="1")
     env.pop("VTA_TOKEN", None)
-    log = open(workdir / "engine.log", "wb")
-    proc = subprocess.Popen([str(ENGINE_PY), "-m", "engine.server", "--port", str(port), "--root", str(workdir),
-                             "--log-level", "warning"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(engine_command(workdir, name) + ["--port", str(port), *extra], cwd=REPO, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
     address = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(address + "/v1/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, address
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"engine did not start: {(workdir / 'engine.log').read_text()[-2000:]}")
+            pytest.fail(f"engine did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.2)
-    yield address
+
+
+def stop_process(proc) -> None:
     proc.terminate()
     try:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def engine(workdir):
+    """A real engine server process; yields its address."""
+    proc, address = start_engine_process(workdir, free_port())
+    yield address
+    stop_process(proc)
 
 
 @pytest.fixture(scope="session")

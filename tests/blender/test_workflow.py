@@ -174,14 +174,15 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
 
         # save and reopen: clicks, objects and settings come back
         path = str(tmp_path / "shot.blend")
+        scene_name = scene.name  # "vta_test", or "vta_test.001" when an earlier test made one
         bpy.ops.wm.save_as_mainfile(filepath=path)
     bpy.ops.wm.open_mainfile(filepath=path)
-    reopened = bpy.data.scenes["vta_test"].vta
+    reopened = bpy.data.scenes[scene_name].vta
     assert reopened.session_id and len(reopened.objects) == 1 and len(reopened.clicks) == 4
     assert reopened.dilation == 6
 
     # reopening: the saved engine session is used again; if the engine lost it, the clicks are replayed
-    scene2 = bpy.data.scenes["vta_test"]
+    scene2 = bpy.data.scenes[scene_name]
     if hasattr(bpy.context.workspace, "sequencer_scene"):
         bpy.context.workspace.sequencer_scene = scene2
     old_session = reopened.session_id
@@ -278,13 +279,17 @@ def test_engine_unreachable_keeps_clicks(addon, clip, scene, monkeypatch, engine
 
 def test_bad_input_is_reported_not_raised(addon, engine_env, clip, scene):
     st = bpy.context.window_manager.vta
-    add_source(scene, clip)
+    source = add_source(scene, clip)
     with ctx(scene):
         bpy.ops.vta.get_video_info()
         wait(addon)
-        # a click outside the picture is refused before anything is stored
-        with pytest.raises(RuntimeError, match="outside"):
+        # a click outside the picture, on a frame the source shows, is refused before anything is stored
+        scene.frame_set(source.frame_final_start)
+        size = f"{clip['width']}x{clip['height']}"
+        with pytest.raises(RuntimeError, match=f"Click \\(10000, 5\\) is outside the {size} picture"):
             bpy.ops.vta.add_click(x=10_000, y=5)
+        with pytest.raises(RuntimeError, match=f"outside the {size} picture"):
+            bpy.ops.vta.add_click(x=5, y=-3)
         assert len(scene.vta.clicks) == 0
         # a track with no keyframe: the engine's reason reaches the panel
         bpy.ops.vta.object_add()
@@ -336,7 +341,7 @@ def test_clip_the_engine_cannot_read_is_uploaded(addon, engine_env, clip, scene,
     reads the downloaded files."""
     import shutil
 
-    from blender_addon import engine_ops, operators, strips
+    from blender_addon import engine_ops, state as addon_state, strips
 
     st = bpy.context.window_manager.vta
     elsewhere = tmp_path / "elsewhere.mp4"  # the engine's --root is the session workdir, not this
@@ -370,7 +375,7 @@ def test_clip_the_engine_cannot_read_is_uploaded(addon, engine_env, clip, scene,
         assert not st.busy and not st.error, st.error
         matte = strips.own_strips(scene, strip.name, f"matte:{state.objects[0].uid}")[0]
         downloaded = Path(matte.directory)
-        assert str(downloaded).startswith(operators.user_dir("results"))  # the download, not the engine's folder
+        assert str(downloaded).startswith(addon_state.user_dir("results"))  # the download, not the engine's folder
         shown = load_mask(downloaded / matte.elements[3].filename)
         assert iou(shown, load_mask(Path(clip["gt"]) / matte.elements[3].filename)) > TRACK_IOU_MIN
 

@@ -1,0 +1,139 @@
+"""Result placement: the matte strips, the clean plate strip and the low-confidence markers put
+in the edit from what the engine reports (each sequence's folder and file pattern: the add-on
+never builds a session path itself), the stale mark on a clean plate made from older mattes, and
+the Mask modifier that uses a matte on the source."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty
+
+from . import overlay, strips
+from .state import active_object, clean_is_stale, scene_of, source_strip
+
+
+def apply_results(scene, results: dict, kind: str) -> list:
+    """Main thread, after a `kind` job ("track" or "remove"): remember where the results are and
+    which mattes the clean plate was made from, then update the strips and markers."""
+    state = scene.vta
+    if source_strip(state, scene) is None:
+        raise RuntimeError(f"the source strip '{state.strip_name}' is gone")
+    if kind == "track":
+        state.matte_rev += 1
+    elif kind == "remove" and results.get("clean_dir"):
+        state.clean_dir, state.clean_pattern = results["clean_dir"], results["clean_pattern"]
+        state.clean_rev = state.matte_rev
+    by_uid = {o["uid"]: o for o in results.get("objects", [])}
+    for obj in state.objects:
+        found = by_uid.get(obj.uid)
+        if found and found["dir"]:
+            obj.result_dir, obj.result_pattern = found["dir"], found["pattern"]
+    # a Remove asks for a clean plate: it is made again even if the artist had deleted the old one
+    return place_result_strips(scene, results.get("confidence"), clean=kind == "remove", new_clean=kind == "remove")
+
+
+def place_result_strips(scene, confidence: dict | None = None, recreate: bool = False, clean: bool = True,
+                        new_clean: bool = False) -> list:
+    """Update the result strips in place and make missing ones — but not those the artist deleted,
+    unless `recreate` (or, for the clean plate, `new_clean`: it was just asked for). The clean plate
+    is touched only when `clean` (a Track leaves it as it is and marks it stale)."""
+    state = scene.vta
+    strip = source_strip(state, scene)
+    results = [strips.ResultSequence(f"{kind}:{o.uid}", f"{o.name} matte", o.result_dir, o.result_pattern)
+               for o in state.objects if o.result_dir for kind in ("matte", "inverse")]
+    # inverse mattes are made only by Grade Object; here they are only kept in step with the matte
+    gone = {f"inverse:{o.uid}" for o in state.objects}
+    if not recreate:
+        gone |= {f"matte:{o.uid}" for o in state.objects if o.strip_placed}
+    if clean and state.clean_dir:
+        results.append(strips.ResultSequence("clean", f"{strip.name} clean", state.clean_dir, state.clean_pattern))
+        if state.clean_placed and not (recreate or new_clean):
+            gone.add("clean")
+    placed = strips.place_results(scene, strip, state.frame_count, results, gone)
+    roles = {s.get(strips.ROLE) for s in placed}
+    for obj in state.objects:
+        obj.strip_placed = obj.strip_placed or f"matte:{obj.uid}" in roles
+    state.clean_placed = state.clean_placed or "clean" in roles
+    for plate in strips.own_strips(scene, strip.name, "clean"):
+        strips.mark_stale(plate, clean_is_stale(state))
+    if confidence is not None:
+        names = {o.uid: o.name for o in state.objects}
+        per_object = {names.get(uid, str(uid)): conf for uid, conf in confidence.items()}
+        strips.mark_low_confidence(scene, strip, state.frame_count, per_object, state.low_confidence)
+    overlay.forget_masks()
+    return placed
+
+
+class VTA_OT_load_results(bpy.types.Operator):
+    """Re-place the result strips (after moving or trimming the source strip); brings back result
+    strips that were deleted"""
+    bl_idname = "vta.load_results"
+    bl_label = "Re-align Result Strips"
+    bl_options = {"UNDO"}
+
+    recreate: BoolProperty(name="Restore deleted", default=True,
+                           description="Also make again the result strips that were deleted")
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        if source_strip(state, scene) is None or not any(o.result_dir for o in state.objects):
+            self.report({"ERROR"}, "No results yet for this strip")
+            return {"CANCELLED"}
+        made = place_result_strips(scene, recreate=self.recreate)
+        self.report({"INFO"}, f"{len(made)} result strip(s) placed")
+        return {"FINISHED"}
+
+
+class VTA_OT_use_as_mask(bpy.types.Operator):
+    """Add a Mask modifier on the source strip, fed by the active object's matte strip"""
+    bl_idname = "vta.use_as_mask"
+    bl_label = "Use as Mask"
+    bl_options = {"UNDO"}
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        src, obj = source_strip(state, scene), active_object(state)
+        if src is None or obj is None:
+            self.report({"ERROR"}, "No source strip or object")
+            return {"CANCELLED"}
+        mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
+        if not mattes:
+            self.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
+            return {"CANCELLED"}
+        strips.use_as_mask(context, scene, src, mattes[0])
+        return {"FINISHED"}
+
+
+class VTA_OT_grade_object(bpy.types.Operator):
+    """Add a colour modifier to the source strip, limited to the active object by its matte (or to
+    everything but the object); it stays through re-tracks"""
+    bl_idname = "vta.grade_object"
+    bl_label = "Grade Object"
+    bl_options = {"REGISTER", "UNDO"}
+
+    modifier: EnumProperty(name="Modifier", items=strips.GRADE_TYPES, default="COLOR_BALANCE")
+    inverse: BoolProperty(name="Everything but the object", default=False,
+                          description="Grade everything except the object (the matte inverted)")
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        src, obj = source_strip(state, scene), active_object(state)
+        if src is None or obj is None:
+            self.report({"ERROR"}, "No source strip or object")
+            return {"CANCELLED"}
+        mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
+        if not mattes:
+            self.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
+            return {"CANCELLED"}
+        mask = strips.inverse_matte_strip(scene, src, mattes[0], f"inverse:{obj.uid}") if self.inverse else mattes[0]
+        name = f"VTA grade {'all but ' if self.inverse else ''}{obj.name}"
+        strips.grade_with_mask(context, scene, src, mask, self.modifier, name)
+        self.report({"INFO"}, f"{name}: a {self.modifier.replace('_', ' ').title()} modifier on '{src.name}'")
+        return {"FINISHED"}
+
+
+classes = (VTA_OT_load_results, VTA_OT_use_as_mask, VTA_OT_grade_object)
+register, unregister = bpy.utils.register_classes_factory(classes)
