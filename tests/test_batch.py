@@ -244,6 +244,15 @@ def test_shot_selection_and_an_unwritable_out(footage, tmp_path):
     assert not (tmp_path / "sel").exists()
 
 
+def test_check_prints_each_shots_commands_and_runs_nothing(footage):
+    proc = run_batch(write_shots(footage, "check"), "--check", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plans = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(p["shot"], len(p["commands"])) for p in plans] == [("sh010", 2), ("sh020", 4), ("sh030", 1), ("sh040", 2)]
+    assert plans[2]["frames"] == 6 and plans[2]["commands"][0][0] == "track"
+    assert not (footage / "check").exists()
+
+
 def test_missing_ray_is_one_clear_error(monkeypatch):
     from engine.batch.run_ray import import_ray
     from engine.errors import EngineError

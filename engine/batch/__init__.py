@@ -22,6 +22,8 @@ def add_batch_arguments(p) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="with --ray auto: CPUs (= shots at once) of the local Ray; with an address: "
                         "at most N shots in flight (default: no limit)")
+    p.add_argument("--check", action="store_true",
+                   help="check the shots file and print each shot's vta-engine commands; run nothing")
     p.add_argument("--retries", type=int, default=3, metavar="N",
                    help="with --ray: times a shot is retried when its worker dies (default 3)")
 
@@ -43,6 +45,9 @@ def cmd_batch(args) -> None:
         for line in exc.errors:
             reporter.invalid(line)
         raise
+    if args.check:
+        reporter.plan(shots)
+        return
     t0 = time.monotonic()
     if args.ray:
         from .run_ray import import_ray, run_on_ray

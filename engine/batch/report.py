@@ -5,6 +5,7 @@ same way."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from typing import TextIO
@@ -86,6 +87,20 @@ class Reporter:
         self.err.write(f"{clear}[{self.finished_count}/{self.total}] {result.shot}: {result.status} "
                        f"({result.frames} frames, {format_seconds(result.seconds)}){tail}\n")
         self.err.flush()
+
+    def plan(self, shots: list[Shot]) -> None:
+        """What `--check` prints: each shot's commands, exactly as the batch will run them."""
+        from .commands import shot_steps
+
+        for shot in shots:
+            argvs = [step.argv for step in shot_steps(shot)]
+            if self.as_json:
+                self._json(event="plan", shot=shot.name, frames=shot.frames, commands=argvs)
+                continue
+            print(f"{shot.name} ({shot.frames} frames):", file=self.out)
+            for argv in argvs:
+                print(f"  vta-engine {shlex.join(argv)}", file=self.out)
+        self.out.flush()
 
     def invalid(self, message: str) -> None:
         """One problem of the shots file (all are reported before the batch gives up)."""
