@@ -193,6 +193,8 @@ def test_schema_accepts_the_example_and_rejects_the_bad_cases(footage):
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
+    docs_example = (REPO / "docs" / "BATCH.md").read_text().split("```json\n", 1)[1].split("```", 1)[0]
+    assert not list(validator.iter_errors(json.loads(docs_example))), "the example in docs/BATCH.md"
     good = shots_document(footage, "x")
     assert not list(validator.iter_errors(good))
     assert parse_shots(good, footage / "x.json")

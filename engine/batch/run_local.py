@@ -114,6 +114,8 @@ def run_shot(shot: Shot, on_progress: ProgressFn | None = None, crash: str | Non
                 rc = cli_main([*step.argv, "--json"])
             except SystemExit as exc:  # argparse refusing an argument: a bug in commands.py
                 rc = exc.code if isinstance(exc.code, int) else 2
+        if rc == 130:  # Ctrl-C reached the CLI: stop the whole batch, not just this shot
+            raise KeyboardInterrupt
         if rc != 0:
             detail = errors[-1] if errors else (stderr.getvalue().strip().splitlines() or [f"exit {rc}"])[-1]
             return ShotResult(shot.name, "failed", shot.frames, time.monotonic() - t0,

@@ -14,7 +14,6 @@ import logging
 import os
 import time
 import uuid
-from pathlib import Path
 
 from ..errors import EngineError
 from .run_local import CRASH_ENV, ShotResult, run_shot
