@@ -255,6 +255,19 @@ def test_check_prints_each_shots_commands_and_runs_nothing(footage):
     assert not (footage / "check").exists()
 
 
+def test_a_task_that_does_not_see_the_drivers_out_fails_its_shot(footage, tmp_path):
+    from engine.batch.run_ray import _shot_task, remove_probes, write_probes
+
+    doc = shots_document(footage, str(tmp_path / "probe"))
+    shot = parse_shots(doc, footage / "probe.json")[0]
+    token = write_probes([shot])
+    assert (shot.out / ".vta-batch-probe").read_text() == token
+    remove_probes([shot])   # as a worker on a machine without the driver's storage would find it
+    result = _shot_task(shot.to_dict(), token, None)
+    assert result["status"] == "failed" and "every worker must see the same (shared) storage" in result["message"]
+    assert not (shot.out / "masks").exists()
+
+
 def test_missing_ray_is_one_clear_error(monkeypatch):
     from engine.batch.run_ray import import_ray
     from engine.errors import EngineError
@@ -300,8 +313,11 @@ def test_a_killed_ray_worker_is_retried_and_the_shot_finishes(footage, sequentia
     assert marker.exists(), "the worker was never killed"
     assert len(json.loads(marker.read_text())) >= 3, "the kill came before three frames were finished"
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary = json.loads(proc.stdout.splitlines()[-1])
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = events[-1]
     assert summary["failed"] == []
+    assert {e["shot"] for e in events if e["event"] == "shot_progress"} == {"sh010", "sh020", "sh030", "sh040"}, \
+        "progress from the Ray workers did not reach the driver"
     got, want = outputs_hash(footage / "killed"), sequential[1]
     assert {k: v for k, v in got.items() if not k.startswith("sh040/")} == \
            {k: v for k, v in want.items() if not k.startswith("sh040/")}, "a shot that was not killed differs"

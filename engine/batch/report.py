@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -47,6 +48,7 @@ class Reporter:
         self.last_draw = 0.0
         self.total = 0
         self.finished_count = 0
+        self.running: dict[str, tuple] = {}  # shot → (step, steps, label, done, total)
 
     def _json(self, **event) -> None:
         print(json.dumps(event), file=self.out, flush=True)
@@ -67,18 +69,29 @@ class Reporter:
             self._json(event="shot_progress", shot=shot, step=step + 1, steps=steps, stage=label,
                        done=done, total=total)
             return
+        self.running[shot] = (step, steps, label, done, total)
         now = time.monotonic()
         if not self.tty or (done < total and now - self.last_draw < 0.1):
             return
         self.last_draw = now
-        width = 24
-        fill = int(width * done / total) if total else width
-        line = f"{shot} [{step + 1}/{steps} {label}] [{'#' * fill}{'.' * (width - fill)}] {done}/{total}"
-        self.err.write(f"\r\033[K{line}")
+        self._draw()
+
+    def _draw(self) -> None:
+        """One line for every running shot: a bar when there is one, counts when several (Ray)."""
+        if len(self.running) == 1:
+            (shot, (step, steps, label, done, total)), = self.running.items()
+            fill = int(24 * done / total) if total else 24
+            line = f"{shot} [{step + 1}/{steps} {label}] [{'#' * fill}{'.' * (24 - fill)}] {done}/{total}"
+        else:
+            line = " | ".join(f"{shot} {step + 1}/{steps} {done}/{total}"
+                              for shot, (step, steps, _, done, total) in self.running.items())
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        self.err.write(f"\r\033[K{line[:width]}")
         self.err.flush()
 
     def finished(self, result) -> None:
         self.finished_count += 1
+        self.running.pop(result.shot, None)
         if self.as_json:
             self._json(event="shot_done", **result.to_dict())
             return

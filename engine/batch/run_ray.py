@@ -10,8 +10,10 @@ clear message instead of writing results nobody will find.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
 import uuid
 
@@ -68,7 +70,34 @@ def remove_probes(shots: list[Shot]) -> None:
             pass
 
 
-def _shot_task(shot_data: dict, token: str, crash: str | None) -> dict:
+class ProgressBoard:
+    """A Ray actor holding the latest progress of every running shot: tasks post to it (at most a
+    few times a second, never waiting), the driver collects it between `ray.wait` calls."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, tuple] = {}
+
+    def post(self, shot: str, *progress) -> None:
+        self.latest[shot] = progress
+
+    def collect(self) -> dict[str, tuple]:
+        latest, self.latest = self.latest, {}
+        return latest
+
+
+def _poster(board, interval: float = 0.25):
+    """A run_shot progress callback that forwards to the board, throttled."""
+    last = [0.0]
+
+    def post(shot, step, steps, label, done, total) -> None:
+        now = time.monotonic()
+        if board is not None and (done >= total or now - last[0] >= interval):
+            last[0] = now
+            board.post.remote(shot, step, steps, label, done, total)
+    return post
+
+
+def _shot_task(shot_data: dict, token: str, crash: str | None, board=None) -> dict:
     """What runs on a Ray worker: check the storage, then the shot's CLI commands."""
     shot = Shot.from_dict(shot_data)
     host = os.uname().nodename
@@ -83,7 +112,7 @@ def _shot_task(shot_data: dict, token: str, crash: str | None) -> dict:
     if shot.options.device and shot.options.device.startswith("cuda:"):
         # Ray gives the task its GPU through CUDA_VISIBLE_DEVICES: it is always "cuda" in the task
         shot = Shot(**{**shot.__dict__, "options": Options(**{**shot.options.__dict__, "device": "cuda"})})
-    return run_shot(shot, None, crash).to_dict()
+    return run_shot(shot, _poster(board), crash).to_dict()
 
 
 def _connect(ray, address: str, workers: int | None) -> None:
@@ -98,7 +127,14 @@ def _connect(ray, address: str, workers: int | None) -> None:
 
 
 def run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, retries: int = 3) -> list[ShotResult]:
-    """One task per shot; each shot is reported as it finishes (ray.wait)."""
+    """One task per shot; each shot is reported as it finishes (ray.wait). Ray prints its own
+    notices (a worker died, ...) on whatever sys.stdout is; they go to stderr, so that stdout
+    holds only the reporter's lines (pure JSON lines with --json)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _run_on_ray(shots, reporter, address, workers, retries)
+
+
+def _run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, retries: int) -> list[ShotResult]:
     ray = import_ray()
     token = write_probes(shots)
     _connect(ray, address, workers)
@@ -106,16 +142,20 @@ def run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, r
         if any(task_resources(s)["num_gpus"] for s in shots) and ray.cluster_resources().get("GPU", 0) < 1:
             raise EngineError("a shot asks for a learned backend on CUDA but the Ray cluster has no GPU")
         task = ray.remote(_shot_task)
+        board = ray.remote(num_cpus=0)(ProgressBoard).remote()
         crash = os.environ.get(CRASH_ENV)
         limit = workers if address != "auto" and workers else None  # on a cluster: tasks in flight
         queue, pending, submitted, results = list(shots), {}, {}, []
         while queue or pending:
             while queue and (limit is None or len(pending) < limit):
                 shot = queue.pop(0)
-                ref = task.options(max_retries=retries, **task_resources(shot)).remote(shot.to_dict(), token, crash)
+                ref = task.options(max_retries=retries, **task_resources(shot)).remote(shot.to_dict(), token, crash, board)
                 pending[ref], submitted[shot.name] = shot, time.monotonic()
                 reporter.started(shot)
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for name, progress in ray.get(board.collect.remote()).items():
+                if name in {s.name for s in pending.values()}:
+                    reporter.progress(name, *progress)
             for ref in ready:
                 shot = pending.pop(ref)
                 try:
