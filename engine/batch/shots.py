@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
+from ..session import safe_name
 
 VERSION = 1
 BACKEND_KINDS = ("segmenter", "tracker", "inpainter")
@@ -182,7 +183,7 @@ def _options(chk: _Checker, data, field: str, base: Options, allowed: set[str]) 
         elif key == "direction":
             got = chk.choice(value, f, DIRECTIONS)
         elif key == "matte_bits":
-            got = chk.choice(value, f, (8, 16))
+            got = chk.choice(value, f, (8, 16)) if chk.integer(value, f) is not None else None
         elif key == "preview":
             got = chk.boolean(value, f)
         elif key == "dilate":
@@ -312,13 +313,20 @@ def _shot(chk: _Checker, data: dict, base: Path, defaults: Options) -> Shot | No
             chk.error("objects", "must be a non-empty list")
         else:
             objects = [_object(chk, o, f"objects[{i}]", base) for i, o in enumerate(data["objects"])]
-            seen = set()
+            seen: dict[str, str] = {}  # matte folder name → object name (the CLI's rule)
             for i, o in enumerate(objects):
-                if o is not None and o.name in seen:
-                    chk.error(f"objects[{i}].name", f"'{o.name}' is used twice in this shot")
-                    objects[i] = None
-                elif o is not None:
-                    seen.add(o.name)
+                if o is None:
+                    continue
+                folder = safe_name(o.name)
+                if not folder:
+                    chk.error(f"objects[{i}].name", f"'{o.name}' has no usable characters")
+                elif folder in seen:
+                    chk.error(f"objects[{i}].name", f"'{o.name}' and '{seen[folder]}' would share one matte folder "
+                                                    f"('{folder}'); names must differ")
+                else:
+                    seen[folder] = o.name
+                    continue
+                objects[i] = None
     remove, options = False, defaults
     if "remove" in data:
         value = data["remove"]
