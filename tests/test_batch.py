@@ -268,6 +268,14 @@ def test_a_task_that_does_not_see_the_drivers_out_fails_its_shot(footage, tmp_pa
     assert not (shot.out / "masks").exists()
 
 
+def test_an_unreachable_ray_cluster_is_one_clear_error_and_leaves_nothing(footage, tmp_path):
+    pytest.importorskip("ray")
+    path = write_shots(footage, "unreachable", shots_document(footage, str(tmp_path / "unreachable")))
+    proc = run_batch(path, "--ray", "127.0.0.1:1", timeout=120)
+    assert proc.returncode == 2 and "cannot reach the Ray cluster at '127.0.0.1:1'" in proc.stderr
+    assert not list((tmp_path / "unreachable").rglob("*.*")), "no probe or output may be left behind"
+
+
 def test_missing_ray_is_one_clear_error(monkeypatch):
     from engine.batch.run_ray import import_ray
     from engine.errors import EngineError

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 import time
 import uuid
@@ -115,11 +116,24 @@ def _shot_task(shot_data: dict, token: str, crash: str | None, board=None) -> di
     return run_shot(shot, _poster(board), crash).to_dict()
 
 
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast on a cluster address nobody answers at (Ray itself keeps retrying for minutes)."""
+    host_port = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise EngineError(f"--ray takes 'auto' or a cluster address HOST:PORT (or ray://HOST:PORT), got '{address}'")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EngineError(f"cannot reach the Ray cluster at '{address}': {exc.strerror or exc}") from None
+
+
 def _connect(ray, address: str, workers: int | None) -> None:
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     if address == "auto":
         ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, **quiet)
     else:
+        _check_reachable(address)
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -137,36 +151,46 @@ def run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, r
 def _run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, retries: int) -> list[ShotResult]:
     ray = import_ray()
     token = write_probes(shots)
-    _connect(ray, address, workers)
     try:
-        if any(task_resources(s)["num_gpus"] for s in shots) and ray.cluster_resources().get("GPU", 0) < 1:
-            raise EngineError("a shot asks for a learned backend on CUDA but the Ray cluster has no GPU")
-        task = ray.remote(_shot_task)
-        board = ray.remote(num_cpus=0)(ProgressBoard).remote()
-        crash = os.environ.get(CRASH_ENV)
-        limit = workers if address != "auto" and workers else None  # on a cluster: tasks in flight
-        queue, pending, submitted, results = list(shots), {}, {}, []
-        while queue or pending:
-            while queue and (limit is None or len(pending) < limit):
-                shot = queue.pop(0)
-                ref = task.options(max_retries=retries, **task_resources(shot)).remote(shot.to_dict(), token, crash, board)
-                pending[ref], submitted[shot.name] = shot, time.monotonic()
-                reporter.started(shot)
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-            for name, progress in ray.get(board.collect.remote()).items():
-                if name in {s.name for s in pending.values()}:
-                    reporter.progress(name, *progress)
-            for ref in ready:
-                shot = pending.pop(ref)
-                try:
-                    result = ShotResult(**ray.get(ref))
-                except Exception as exc:  # the worker died more than max_retries times, or a bug
-                    result = ShotResult(shot.name, "failed", shot.frames, time.monotonic() - submitted[shot.name],
-                                        f"Ray task failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
-                reporter.finished(result)
-                results.append(result)
-        order = {s.name: i for i, s in enumerate(shots)}
-        return sorted(results, key=lambda r: order[r.shot])  # the summary lists shots in file order
+        _connect(ray, address, workers)
+        try:
+            if any(task_resources(s)["num_gpus"] for s in shots) and ray.cluster_resources().get("GPU", 0) < 1:
+                raise EngineError("a shot asks for a learned backend on CUDA but the Ray cluster has no GPU")
+            limit = workers if address != "auto" and workers else None  # on a cluster: tasks in flight
+            results = _schedule(ray, shots, reporter, token, limit, retries)
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
         remove_probes(shots)
+    order = {s.name: i for i, s in enumerate(shots)}
+    return sorted(results, key=lambda r: order[r.shot])  # the summary lists shots in file order
+
+
+def _schedule(ray, shots: list[Shot], reporter, token: str, limit: int | None, retries: int) -> list[ShotResult]:
+    """Submit (at most `limit` in flight), pass progress on, collect results as they come."""
+    task = ray.remote(_shot_task)
+    board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+    crash = os.environ.get(CRASH_ENV)
+    queue, pending, submitted, results = list(shots), {}, {}, []
+    while queue or pending:
+        while queue and (limit is None or len(pending) < limit):
+            shot = queue.pop(0)
+            ref = task.options(max_retries=retries, **task_resources(shot)).remote(shot.to_dict(), token, crash, board)
+            pending[ref], submitted[shot.name] = shot, time.monotonic()
+            reporter.started(shot)
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+        running = {s.name for s in pending.values()}
+        for name, progress in ray.get(board.collect.remote()).items():
+            if name in running:
+                reporter.progress(name, *progress)
+        for ref in ready:
+            shot = pending.pop(ref)
+            try:
+                result = ShotResult(**ray.get(ref))
+            except Exception as exc:  # the worker died more than max_retries times, or a bug
+                first_line = (str(exc).splitlines() or [""])[0]
+                result = ShotResult(shot.name, "failed", shot.frames, time.monotonic() - submitted[shot.name],
+                                    f"Ray task failed: {type(exc).__name__}: {first_line}")
+            reporter.finished(result)
+            results.append(result)
+    return results
