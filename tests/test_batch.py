@@ -256,7 +256,8 @@ def test_check_prints_each_shots_commands_and_runs_nothing(footage):
 
 
 def test_a_task_that_does_not_see_the_drivers_out_fails_its_shot(footage, tmp_path):
-    from engine.batch.run_ray import _shot_task, remove_probes, write_probes
+    from engine.batch.run_ray import _shot_task
+    from engine.batch.storage import remove_probes, write_probes
 
     doc = shots_document(footage, str(tmp_path / "probe"))
     shot = parse_shots(doc, footage / "probe.json")[0]

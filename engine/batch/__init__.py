@@ -56,8 +56,8 @@ def cmd_batch(args) -> None:
         reporter.begin(shots, f"Ray {args.ray}" + (f", {args.workers} workers" if args.workers else ""))
         results = run_on_ray(shots, reporter, args.ray, args.workers, args.retries)
     else:
-        from .run_ray import remove_probes, write_probes
         from .run_local import run_sequential
+        from .storage import remove_probes, write_probes
 
         write_probes(shots)  # every out is writable, checked before any work starts
         remove_probes(shots)

@@ -16,13 +16,11 @@ import os
 import socket
 import sys
 import time
-import uuid
 
 from ..errors import EngineError
 from .run_local import CRASH_ENV, ShotResult, run_shot
 from .shots import BACKEND_KINDS, Options, Shot
-
-PROBE = ".vta-batch-probe"
+from .storage import PROBE, remove_probes, write_probes
 
 
 def import_ray():
@@ -44,31 +42,6 @@ def wants_gpu(options: Options) -> bool:
 
 def task_resources(shot: Shot) -> dict:
     return {"num_cpus": 1, "num_gpus": 1 if wants_gpu(shot.options) else 0}
-
-
-def write_probes(shots: list[Shot]) -> str:
-    """Create every shot's `out` and write a probe in it (proves it writable now; lets each task
-    prove it sees the same storage). Returns the probe's token."""
-    token = uuid.uuid4().hex
-    problems = []
-    for shot in shots:
-        try:
-            shot.out.mkdir(parents=True, exist_ok=True)
-            (shot.out / PROBE).write_text(token)
-        except OSError as exc:
-            problems.append(f"shot '{shot.name}': out '{shot.out}' is not writable: {exc.strerror or exc}")
-    if problems:
-        remove_probes(shots)
-        raise EngineError("; ".join(problems))
-    return token
-
-
-def remove_probes(shots: list[Shot]) -> None:
-    for shot in shots:
-        try:
-            (shot.out / PROBE).unlink()
-        except OSError:
-            pass
 
 
 class ProgressBoard:
