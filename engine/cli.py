@@ -271,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="480x270", help="WxH (default 480x270)")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("batch", parents=[common], help="many shots from a shots file, optionally on Ray")
+    from .batch import add_batch_arguments, cmd_batch
+    add_batch_arguments(p)
+    p.set_defaults(func=cmd_batch)
+
     p = sub.add_parser("serve", help="HTTP engine for the Blender add-on and pipeline tools")
     try:
         from .server.cli import add_serve_arguments
