@@ -110,6 +110,8 @@ def test_clicks_on_two_frames_give_one_track_per_keyframe_in_frame_order():
     first, second = steps[0].argv, steps[1].argv
     assert first[:4] == ["track", "/v.mp4", "--object", "car"]
     assert "--click=1.5,2,+" in first and first[first.index("--frame") + 1] == "2"
+    # an earlier keyframe only sets itself: the frames between are tracked once, by the last step
+    assert first[first.index("--start") + 1] == "2" and first[first.index("--end") + 1] == "2"
     assert [a for a in second if a.startswith("--click")] == ["--click=10,20,+", "--click=3,4,-"]
     assert second[second.index("--start") + 1] == "1" and second[second.index("--end") + 1] == "9"
     assert second[-2:] == ["--out", "/o"]
@@ -286,7 +288,6 @@ def test_missing_ray_is_one_clear_error(monkeypatch):
         import_ray()
 
 
-@pytest.mark.xfail(strict=False, reason="needs the workflow layer's resume")
 def test_running_the_same_batch_again_rewrites_nothing(footage, sequential):
     root, hashes = sequential
     before = frame_files(root / "sh010") | {f"2/{k}": v for k, v in frame_files(root / "sh020").items()}
@@ -335,7 +336,6 @@ def test_a_killed_ray_worker_is_retried_and_the_shot_finishes(footage, sequentia
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="needs the workflow layer's resume")
 def test_the_retry_after_a_killed_worker_rewrites_no_finished_frame(footage, sequential, killed_run):
     proc, marker = killed_run
     finished = json.loads(marker.read_text())

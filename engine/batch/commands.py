@@ -41,9 +41,12 @@ def _click(c) -> str:
 
 def shot_steps(shot: Shot) -> list[Step]:
     """`track` once per object and keyframe frame (in frame order, all into the shot's `out`), then
-    `remove` when asked. Only the shot's last `track` writes the preview, which shows every object."""
+    `remove` when asked. Every keyframe but an object's last is tracked on its own frame only
+    (`--start F --end F`: the keyframe is set, nothing else is computed), so the last `track`
+    tracks each frame once, between all the keyframes. Only the shot's last `track` writes the
+    preview, which shows every object."""
     opts = shot.options
-    tracking = [*_range(shot), "--direction", opts.direction, *_backend(opts, ("segmenter", "tracker"))]
+    tracking = ["--direction", opts.direction, *_backend(opts, ("segmenter", "tracker"))]
     if opts.matte_bits:
         tracking += ["--matte-bits", str(opts.matte_bits)]
     steps: list[Step] = []
@@ -53,9 +56,10 @@ def shot_steps(shot: Shot) -> list[Step]:
         else:
             keyframes = [(frame, [_click(c) for c in obj.clicks if c.frame == frame])
                          for frame in sorted({c.frame for c in obj.clicks})]
-        for frame, keys in keyframes:
+        for i, (frame, keys) in enumerate(keyframes):
+            span = _range(shot) if i == len(keyframes) - 1 else ["--start", str(frame), "--end", str(frame)]
             argv = ["track", str(shot.video), "--object", obj.name, *keys, "--frame", str(frame),
-                    *tracking, "--out", str(shot.out)]
+                    *span, *tracking, "--out", str(shot.out)]
             steps.append(Step(f"track {obj.name}@{frame}", argv))
     if opts.preview and steps:
         steps[-1].argv.insert(-2, "--preview")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
-from ..session import safe_name
 
 VERSION = 1
 BACKEND_KINDS = ("segmenter", "tracker", "inpainter")
@@ -313,18 +312,16 @@ def _shot(chk: _Checker, data: dict, base: Path, defaults: Options) -> Shot | No
             chk.error("objects", "must be a non-empty list")
         else:
             objects = [_object(chk, o, f"objects[{i}]", base) for i, o in enumerate(data["objects"])]
-            seen: dict[str, str] = {}  # matte folder name → object name (the CLI's rule)
+            seen: set[str] = set()  # names as typed: each object of a shot needs its own
             for i, o in enumerate(objects):
                 if o is None:
                     continue
-                folder = safe_name(o.name)
-                if not folder:
-                    chk.error(f"objects[{i}].name", f"'{o.name}' has no usable characters")
-                elif folder in seen:
-                    chk.error(f"objects[{i}].name", f"'{o.name}' and '{seen[folder]}' would share one matte folder "
-                                                    f"('{folder}'); names must differ")
+                if not o.name.strip():
+                    chk.error(f"objects[{i}].name", "must not be empty")
+                elif o.name in seen:
+                    chk.error(f"objects[{i}].name", f"'{o.name}' names two objects of this shot; names must differ")
                 else:
-                    seen[folder] = o.name
+                    seen.add(o.name)
                     continue
                 objects[i] = None
     remove, options = False, defaults
