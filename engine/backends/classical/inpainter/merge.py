@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 
+from .fields import channel_mean
 from .params import InpainterParams
 from .sources import Crop, tiers
 
@@ -49,7 +50,7 @@ def merge_tier(found: list, agree_threshold: float, average: bool = False) -> tu
     if len(found) > 1:
         other, other_valid, _, other_local = found[1]
         both = valid & other_valid
-        agree = both if average else both & (np.abs(value - other).mean(axis=2) < agree_threshold)
+        agree = both if average else both & (channel_mean(np.abs(value - other)) < agree_threshold)
         value[agree] = 0.5 * (value[agree] + other[agree])
         local[agree] = 0.5 * (local[agree] + other_local[agree])
         only_other = other_valid & ~valid
@@ -65,10 +66,11 @@ def add_tier(estimate: HoleEstimate, found: list, take_from: np.ndarray, weight:
     returns the pixels (over the crop) it added to."""
     value, valid, local = merge_tier(found, params.agree_threshold, average)
     take = take_from & valid
+    taken = value[take]
     w = weight / (1.0 + (local[take] / params.safe_local_weight) ** 2)  # trust what matched nearby
     sel = take[estimate.hole]  # the same pixels, in the same order, among the hole's
-    estimate.acc[sel] += w[:, None] * value[take]
-    estimate.acc_sq[sel] += w * value[take].mean(axis=1) ** 2
+    estimate.acc[sel] += w[:, None] * taken
+    estimate.acc_sq[sel] += w * channel_mean(taken) ** 2
     estimate.weight[sel] += w
     return take
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .fields import blur_where_uncertain
+from .fields import blur_where_uncertain, channel_mean
 from .merge import HoleEstimate, add_tier
 from .sources import SourceSampler
 from .spatial import SpatialFill
@@ -55,7 +55,7 @@ def finish(cur: PreparedFrame, estimate: HoleEstimate, plates: list, sampler: So
     if params.uncertain_blur > 0:
         # where the tiers disagree (content moving on its own behind the hole, dynamic texture)
         # no sharp guess is trustworthy: lean toward a blurred one, which errs less
-        var = mixed.expand(mixed.acc_sq) / weight - mean.mean(axis=2) ** 2
+        var = mixed.expand(mixed.acc_sq) / weight - channel_mean(mean) ** 2
         # one tier alone gives no disagreement to measure, yet it is the least certain guess
         # (pixels a plate also saw excepted: a plate's fill was judged when it was made, and
         # softening it again at every frame would blur it away)

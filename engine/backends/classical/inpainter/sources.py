@@ -9,7 +9,7 @@ import numpy as np
 
 from .align import FlowRefiner, apply_homography, crop_homography
 from .chain import FlowChain
-from .fields import bounding_box, dilate_mask, fill_smooth_coarse
+from .fields import bounding_box, channel_mean, dilate_mask, fill_smooth_coarse_all
 from .params import InpainterParams
 from .window import PreparedFrame
 
@@ -152,17 +152,18 @@ class SourceSampler:
         check = crop.ring & valid
         if np.count_nonzero(check) < p.min_ring_pixels:
             return None
-        diff = crop.target_f - sample.astype(np.float32)
-        ring_error = np.abs(diff).mean(axis=2)
+        sample_f = sample.astype(np.float32)
+        diff = crop.target_f - sample_f
+        ring_error = channel_mean(np.abs(diff))
         error = float(ring_error[check].mean())
         if error > p.max_ring_error:
             return None
         # how well the source matches near each hole pixel: the ring error carried into the hole.
         # Part of a ring can match while another part does not (something moving on its own at
-        # one side of the hole), so the source is kept where it matches rather than dropped whole
-        local = fill_smooth_coarse(ring_error, check, p.correction_scale)
+        # one side of the hole), so the source is kept where it matches rather than dropped whole.
+        # With it, a low-frequency colour correction (exposure, white balance drift), robust to the
+        # odd misaligned ring pixel: both carried from the same ring pixels, in one pass
+        local, correction = fill_smooth_coarse_all(
+            [ring_error, np.clip(diff, -p.correction_clip, p.correction_clip)], check, p.correction_scale)
         valid = valid & (local <= p.local_ring_error)
-        # low-frequency colour correction (exposure, white balance drift), robust to the odd
-        # misaligned ring pixel
-        correction = fill_smooth_coarse(np.clip(diff, -p.correction_clip, p.correction_clip), check, p.correction_scale)
-        return sample.astype(np.float32) + correction, valid & crop.hole, error, local
+        return sample_f + correction, valid & crop.hole, error, local
