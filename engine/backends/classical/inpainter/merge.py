@@ -19,6 +19,7 @@ class HoleEstimate:
 
     def __init__(self, crop: Crop) -> None:
         self.box, self.hole = crop.box, crop.hole
+        self.ring = crop.ring  # kept so the frame's later crops skip the dilation (1 byte per pixel of the box)
         n = int(np.count_nonzero(crop.hole))
         self.acc = np.zeros((n, 3), np.float32)  # weighted sum of the samples that saw each pixel
         self.acc_sq = np.zeros(n, np.float32)  # weighted sum of squared luma: their disagreement

@@ -30,7 +30,7 @@ def finish(cur: PreparedFrame, estimate: HoleEstimate, plates: list, sampler: So
     given: the frame is being output) a spatial fill of what nobody saw. Returns the plate and the
     hole pixels left unfilled (none when filled spatially). `stats` counts pixels by origin."""
     params = sampler.params
-    crop = sampler.crop(cur, estimate.box)
+    crop = sampler.crop(cur, estimate.box, estimate.ring)
     y0, y1, x0, x1 = crop.box
     seen = estimate.expand(estimate.count > 0)
     mixed = estimate.copy()

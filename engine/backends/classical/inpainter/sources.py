@@ -21,14 +21,16 @@ Sample = tuple
 class Crop:
     """The target frame around its hole, with what every source alignment needs."""
 
-    def __init__(self, cur: PreparedFrame, box: tuple[int, int, int, int], ring_width: int) -> None:
+    def __init__(self, cur: PreparedFrame, box: tuple[int, int, int, int], ring_width: int,
+                 ring: np.ndarray | None = None) -> None:
         y0, y1, x0, x1 = box
         self.cur, self.box = cur, box
         self.hole = cur.hole[y0:y1, x0:x1]
         self.target = cur.image[y0:y1, x0:x1]
         self.target_f = self.target.astype(np.float32)
         self.gray = cur.gray[y0:y1, x0:x1]
-        self.ring = dilate_mask(self.hole, ring_width) & ~self.hole  # where alignment is checked
+        # where alignment is checked (the dilation is the costly part: `ring` reuses one made before)
+        self.ring = dilate_mask(self.hole, ring_width) & ~self.hole if ring is None else ring
         # what a lone source's flow is measured against: the target, unknown in its hole until a
         # first fill is put there (plates.finish, before the plates are aligned to it)
         self.flow_gray, self.flow_unreliable = self.gray, self.hole
@@ -56,11 +58,12 @@ class SourceSampler:
     def __init__(self, params: InpainterParams, refiner: FlowRefiner, chain: FlowChain) -> None:
         self.params, self.refiner, self.chain = params, refiner, chain
 
-    def crop(self, cur: PreparedFrame, box=None) -> Crop:
-        """The crop around `cur`'s hole (or `box`), with a margin of context and the ring."""
+    def crop(self, cur: PreparedFrame, box=None, ring: np.ndarray | None = None) -> Crop:
+        """The crop around `cur`'s hole, with a margin of context and the ring; `box` and `ring`
+        of the same frame's crop made before are reused as they are."""
         h, w = cur.hole.shape
         margin = max(self.params.crop_margin_min, round(self.params.crop_margin * max(h, w)))
-        return Crop(cur, box or bounding_box(cur.hole, margin), ring_width=max(4, margin // 2))
+        return Crop(cur, box or bounding_box(cur.hole, margin), ring_width=max(4, margin // 2), ring=ring)
 
     def min_gain(self, crop: Crop) -> int:
         """Pixels a source must add for its sampling to be worth it."""
