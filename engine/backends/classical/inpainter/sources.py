@@ -37,6 +37,11 @@ class Crop:
         self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
 
 
+def usable_u8_of(src: PreparedFrame) -> np.ndarray:
+    """The source's usable mask as 0/255 bytes, for OpenCV (read through a view: no bool copy)."""
+    return src.usable.view(np.uint8) * np.uint8(255)
+
+
 def tiers(cur: PreparedFrame, window, params: InpainterParams):
     """Groups of window sources equally far in time (the frame before and the one after),
     nearest first, each as (sources, alignment): each distance aligned by the camera and, when
@@ -109,7 +114,7 @@ class SourceSampler:
             if positions is None:
                 continue
             sx, sy = positions
-            usable_u8 = src.usable.astype(np.uint8) * 255
+            usable_u8 = usable_u8_of(src)
             covered = cv2.remap(usable_u8, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
             if np.count_nonzero(covered & todo) >= min_gain:
                 out.append(self.sample(crop, src.image, usable_u8, sx, sy))
@@ -122,7 +127,7 @@ class SourceSampler:
         for src in tier:
             if np.count_nonzero(src.usable[y0:y1, x0:x1] & todo) < min_gain:
                 continue  # it cannot see enough of what is still needed: skip the sampling
-            found = self.sample(crop, src.image, src.usable.astype(np.uint8) * 255, crop.xs, crop.ys)
+            found = self.sample(crop, src.image, usable_u8_of(src), crop.xs, crop.ys)
             if found is not None and np.count_nonzero(found[1] & todo) >= min_gain:
                 out.append(found)
         return out
@@ -135,7 +140,7 @@ class SourceSampler:
         M = np.linalg.inv(src.to_first) @ crop.cur.to_first  # target coordinates → source coordinates
         Mc = crop_homography(M, x0, y0)
         flags = cv2.WARP_INVERSE_MAP
-        usable_u8 = src.usable.astype(np.uint8) * 255
+        usable_u8 = usable_u8_of(src)
         covered = cv2.warpPerspective(usable_u8, Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
         gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -165,8 +170,10 @@ class SourceSampler:
         # Part of a ring can match while another part does not (something moving on its own at
         # one side of the hole), so the source is kept where it matches rather than dropped whole.
         # With it, a low-frequency colour correction (exposure, white balance drift), robust to the
-        # odd misaligned ring pixel: both carried from the same ring pixels, in one pass
+        # odd misaligned ring pixel: both carried from the same ring pixels, in one pass (a clip at
+        # 255 or more changes nothing: two uint8 pixels never differ by more)
         local, correction = fill_smooth_coarse_all(
-            [ring_error, np.clip(diff, -p.correction_clip, p.correction_clip)], check, p.correction_scale)
+            [ring_error, diff if p.correction_clip >= 255 else np.clip(diff, -p.correction_clip, p.correction_clip)],
+            check, p.correction_scale)
         valid = valid & (local <= p.local_ring_error)
         return sample_f + correction, valid & crop.hole, error, local
