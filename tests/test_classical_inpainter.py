@@ -14,7 +14,7 @@ from engine.backends.classical.inpainter import ClassicalInpainter, InpainterPar
 from engine.backends.classical.inpainter.align import FlowRefiner
 from engine.backends.classical.inpainter.chain import FlowChain
 from engine.backends.classical.inpainter.sources import Crop, SourceSampler
-from engine.backends.classical.inpainter.fields import dilate_mask, feather_alpha, fill_smooth
+from engine.backends.classical.inpainter.fields import BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth
 from engine.backends.classical.inpainter.window import PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
@@ -231,6 +231,21 @@ def test_fill_smooth_keeps_known_values_and_interpolates():
     assert out[20, 21] < out[20, 38]  # nearer the known 10s on the left, the 30s on the right
 
 
+def test_boxed_mask_gives_the_whole_mask_s_crops_and_bounding_boxes():
+    rng = np.random.default_rng(3)
+    mask = np.zeros((50, 70), bool)
+    mask[10:30, 40:65] = rng.random((20, 25)) > 0.5
+    boxed = BoxedMask.of(mask)
+    assert boxed.any() and boxed.inside.size < mask.size
+    for box in [(0, 50, 0, 70), (5, 20, 30, 69), (29, 50, 64, 70), (0, 5, 0, 5)]:
+        y0, y1, x0, x1 = box
+        assert np.array_equal(boxed.crop(box), mask[y0:y1, x0:x1]), box
+    for margin in (0, 3, 40):
+        assert boxed.bounding_box(margin) == bounding_box(mask, margin)
+    empty = BoxedMask.of(np.zeros((8, 9), bool))
+    assert not empty.any() and empty.bounding_box(2) is None and not empty.crop((0, 8, 0, 9)).any()
+
+
 def test_feather_is_zero_outside_and_one_deep_inside():
     hole = np.zeros((30, 30), bool)
     hole[5:25, 5:25] = True
@@ -297,7 +312,7 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     image = truth.copy()
     image[hole] = (0, 255, 0)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    cur = PreparedFrame(0, image, hole, image, gray, hole, ~hole, np.eye(3))
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, gray, BoxedMask.of(hole), ~hole, np.eye(3))
     crop = Crop(cur, (0, 64, 0, 64), ring_width=8)
     source = truth.copy()
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
@@ -332,7 +347,8 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     hole[32:64, 32:64] = True  # half over the subject, half over the background
     image = truth(0)
     image[hole] = (0, 255, 0)
-    cur = PreparedFrame(0, image, hole, image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), hole, ~hole, np.eye(3))
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
+                        BoxedMask.of(hole), ~hole, np.eye(3))
     crop = Crop(cur, (0, 96, 0, 96), ring_width=8)
     source = SimpleNamespace(image=truth(2), usable=np.ones((96, 96), bool))
     (value, valid, _error, local), = sampler().static_samples(crop, [source], hole, 4)

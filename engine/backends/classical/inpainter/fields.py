@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -142,3 +144,42 @@ def blur_where_uncertain(image: np.ndarray, variance: np.ndarray, sigma: float, 
     variance = np.maximum(variance, 0.0)
     lean = (variance / (variance + float(level) ** 2))[:, :, None]
     return image + lean * (cv2.GaussianBlur(image, (0, 0), sigma) - image)
+
+
+@dataclass(frozen=True)
+class BoxedMask:
+    """A bool mask kept as the contents of its bounding box: the window holds each frame's hole
+    this way, since a hole is a small part of the frame and only its own crop is ever read."""
+
+    shape: tuple[int, int]  # (h, w) of the whole mask
+    box: tuple[int, int, int, int] | None  # tight (y0, y1, x0, x1) of its pixels; None when empty
+    inside: np.ndarray  # bool, the mask within `box`
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> "BoxedMask":
+        box = bounding_box(mask, 0)
+        if box is None:
+            return cls(mask.shape, None, np.zeros((0, 0), bool))
+        y0, y1, x0, x1 = box
+        return cls(mask.shape, box, mask[y0:y1, x0:x1].copy())
+
+    def any(self) -> bool:
+        return self.box is not None
+
+    def bounding_box(self, margin: int) -> tuple[int, int, int, int] | None:
+        """bounding_box() of the whole mask, without building it."""
+        if self.box is None:
+            return None
+        (h, w), (y0, y1, x0, x1) = self.shape, self.box
+        return max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
+
+    def crop(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """mask[y0:y1, x0:x1] of the whole mask, as a new array."""
+        y0, y1, x0, x1 = box
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        if self.box is not None:
+            b0, b1, a0, a1 = self.box
+            iy0, iy1, ix0, ix1 = max(y0, b0), min(y1, b1), max(x0, a0), min(x1, a1)
+            if iy0 < iy1 and ix0 < ix1:
+                out[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = self.inside[iy0 - b0:iy1 - b0, ix0 - a0:ix1 - a0]
+        return out

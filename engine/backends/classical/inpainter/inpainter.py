@@ -16,7 +16,7 @@ from ....errors import EngineError
 from ...base import Inpainter
 from .align import FlowRefiner
 from .chain import FlowChain
-from .fields import bounding_box, feather_alpha
+from .fields import feather_alpha
 from .merge import HoleEstimate, window_estimate
 from .params import InpainterParams
 from .plates import backward_plates, finish, plate_of
@@ -90,7 +90,7 @@ class TemporalInpainting:
         """Full-resolution output: the fill feathered in inside the dilated hole, originals elsewhere."""
         feather = self.params.feather
         out = cur.full.copy()
-        box = bounding_box(cur.hole_full, int(feather) + 2)
+        box = cur.hole_full.bounding_box(int(feather) + 2)
         if box is None:
             return out
         y0, y1, x0, x1 = box
@@ -99,7 +99,7 @@ class TemporalInpainting:
             fill = cv2.resize(clean, (W, H), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
         else:
             fill = clean[y0:y1, x0:x1]
-        alpha = feather_alpha(cur.hole_full[y0:y1, x0:x1], feather)[:, :, None]
+        alpha = feather_alpha(cur.hole_full.crop(box), feather)[:, :, None]
         orig = out[y0:y1, x0:x1].astype(np.float32)
         out[y0:y1, x0:x1] = np.clip(orig + alpha * (fill.astype(np.float32) - orig) + 0.5, 0, 255).astype(np.uint8)
         return out

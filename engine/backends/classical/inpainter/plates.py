@@ -65,7 +65,7 @@ def finish(cur: PreparedFrame, estimate: HoleEstimate, plates: list, sampler: So
     got = seen | from_plate
     clean = cur.image.copy()
     clean[y0:y1, x0:x1][got] = np.clip(mean[got] + 0.5, 0, 255).astype(np.uint8)
-    unseen = np.zeros_like(cur.hole)
+    unseen = np.zeros(cur.hole.shape, bool)
     unseen[y0:y1, x0:x1] = crop.hole & ~got
     if spatial_fill is None:
         return clean, unseen

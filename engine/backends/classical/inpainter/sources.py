@@ -9,13 +9,12 @@ import numpy as np
 
 from .align import FlowRefiner, apply_homography, crop_homography
 from .chain import FlowChain
-from .fields import bounding_box, channel_mean, dilate_mask, fill_smooth_coarse_all
+from .fields import channel_mean, dilate_mask, fill_smooth_coarse_all
 from .params import InpainterParams
 from .window import PreparedFrame
 
-# one source's sample: (colour-corrected float32 RGB, valid bool, ring error, ring error carried
-# into the hole), all over the crop; None for a source rejected as misaligned
-Sample = tuple
+# A source's sample: (colour-corrected float32 RGB, valid bool, ring error, ring error carried into
+# the hole), all over the crop; None for a source rejected as misaligned.
 
 
 class Crop:
@@ -25,7 +24,7 @@ class Crop:
                  ring: np.ndarray | None = None) -> None:
         y0, y1, x0, x1 = box
         self.cur, self.box = cur, box
-        self.hole = cur.hole[y0:y1, x0:x1]
+        self.hole = cur.hole.crop(box)
         self.target = cur.image[y0:y1, x0:x1]
         self.target_f = self.target.astype(np.float32)
         self.gray = cur.gray[y0:y1, x0:x1]
@@ -68,14 +67,14 @@ class SourceSampler:
         of the same frame's crop made before are reused as they are."""
         h, w = cur.hole.shape
         margin = max(self.params.crop_margin_min, round(self.params.crop_margin * max(h, w)))
-        return Crop(cur, box or bounding_box(cur.hole, margin), ring_width=max(4, margin // 2), ring=ring)
+        return Crop(cur, box or cur.hole.bounding_box(margin), ring_width=max(4, margin // 2), ring=ring)
 
     def min_gain(self, crop: Crop) -> int:
         """Pixels a source must add for its sampling to be worth it."""
         return max(4, int(self.params.min_gain * crop.hole.sum()))
 
     def tier_samples(self, crop: Crop, tier: list, alignment: str, todo: np.ndarray, min_gain: int) -> list:
-        """Aligned pixels from each source of a tier (Sample, or None for a source rejected as
+        """Aligned pixels from each source of a tier (a sample, or None for a source rejected as
         misaligned); sources that would add nothing are left out.
 
         With a source on each side (t-d and t+d), the flow between the two sources themselves says
