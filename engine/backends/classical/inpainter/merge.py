@@ -47,16 +47,15 @@ def merge_tier(found: list, agree_threshold: float, average: bool = False) -> tu
     would ghost. With `average`, both are averaged wherever both see the pixel."""
     found.sort(key=lambda f: f[2])
     value, valid, _, local = found[0]
-    value, local = value.copy(), local.copy()
     if len(found) > 1:
         other, other_valid, _, other_local = found[1]
         both = valid & other_valid
         agree = both if average else both & (channel_mean(np.abs(value - other)) < agree_threshold)
-        value[agree] = 0.5 * (value[agree] + other[agree])
-        local[agree] = 0.5 * (local[agree] + other_local[agree])
         only_other = other_valid & ~valid
-        value[only_other] = other[only_other]
-        local[only_other] = other_local[only_other]
+        # whole-crop selections rather than masked gathers and scatters: the same arithmetic per
+        # pixel, without the cost of fancy indexing
+        value = np.where(agree[:, :, None], 0.5 * (value + other), np.where(only_other[:, :, None], other, value))
+        local = np.where(agree, 0.5 * (local + other_local), np.where(only_other, other_local, local))
         valid = valid | other_valid
     return value, valid, local
 
