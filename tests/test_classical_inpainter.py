@@ -180,6 +180,8 @@ def test_options_with_wrong_names_or_values_are_one_line_errors():
         ClassicalInpainter.with_options({"radious": 4})
     with pytest.raises(EngineError, match="unknown flow preset 'fastest'"):
         ClassicalInpainter.with_options({"flow_preset": "fastest"})
+    with pytest.raises(EngineError, match="tier distances must be whole frames"):
+        ClassicalInpainter.with_options({"tier_distances": [1, 0.5]})
     assert ClassicalInpainter.with_options({"radius": 4, "feather": None}).params.feather == 3.0  # None: default
 
 

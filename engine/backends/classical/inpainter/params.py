@@ -48,6 +48,8 @@ class InpainterParams(BackendParams):
             raise ValueError(f"unknown flow preset '{self.flow_preset}' (known: {', '.join(DIS_PRESETS)})")
         if self.radius < 0:
             raise ValueError(f"radius must be >= 0 frames, got {self.radius}")
+        if any(int(d) != d or d < 1 for d in self.tier_distances):
+            raise ValueError(f"tier distances must be whole frames >= 1, got {list(self.tier_distances)}")
 
     # clamped views of the numbers used as divisors or counts (the fields keep what was asked)
     @property
