@@ -10,8 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.backends.classical.inpainter import ClassicalInpainter
-from engine.backends.classical.inpainter.fields import dilate_mask, feather_alpha, fill_smooth
+from engine.backends.classical.inpainter import ClassicalInpainter, InpainterParams, TemporalInpainting
+from engine.backends.classical.inpainter.align import FlowRefiner
+from engine.backends.classical.inpainter.chain import FlowChain
+from engine.backends.classical.inpainter.sources import Crop, SourceSampler
+from engine.backends.classical.inpainter.fields import BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth
 from engine.backends.classical.inpainter.window import PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
@@ -39,6 +42,12 @@ def clip() -> SyntheticClip:
 
 def video_of(clip: SyntheticClip) -> FunctionVideo:
     return FunctionVideo(clip.frame, clip.frames, (clip.width, clip.height))
+
+
+def sampler() -> SourceSampler:
+    """The per-source sampling stage with the default parameters."""
+    refiner = FlowRefiner()
+    return SourceSampler(InpainterParams(), refiner, FlowChain(refiner, 8))
 
 
 def telea(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -96,7 +105,7 @@ def test_dilation_grows_the_replaced_region(clip):
 def test_memory_is_bounded_by_the_window():
     """A long run keeps at most the window (2 * radius + 1 frames) plus the anchor alive."""
     clip = SyntheticClip(96, 64, 150, seed=5)
-    inpainter = ClassicalInpainter(radius=4)
+    inpainter = ClassicalInpainter.with_options({"radius": 4})
     most_alive = 0
     for i, _ in inpainter.inpaint(video_of(clip), clip.mask, range(clip.frames)):
         if i % 25 == 24:
@@ -116,7 +125,7 @@ def test_the_previous_clean_plate_steadies_the_fill_on_noisy_footage():
 
     def flicker(plate_weight: float) -> float:
         video = FunctionVideo(lambda i: noisy[i], 24, (160, 96))
-        outs = [o.astype(np.float32) for _, o in ClassicalInpainter(plate_weight=plate_weight).inpaint(video, clip.mask, range(24))]
+        outs = [o.astype(np.float32) for _, o in ClassicalInpainter(InpainterParams(plate_weight=plate_weight)).inpaint(video, clip.mask, range(24))]
         steps = []
         for i in range(1, 24):
             both = clip.mask(i)[:, :-1] & clip.mask(i - 1)[:, 1:]
@@ -135,7 +144,7 @@ def test_the_plate_made_backward_steadies_the_first_frame_of_a_shot():
 
     def first_frame(plate_weight: float) -> tuple[float, float]:
         video = FunctionVideo(lambda i: noisy[i], 16, (160, 96))
-        outs = ClassicalInpainter(plate_weight=plate_weight).inpaint(video, clip.mask, range(16))
+        outs = ClassicalInpainter(InpainterParams(plate_weight=plate_weight)).inpaint(video, clip.mask, range(16))
         (_, first), (_, second) = next(outs), next(outs)
         first, second = first.astype(np.float32), second.astype(np.float32)
         error = np.abs(first - clip.background(0)).mean(axis=2)[clip.mask(0)].mean()
@@ -166,12 +175,23 @@ def test_bad_parameters_are_one_line_errors(clip):
         list(ClassicalInpainter().inpaint(video_of(clip), clip.mask, [0, 2, 3]))
 
 
-class ConstantFill(ClassicalInpainter):
-    """What a learned spatial fill plugs into: only fill_spatial is replaced."""
+def test_options_with_wrong_names_or_values_are_one_line_errors():
+    with pytest.raises(EngineError, match="inpainter 'classical' has no option 'radious'"):
+        ClassicalInpainter.with_options({"radious": 4})
+    with pytest.raises(EngineError, match="unknown flow preset 'fastest'"):
+        ClassicalInpainter.with_options({"flow_preset": "fastest"})
+    with pytest.raises(EngineError, match="tier distances must be whole frames"):
+        ClassicalInpainter.with_options({"tier_distances": [1, 0.5]})
+    assert ClassicalInpainter.with_options({"radius": 4, "feather": None}).params.feather == 3.0  # None: default
 
-    calls = 0
 
-    def fill_spatial(self, image, hole):
+class ConstantFill:
+    """A SpatialFill, what a learned fill plugs into the temporal machinery as: paints one colour."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, image, hole):
         self.calls += 1
         out = image.copy()
         out[hole] = (10, 200, 30)
@@ -185,9 +205,10 @@ def test_never_seen_region_gets_one_spatial_fill_carried_through_time():
     hole = np.zeros((96, 160), bool)
     hole[30:60, 50:100] = True
     video = FunctionVideo(lambda i: np.where(hole[:, :, None], 255, clip.background(i)).astype(np.uint8), 20, (160, 96))
-    inpainter = ConstantFill()
+    fill = ConstantFill()
+    inpainter = TemporalInpainting(InpainterParams(), fill)
     out = dict(inpainter.inpaint(video, lambda i: hole, range(20), dilate=2))
-    assert inpainter.calls == 1
+    assert fill.calls == 1
     assert inpainter.last_stats["spatial_px"] > 0
     inner = ~dilate_mask(~hole, 2)  # clear of the feather at the rounded corners
     for i in range(20):
@@ -210,6 +231,21 @@ def test_fill_smooth_keeps_known_values_and_interpolates():
     assert np.array_equal(out[known], values[known])
     assert 10.0 <= out[~known].min() and out[~known].max() <= 30.0
     assert out[20, 21] < out[20, 38]  # nearer the known 10s on the left, the 30s on the right
+
+
+def test_boxed_mask_gives_the_whole_mask_s_crops_and_bounding_boxes():
+    rng = np.random.default_rng(3)
+    mask = np.zeros((50, 70), bool)
+    mask[10:30, 40:65] = rng.random((20, 25)) > 0.5
+    boxed = BoxedMask.of(mask)
+    assert boxed.any() and boxed.inside.size < mask.size
+    for box in [(0, 50, 0, 70), (5, 20, 30, 69), (29, 50, 64, 70), (0, 5, 0, 5)]:
+        y0, y1, x0, x1 = box
+        assert np.array_equal(boxed.crop(box), mask[y0:y1, x0:x1]), box
+    for margin in (0, 3, 40):
+        assert boxed.bounding_box(margin) == bounding_box(mask, margin)
+    empty = BoxedMask.of(np.zeros((8, 9), bool))
+    assert not empty.any() and empty.bounding_box(2) is None and not empty.crop((0, 8, 0, 9)).any()
 
 
 def test_feather_is_zero_outside_and_one_deep_inside():
@@ -245,9 +281,6 @@ def test_blur_where_uncertain_keeps_agreed_pixels_and_softens_disputed_ones():
 def test_flow_chain_follows_content_through_a_moving_hole():
     """Chained consecutive flows carry a pixel to where its content is k frames away, in both
     directions, including pixels hidden by the hole (completed from around it)."""
-    from engine.backends.classical.inpainter.align import FlowRefiner
-    from engine.backends.classical.inpainter.chain import FlowChain
-
     rng = np.random.default_rng(1)
     texture = cv2.GaussianBlur(rng.integers(0, 255, (200, 260)).astype(np.uint8), (0, 0), 1.5)
     shift = np.array([2.0, 1.0])  # content moves this many pixels per frame
@@ -274,8 +307,6 @@ def test_flow_chain_follows_content_through_a_moving_hole():
 
 def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     """Something moving on its own at one side of the hole spoils that side of a source only."""
-    from engine.backends.classical.inpainter.inpainter import _Crop
-
     rng = np.random.default_rng(2)
     truth = cv2.GaussianBlur(rng.integers(0, 255, (64, 64, 3)).astype(np.uint8), (0, 0), 1.0)
     hole = np.zeros((64, 64), bool)
@@ -283,12 +314,12 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     image = truth.copy()
     image[hole] = (0, 255, 0)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    cur = PreparedFrame(0, image, hole, image, gray, hole, ~hole, np.eye(3))
-    crop = _Crop(cur, (0, 64, 0, 64), ring_width=8)
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, gray, BoxedMask.of(hole), ~hole, np.eye(3))
+    crop = Crop(cur, (0, 64, 0, 64), ring_width=8)
     source = truth.copy()
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
     usable = np.full((64, 64), 255, np.uint8)
-    found = ClassicalInpainter()._sample(crop, source, usable, crop.xs, crop.ys)
+    found = sampler().sample(crop, source, usable, crop.xs, crop.ys)
     assert found is not None  # not rejected whole
     value, valid, _error, local = found
     assert valid[24:40, 16:28].all() and not valid[24:40, 44:48].any()
@@ -301,8 +332,6 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     follows it), hidden by a hole over its edge: the unaligned ("static") sample gives the
     subject's own pixels back, and is trusted on the subject's side of the hole, where the ring
     matched, far more than on the background's."""
-    from engine.backends.classical.inpainter.inpainter import _Crop
-
     rng = np.random.default_rng(4)
 
     def texture(h, w):  # contrasty blobs a few pixels across
@@ -320,10 +349,11 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     hole[32:64, 32:64] = True  # half over the subject, half over the background
     image = truth(0)
     image[hole] = (0, 255, 0)
-    cur = PreparedFrame(0, image, hole, image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), hole, ~hole, np.eye(3))
-    crop = _Crop(cur, (0, 96, 0, 96), ring_width=8)
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
+                        BoxedMask.of(hole), ~hole, np.eye(3))
+    crop = Crop(cur, (0, 96, 0, 96), ring_width=8)
     source = SimpleNamespace(image=truth(2), usable=np.ones((96, 96), bool))
-    (value, valid, _error, local), = ClassicalInpainter()._static_samples(crop, [source], hole, 4)
+    (value, valid, _error, local), = sampler().static_samples(crop, [source], hole, 4)
     assert valid[36:60, 34:44].all()
     assert np.abs(value[36:60, 34:44] - truth(0)[36:60, 34:44]).mean() < 4
     # trusted (nearby ring match) on the subject's side, much less on the background's

@@ -271,13 +271,14 @@ def bench(args, label: str, plan: dict[str, str] | None = None) -> list[dict]:
         if wanted("lama"):
             reason = lama_inpainter.LamaInpainter.availability() if plan is None else None
             if reason is None:
-                lama = load("lama", lama_inpainter.LamaInpainter)
+                lama = load("lama", lambda device, weights: lama_inpainter.LamaInpainter.with_options(
+                    {"weights": weights}, device=device))
                 hole = np.zeros((h, w), bool)
                 hole[h // 3: 2 * h // 3, w // 3: 2 * w // 3] = True
-                lama.fill_spatial(video.read(0), hole)  # warm-up
+                lama.spatial_fill(video.read(0), hole)  # warm-up
                 with Meter(lama.device) as m:
                     for i in range(args.frames):
-                        lama.fill_spatial(video.read(i), hole)
+                        lama.spatial_fill(video.read(i), hole)
                 row("lama", "fill_spatial per frame (1/9 of frame)", m, args.frames, lama)
                 del lama
                 release(args.device)

@@ -1,5 +1,5 @@
-"""SAM-guided flow tracker (classical flow + SAM re-prompted per frame) and the LaMa inpainter
-(classical temporal fill + a TorchScript module with big-lama.pt's signature for never-seen pixels)."""
+"""SAM-guided flow tracker (classical flow + SAM re-prompted per frame). The LaMa inpainter's tests
+are in test_lama.py."""
 
 import pytest
 
@@ -8,13 +8,7 @@ pytest.importorskip("segment_anything")
 
 import numpy as np  # noqa: E402
 
-from engine.backends.learned import lama as li  # noqa: E402
 from engine.backends.learned import sam_flow as sf  # noqa: E402
-from engine.errors import EngineError  # noqa: E402
-from engine.evaluation.synthetic import SyntheticClip  # noqa: E402
-from engine.video_io import open_video  # noqa: E402
-
-from .conftest import LAMA_FILL  # noqa: E402
 
 
 def test_prompts_from_mask():
@@ -89,86 +83,3 @@ def test_sam_flow_propagates_both_ways(learned_env, clip_video):
         assert 0 <= conf[1] <= 1
     assert tracker.sam.encoder_runs >= 6  # SAM really ran on every frame
     assert tracker.describe()["name"] == "sam-flow"
-
-
-def test_lama_pure_helpers():
-    hole = np.zeros((100, 200), bool)
-    hole[40:50, 90:100] = True
-    assert li.context_box(hole) == (8, 82, 58, 132)
-    assert li.context_box(np.zeros((5, 5), bool)) is None
-    padded = li.pad_to_multiple(np.arange(15, dtype=np.float32).reshape(3, 5))
-    assert padded.shape == (8, 8) and padded[3, 0] == padded[2, 0]
-
-
-@pytest.fixture(scope="module")
-def lama(learned_env):
-    assert li.LamaInpainter.availability() is None
-    return li.LamaInpainter()
-
-
-def test_lama_fill_spatial_pads_and_pastes_only_the_hole(lama):
-    image = np.full((37, 53, 3), 10, np.uint8)  # not a multiple of 8: the module insists on padding
-    hole = np.zeros((37, 53), bool)
-    hole[10:20, 10:30] = True
-    out = lama.fill_spatial(image, hole)
-    expected = np.round(np.array(LAMA_FILL) * 255)
-    assert np.abs(out[hole].astype(float) - expected).max() <= 1
-    assert np.array_equal(out[~hole], image[~hole])
-
-
-def test_lama_bounds_the_working_size(learned_env):
-    small = li.LamaInpainter(max_side=64)
-    image = np.zeros((400, 600, 3), np.uint8)
-    hole = np.zeros((400, 600), bool)
-    hole[100:300, 100:500] = True
-    out = small.fill_spatial(image, hole)
-    assert out.shape == image.shape and np.abs(out[200, 300].astype(float) - np.array(LAMA_FILL) * 255).max() <= 2
-
-
-def test_lama_fills_only_never_seen_pixels(lama, tmp_path):
-    """A static object over a static background: no frame ever shows what is behind it, so all of
-    it is LaMa's, and the fill is carried from frame to frame (no re-invention per frame)."""
-    clip = SyntheticClip(96, 64, 6, seed=5, pan_px_per_frame=0.0)
-    still = clip.background(0)
-    hole = np.zeros((64, 96), bool)
-    hole[20:40, 30:60] = True
-    frames = tmp_path / "seq"
-    frames.mkdir()
-    from engine.fileio import atomic_write_png
-
-    for i in range(6):
-        img = still.copy()
-        img[hole] = (200, 30, 30)
-        atomic_write_png(frames / f"{i:05d}.png", img)
-    lama.spatial_calls = 0
-    with open_video(frames) as video:
-        out = dict(lama.inpaint(video, lambda i: hole, list(range(6)), dilate=2))
-    assert sorted(out) == list(range(6))
-    expected = np.round(np.array(LAMA_FILL) * 255)
-    inner = np.zeros_like(hole)
-    inner[24:36, 34:56] = True
-    for i in range(6):
-        assert np.abs(out[i][inner].astype(float) - expected).mean() < 12  # LaMa's colour, not the object
-        assert np.array_equal(out[i][:10], still[:10])  # outside the hole: original pixels
-    assert lama.spatial_calls >= 1 and lama.spatial_calls < 6  # carried forward, not re-invented
-
-
-def test_lama_leaves_seen_background_to_propagation(lama, tmp_path):
-    """A moving object over a static background: every pixel it covers is visible in another frame,
-    so the clean plate is the true background and LaMa's colour does not appear."""
-    clip = SyntheticClip(96, 64, 8, seed=5, pan_px_per_frame=0.0, object_scale=0.15)
-    folder = clip.write_frames(tmp_path / "moving")
-    lama.spatial_calls, lama.spatial_pixels = 0, 0
-    with open_video(folder) as video:
-        out = dict(lama.inpaint(video, clip.mask, list(range(8)), dilate=2))
-    total_hole = sum(int(clip.mask(i).sum()) for i in range(8))
-    assert lama.spatial_pixels < 0.5 * total_hole
-    err = np.mean([np.abs(out[i].astype(float) - clip.background(i)).mean() for i in range(8)])
-    assert err < 10
-
-
-def test_lama_missing_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("VTA_MODELS_DIR", str(tmp_path))
-    assert "big_lama" in li.LamaInpainter.availability()
-    with pytest.raises(EngineError, match="cannot run"):
-        li.LamaInpainter()

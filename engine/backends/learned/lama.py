@@ -1,9 +1,10 @@
-"""LaMa inpainter: the classical temporal inpainter, with LaMa inventing only the pixels the clip
+"""LaMa inpainter: the classical temporal machinery, with LaMa inventing only the pixels the clip
 never shows.
 
-The classical inpainter fills each hole from other frames first and hands only the never-seen rest
-to `fill_spatial`; it then carries that fill to the following frames (its forward clean plate), so
-LaMa's result does not flicker. This class replaces that one method. The model is IOPaint's TorchScript
+The classical machinery (TemporalInpainting) fills each hole from other frames first and hands only
+the never-seen rest to its spatial-fill component; it then carries that fill to the following
+frames (its forward clean plate), so LaMa's result does not flicker. LamaInpainter composes that
+machinery with `LamaFill` as the component (docs/INPAINTING.md). The model is IOPaint's TorchScript
 `big-lama.pt`, called as `model(image [1,3,H,W] 0..1, mask [1,1,H,W] 0/1) -> [1,3,H,W] 0..1` with H
 and W padded to a multiple of 8 (symmetric padding, as IOPaint's lama.py does). It runs on a crop
 around the hole with context, at most `max_side` pixels long, so 4K frames cost what 1K frames cost.
@@ -12,12 +13,15 @@ LaMa runs in float32 even on CUDA: its Fourier convolutions are unreliable in ha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from ...device import choose_device, describe
 from ...errors import EngineError
-from ..classical.inpainter.inpainter import ClassicalInpainter
+from ..base import Inpainter
+from ..classical.inpainter import InpainterParams, TemporalInpainting
 from .weights import require_weights, weights_reason
 
 LAMA_PREFERENCE = ("big_lama",)
@@ -46,35 +50,25 @@ def pad_to_multiple(image: np.ndarray, mod: int = PAD_MOD) -> np.ndarray:
     return np.pad(image, pad, mode="symmetric")
 
 
-class LamaInpainter(ClassicalInpainter):
-    name = "lama"
-    learned = True
+@dataclass(frozen=True)
+class LamaParams(InpainterParams):
+    """The temporal machinery's numbers (InpainterParams) plus LaMa's own."""
 
-    @classmethod
-    def availability(cls) -> str | None:
-        return weights_reason(("torch",), LAMA_PREFERENCE, "lama_weights")
+    weights: str | None = None  # weights file or registry name (default: VTA_LAMA_WEIGHTS, then big_lama)
+    max_side: int = 1024  # px: LaMa runs on the crop around the hole scaled to at most this long side
+    context: float = 0.5  # × the hole's size: texture kept around it on each side (at least 32 px)
 
-    def __init__(self, device: str | None = None, weights: str | None = None, max_side: int = 1024,
-                 context: float = 0.5, dtype: str | None = None, **options) -> None:
-        super().__init__(**options)
-        self.weights, path = require_weights("inpainter 'lama'", ("torch",), LAMA_PREFERENCE, "lama_weights", weights)
-        import torch
 
-        self.device = choose_device(device)
-        try:
-            self.model = torch.jit.load(str(path), map_location=self.device).eval()
-        except Exception as exc:  # torch raises many types for a bad file
-            raise EngineError(f"cannot load LaMa TorchScript {path.name}: {str(exc).splitlines()[0]}") from None
-        self.max_side = max_side
-        self.context = context
-        self.spatial_calls = 0
-        self.spatial_pixels = 0
+class LamaFill:
+    """The SpatialFill that asks LaMa: the hole's bounding box with context, bounded in size, padded
+    to LaMa's multiple of 8; only the hole's pixels are pasted back."""
 
-    def describe(self) -> dict:
-        return {"name": self.name, "learned": True, "device": describe(self.device), "dtype": "float32",
-                "weights": self.weights, "temporal": "classical"}
+    def __init__(self, model, device, max_side: int, context: float) -> None:
+        self.model, self.device, self.max_side, self.context = model, device, max_side, context
+        self.calls = 0  # LaMa runs so far (the temporal machinery should need few)
+        self.pixels = 0  # hole pixels LaMa has invented so far
 
-    def fill_spatial(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         box = context_box(hole, self.context)
         if box is None:
             return image
@@ -95,8 +89,8 @@ class LamaInpainter(ClassicalInpainter):
         out = image.copy()
         region = out[y0:y1, x0:x1]
         region[crop_hole] = filled[crop_hole]
-        self.spatial_calls += 1
-        self.spatial_pixels += int(crop_hole.sum())
+        self.calls += 1
+        self.pixels += int(crop_hole.sum())
         return out
 
     def _run(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -117,3 +111,40 @@ class LamaInpainter(ClassicalInpainter):
             raise EngineError(f"LaMa returned shape {tuple(result.shape)}, expected (1, 3, {img.shape[0]}, {img.shape[1]})")
         out = result[0].permute(1, 2, 0).float().cpu().numpy()[:h, :w]
         return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+class LamaInpainter(Inpainter):
+    """The classical temporal machinery composed with a LaMa spatial fill."""
+
+    name = "lama"
+    learned = True
+    Params = LamaParams
+
+    @classmethod
+    def availability(cls) -> str | None:
+        return weights_reason(("torch",), LAMA_PREFERENCE, "lama_weights")
+
+    def __init__(self, params: LamaParams | None = None, device: str | None = None) -> None:
+        self.params = params = params or LamaParams()
+        self.weights, path = require_weights("inpainter 'lama'", ("torch",), LAMA_PREFERENCE, "lama_weights",
+                                             params.weights)
+        import torch
+
+        self.device = choose_device(device)
+        try:
+            model = torch.jit.load(str(path), map_location=self.device).eval()
+        except Exception as exc:  # torch raises many types for a bad file
+            raise EngineError(f"cannot load LaMa TorchScript {path.name}: {str(exc).splitlines()[0]}") from None
+        self.spatial_fill = LamaFill(model, self.device, params.max_side, params.context)
+        self.temporal = TemporalInpainting(params, self.spatial_fill)
+
+    @property
+    def last_stats(self) -> dict:
+        return self.temporal.last_stats
+
+    def describe(self) -> dict:
+        return {"name": self.name, "learned": True, "device": describe(self.device), "dtype": "float32",
+                "weights": self.weights, "temporal": "classical"}
+
+    def inpaint(self, video, masks, frames, dilate=8, resize_ratio=1.0, cancel=None):
+        return self.temporal.inpaint(video, masks, frames, dilate, resize_ratio, cancel)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -13,6 +15,12 @@ def _resize(a: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndar
     return out.reshape(size[1], size[0], *a.shape[2:]) if a.ndim == 3 else out
 
 
+def channel_mean(values: np.ndarray) -> np.ndarray:
+    """The mean of the last axis's three channels: what `.mean(axis=-1)` gives, bit for bit (it
+    adds them in the same order and divides by 3), at a fraction of the cost of a reduction."""
+    return (values[..., 0] + values[..., 1] + values[..., 2]) / 3
+
+
 def fill_smooth(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Values at the `known` pixels, smoothly interpolated into the unknown ones (push-pull).
 
@@ -21,35 +29,48 @@ def fill_smooth(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     solving a Laplace equation, so it is cheap enough to run for every source frame. Known pixels
     keep their exact values. values: (H, W) or (H, W, C); known: bool (H, W).
     """
+    return fill_smooth_all([values], known)[0]
+
+
+def fill_smooth_all(fields: list[np.ndarray], known: np.ndarray) -> list[np.ndarray]:
+    """fill_smooth of several fields known at the same pixels: the pyramid of weights, which
+    depends on the mask alone, is built once (each field's result is the same, bit for bit)."""
+    weight = known.astype(np.float32)
+    if not weight.any():
+        return [np.zeros(v.shape, np.float32) for v in fields]
+    weights = []  # the mask's weight at each coarser level, until no pixel is unknown
+    while weight.min() <= 0 and min(weight.shape) > 1:
+        h, w = weight.shape
+        weight = cv2.resize(weight, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+        weights.append(weight)
+    if not weights:
+        return [v.astype(np.float32) for v in fields]
+    levels = [(w, np.maximum(w, 1e-6)[:, :, None], np.minimum(w, 1.0)[:, :, None]) for w in weights]
+    return [_push_pull(v, known, levels) for v in fields]
+
+
+def _push_pull(values: np.ndarray, known: np.ndarray, levels: list) -> np.ndarray:
+    """One field through the pyramid of `levels` (weight, weight floored, weight capped at 1)."""
     squeeze = values.ndim == 2
     v = values.astype(np.float32, copy=False)
     if squeeze:
         v = v[:, :, None]
-    weight = known.astype(np.float32)
-    if not weight.any():
-        out = np.zeros_like(v)
-        return out[:, :, 0] if squeeze else out
     # the finest level needs no normalising: known pixels keep their values, the rest come from above
-    premult = v * weight[:, :, None]
+    premult = v * known.astype(np.float32)[:, :, None]
     stack = []
-    while weight.min() <= 0 and min(weight.shape) > 1:
+    for weight, _, _ in levels:
         h, w = weight.shape
-        size = ((w + 1) // 2, (h + 1) // 2)
-        premult = _resize(premult, size, cv2.INTER_AREA)
-        weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-        stack.append((premult, weight))
-    if not stack:
-        return values.astype(np.float32)
-    premult, weight = stack[-1]
-    est = premult / np.maximum(weight, 1e-6)[:, :, None]
+        premult = _resize(premult, (w, h), cv2.INTER_AREA)
+        stack.append(premult)
+    weight, floored, _ = levels[-1]
+    est = stack[-1] / floored
     if weight.min() <= 0:  # a 1-pixel-wide top level with gaps: fall back to the global mean
         mean = (v * known[:, :, None]).sum((0, 1)) / max(float(known.sum()), 1e-6)
         est[weight <= 0] = mean
-    for premult, weight in reversed(stack[:-1]):
+    for premult, (weight, floored, alpha) in zip(reversed(stack[:-1]), reversed(levels[:-1])):
         h, w = weight.shape
         up = _resize(est, (w, h), cv2.INTER_LINEAR)
-        local = premult / np.maximum(weight, 1e-6)[:, :, None]
-        alpha = np.minimum(weight, 1.0)[:, :, None]
+        local = premult / floored
         est = up + alpha * (local - up)
     h, w = known.shape
     est = np.where(known[:, :, None], v, _resize(est, (w, h), cv2.INTER_LINEAR))
@@ -59,17 +80,29 @@ def fill_smooth(values: np.ndarray, known: np.ndarray) -> np.ndarray:
 def fill_smooth_coarse(values: np.ndarray, known: np.ndarray, factor: int) -> np.ndarray:
     """fill_smooth computed at 1/factor resolution and brought back: a low-frequency field (for
     colour corrections, where pixel detail is noise) at a fraction of the cost."""
+    return fill_smooth_coarse_all([values], known, factor)[0]
+
+
+def fill_smooth_coarse_all(fields: list[np.ndarray], known: np.ndarray, factor: int) -> list[np.ndarray]:
+    """fill_smooth_coarse of several fields known at the same pixels, the mask's work done once."""
     if factor <= 1:
-        return fill_smooth(values, known)
+        return fill_smooth_all(fields, known)
     h, w = known.shape
     size = (max(1, w // factor), max(1, h // factor))
-    v = values.astype(np.float32, copy=False)
-    v3 = v[:, :, None] if v.ndim == 2 else v
-    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    premult = _resize(v3 * known[:, :, None], size, cv2.INTER_AREA)
-    small = premult / np.maximum(weight, 1e-6)[:, :, None]
-    filled = _resize(fill_smooth(small, weight > 0.25), (w, h), cv2.INTER_LINEAR)
-    return filled[:, :, 0] if v.ndim == 2 else filled
+    known_f = known.astype(np.float32)
+    weight = cv2.resize(known_f, size, interpolation=cv2.INTER_AREA)
+    floored = np.maximum(weight, 1e-6)[:, :, None]
+    known3 = known_f[:, :, None]  # multiplying by 0.0/1.0 floats: the same products as by the bools, 3x faster
+    smalls = []
+    for values in fields:
+        v = values.astype(np.float32, copy=False)
+        v3 = v[:, :, None] if v.ndim == 2 else v
+        smalls.append(_resize(v3 * known3, size, cv2.INTER_AREA) / floored)
+    out = []
+    for values, filled in zip(fields, fill_smooth_all(smalls, weight > 0.25)):
+        filled = _resize(filled, (w, h), cv2.INTER_LINEAR)
+        out.append(filled[:, :, 0] if values.ndim == 2 else filled)
+    return out
 
 
 def feather_alpha(hole: np.ndarray, width: float) -> np.ndarray:
@@ -112,3 +145,42 @@ def blur_where_uncertain(image: np.ndarray, variance: np.ndarray, sigma: float, 
     variance = np.maximum(variance, 0.0)
     lean = (variance / (variance + float(level) ** 2))[:, :, None]
     return image + lean * (cv2.GaussianBlur(image, (0, 0), sigma) - image)
+
+
+@dataclass(frozen=True)
+class BoxedMask:
+    """A bool mask kept as the contents of its bounding box: the window holds each frame's hole
+    this way, since a hole is a small part of the frame and only its own crop is ever read."""
+
+    shape: tuple[int, int]  # (h, w) of the whole mask
+    box: tuple[int, int, int, int] | None  # tight (y0, y1, x0, x1) of its pixels; None when empty
+    inside: np.ndarray  # bool, the mask within `box`
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> "BoxedMask":
+        box = bounding_box(mask, 0)
+        if box is None:
+            return cls(mask.shape, None, np.zeros((0, 0), bool))
+        y0, y1, x0, x1 = box
+        return cls(mask.shape, box, mask[y0:y1, x0:x1].copy())
+
+    def any(self) -> bool:
+        return self.box is not None
+
+    def bounding_box(self, margin: int) -> tuple[int, int, int, int] | None:
+        """bounding_box() of the whole mask, without building it."""
+        if self.box is None:
+            return None
+        (h, w), (y0, y1, x0, x1) = self.shape, self.box
+        return max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
+
+    def crop(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """mask[y0:y1, x0:x1] of the whole mask, as a new array."""
+        y0, y1, x0, x1 = box
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        if self.box is not None:
+            b0, b1, a0, a1 = self.box
+            iy0, iy1, ix0, ix1 = max(y0, b0), min(y1, b1), max(x0, a0), min(x1, a1)
+            if iy0 < iy1 and ix0 < ix1:
+                out[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = self.inside[iy0 - b0:iy1 - b0, ix0 - a0:ix1 - a0]
+        return out

@@ -10,6 +10,8 @@ the result along in time, so the texture does not boil.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import cv2
 import numpy as np
 
@@ -18,6 +20,16 @@ from .fields import bounding_box, dilate_mask, fill_smooth
 _MIN_THICKNESS = 3.0  # regions thinner than this (max distance to their border, px) get a smooth fill
 _MAX_MISMATCH_RATIO = 1.3  # clone only if its border mismatch is at most this × the border's own spread
 _MAX_MISMATCH = 40.0  # ... and at most this many gray levels
+
+
+class SpatialFill(Protocol):
+    """The component that invents what no frame shows (the classical default is `clone_fill`; the
+    learned one is LaMa). It receives the working-resolution RGB uint8 frame with everything
+    propagation could fill already in place and a bool mask of the pixels nobody has seen, and
+    returns the frame with those pixels filled. It is called only when such pixels newly appear,
+    and its result is carried to the next frames by the forward plate."""
+
+    def __call__(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray: ...
 
 
 def smooth_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:

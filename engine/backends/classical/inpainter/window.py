@@ -17,17 +17,17 @@ import numpy as np
 
 from ....errors import EngineError
 from .align import consecutive_homography
-from .fields import dilate_mask
+from .fields import BoxedMask, dilate_mask
 
 
 @dataclass
 class PreparedFrame:
     index: int
     full: np.ndarray | None  # RGB uint8 at full resolution, the original pixels (None once output, below full size)
-    hole_full: np.ndarray | None  # bool, full resolution: the dilated hole that gets replaced
+    hole_full: BoxedMask | None  # full resolution: the dilated hole that gets replaced
     image: np.ndarray  # RGB uint8 at working resolution (the same array as `full` at ratio 1)
     gray: np.ndarray  # uint8, working resolution
-    hole: np.ndarray  # bool, working resolution
+    hole: BoxedMask  # working resolution
     usable: np.ndarray  # bool, working resolution: may serve as a source (hole plus a safety margin excluded)
     to_first: np.ndarray  # 3x3 homography: this frame's working coordinates → the first frame's
 
@@ -88,4 +88,7 @@ class FrameWindow:
             prev = self._last
             H, _ok = consecutive_homography(prev.gray, gray, ~prev.usable, ~usable)
             to_first = prev.to_first @ H
-        return PreparedFrame(index, full, hole_full, image, gray, hole, usable, to_first)
+        # the holes are kept as their boxes' contents, not as full-size masks (2 MB each at 1080p)
+        hole_boxed = BoxedMask.of(hole)
+        hole_full_boxed = hole_boxed if hole is hole_full else BoxedMask.of(hole_full)
+        return PreparedFrame(index, full, hole_full_boxed, image, gray, hole_boxed, usable, to_first)

@@ -1,0 +1,178 @@
+"""Bringing source frames onto the frame being cleaned: the crop around its hole, the three
+alignments of a tier of sources (camera, chained flow, unaligned) and the sampling of one source,
+judged on the ring just outside the hole and colour-corrected from it (docs/INPAINTING.md)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .align import FlowRefiner, apply_homography, crop_homography
+from .chain import FlowChain
+from .fields import channel_mean, dilate_mask, fill_smooth_coarse_all
+from .params import InpainterParams
+from .window import PreparedFrame
+
+# A source's sample: (colour-corrected float32 RGB, valid bool, ring error, ring error carried into
+# the hole), all over the crop; None for a source rejected as misaligned.
+
+
+class Crop:
+    """The target frame around its hole, with what every source alignment needs."""
+
+    def __init__(self, cur: PreparedFrame, box: tuple[int, int, int, int], ring_width: int,
+                 ring: np.ndarray | None = None) -> None:
+        y0, y1, x0, x1 = box
+        self.cur, self.box = cur, box
+        self.hole = cur.hole.crop(box)
+        self.target = cur.image[y0:y1, x0:x1]
+        self.target_f = self.target.astype(np.float32)
+        self.gray = cur.gray[y0:y1, x0:x1]
+        # where alignment is checked (the dilation is the costly part: `ring` reuses one made before)
+        self.ring = dilate_mask(self.hole, ring_width) & ~self.hole if ring is None else ring
+        # what a lone source's flow is measured against: the target, unknown in its hole until a
+        # first fill is put there (plates.finish, before the plates are aligned to it)
+        self.flow_gray, self.flow_unreliable = self.gray, self.hole
+        self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+
+
+def usable_u8_of(src: PreparedFrame) -> np.ndarray:
+    """The source's usable mask as 0/255 bytes, for OpenCV (read through a view: no bool copy)."""
+    return src.usable.view(np.uint8) * np.uint8(255)
+
+
+def tiers(cur: PreparedFrame, window, params: InpainterParams):
+    """Groups of window sources equally far in time (the frame before and the one after),
+    nearest first, each as (sources, alignment): each distance aligned by the camera and, when
+    near enough, again by the chained flow and unaligned ("static")."""
+    for d in params.distances:
+        tier = [f for f in (window.get(cur.index - d), window.get(cur.index + d)) if f is not None]
+        if tier:
+            yield tier, "camera"
+            if d <= params.chain_reach:
+                yield tier, "chained"
+            if d <= params.static_reach:
+                yield tier, "static"
+
+
+class SourceSampler:
+    """Aligned, colour-corrected samples of source frames over one target crop. Holds the flows of
+    one run (the refiner's DIS instance and the chain of consecutive flows)."""
+
+    def __init__(self, params: InpainterParams, refiner: FlowRefiner, chain: FlowChain) -> None:
+        self.params, self.refiner, self.chain = params, refiner, chain
+
+    def crop(self, cur: PreparedFrame, box=None, ring: np.ndarray | None = None) -> Crop:
+        """The crop around `cur`'s hole, with a margin of context and the ring; `box` and `ring`
+        of the same frame's crop made before are reused as they are."""
+        h, w = cur.hole.shape
+        margin = max(self.params.crop_margin_min, round(self.params.crop_margin * max(h, w)))
+        return Crop(cur, box or cur.hole.bounding_box(margin), ring_width=max(4, margin // 2), ring=ring)
+
+    def min_gain(self, crop: Crop) -> int:
+        """Pixels a source must add for its sampling to be worth it."""
+        return max(4, int(self.params.min_gain * crop.hole.sum()))
+
+    def tier_samples(self, crop: Crop, tier: list, alignment: str, todo: np.ndarray, min_gain: int) -> list:
+        """Aligned pixels from each source of a tier (a sample, or None for a source rejected as
+        misaligned); sources that would add nothing are left out.
+
+        With a source on each side (t-d and t+d), the flow between the two sources themselves says
+        how the hidden content moves (it is visible in both), and at time t it sits half-way, so
+        each is sampled half a flow away. This is far better than the flow guessed from the hole
+        border when what is behind the hole moves on its own. A lone source (clip ends, a plate) is
+        aligned to the target by the residual flow on the background, completed inside the hole
+        (for a plate, measured against the window's first fill of the hole instead).
+        The chained alignment instead samples each source where the consecutive flows carry the
+        target pixel (chain.py)."""
+        if alignment == "chained":
+            return self._chained_samples(crop, tier, todo, min_gain)
+        if alignment == "static":
+            return self.static_samples(crop, tier, todo, min_gain)
+        views = [self._warp_source(crop, src) for src in tier]
+        views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
+        if len(views) == 2 and self.params.bidirectional:
+            a, b = views
+            # measured everywhere both see, their own fills included: for two plates, that is
+            # how the fill itself moves from one to the other, a better guess than the motion
+            # completed from around the hole (window sources have no fill of their own)
+            unreliable = ~a["covered"] | ~b["covered"]
+            flow = self.refiner.residual(a["gray"], b["gray"], unreliable) * np.float32(0.5)  # a(p) ≈ b(p + 2·half)
+            return [self._sample_view(crop, a, -flow), self._sample_view(crop, b, flow)]
+        out = []
+        for v in views:
+            unreliable = crop.flow_unreliable | ~v["covered"]
+            out.append(self._sample_view(crop, v, self.refiner.residual(crop.flow_gray, v["gray"], unreliable)))
+        return out
+
+    def _chained_samples(self, crop: Crop, tier: list, todo: np.ndarray, min_gain: int) -> list:
+        """sample() of each source of the tier where the chained flows carry the crop's pixels."""
+        out = []
+        for src in tier:
+            positions = self.chain.positions(src.index)
+            if positions is None:
+                continue
+            sx, sy = positions
+            usable_u8 = usable_u8_of(src)
+            covered = cv2.remap(usable_u8, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+            if np.count_nonzero(covered & todo) >= min_gain:
+                out.append(self.sample(crop, src.image, usable_u8, sx, sy))
+        return out
+
+    def static_samples(self, crop: Crop, tier: list, todo: np.ndarray, min_gain: int) -> list:
+        """sample() of each source of the tier at the target's own pixel positions, no alignment."""
+        y0, y1, x0, x1 = crop.box
+        out = []
+        for src in tier:
+            if np.count_nonzero(src.usable[y0:y1, x0:x1] & todo) < min_gain:
+                continue  # it cannot see enough of what is still needed: skip the sampling
+            found = self.sample(crop, src.image, usable_u8_of(src), crop.xs, crop.ys)
+            if found is not None and np.count_nonzero(found[1] & todo) >= min_gain:
+                out.append(found)
+        return out
+
+    @staticmethod
+    def _warp_source(crop: Crop, src: PreparedFrame) -> dict:
+        """A source brought onto the target crop by the camera homography alone."""
+        y0, y1, x0, x1 = crop.box
+        ch, cw = crop.hole.shape
+        M = np.linalg.inv(src.to_first) @ crop.cur.to_first  # target coordinates → source coordinates
+        Mc = crop_homography(M, x0, y0)
+        flags = cv2.WARP_INVERSE_MAP
+        usable_u8 = usable_u8_of(src)
+        covered = cv2.warpPerspective(usable_u8, Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return {"src": src, "M": M, "usable_u8": usable_u8, "covered": covered, "gray": gray}
+
+    def _sample_view(self, crop: Crop, view: dict, flow: np.ndarray):
+        """sample() at target pixel + flow, through the source's homography."""
+        sx, sy = apply_homography(view["M"], crop.xs + flow[:, :, 0], crop.ys + flow[:, :, 1])
+        return self.sample(crop, view["src"].image, view["usable_u8"], sx, sy)
+
+    def sample(self, crop: Crop, image: np.ndarray, usable_u8: np.ndarray, sx: np.ndarray, sy: np.ndarray):
+        """A source image sampled at (sx, sy) for every crop pixel; None if it does not match the
+        target on the ring around the hole."""
+        p = self.params
+        sample = cv2.remap(image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = cv2.remap(usable_u8, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= p.usable_level
+        check = crop.ring & valid
+        if np.count_nonzero(check) < p.min_ring_pixels:
+            return None
+        sample_f = sample.astype(np.float32)
+        diff = crop.target_f - sample_f
+        ring_error = channel_mean(np.abs(diff))
+        error = float(ring_error[check].mean())
+        if error > p.max_ring_error:
+            return None
+        # how well the source matches near each hole pixel: the ring error carried into the hole.
+        # Part of a ring can match while another part does not (something moving on its own at
+        # one side of the hole), so the source is kept where it matches rather than dropped whole.
+        # With it, a low-frequency colour correction (exposure, white balance drift), robust to the
+        # odd misaligned ring pixel: both carried from the same ring pixels, in one pass (a clip at
+        # 255 or more changes nothing: two uint8 pixels never differ by more)
+        local, correction = fill_smooth_coarse_all(
+            [ring_error, diff if p.correction_clip >= 255 else np.clip(diff, -p.correction_clip, p.correction_clip)],
+            check, p.correction_scale)
+        valid = valid & (local <= p.local_ring_error)
+        return sample_f + correction, valid & crop.hole, error, local
