@@ -20,6 +20,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     parser.add_argument("--token", default=os.environ.get("VTA_TOKEN"),
                         help="require 'Authorization: Bearer TOKEN' on every request (default: $VTA_TOKEN)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a host name clients may use to reach the engine besides loopback and --host "
+                             "(repeat; for remote use through a DNS name or a reverse proxy)")
     parser.add_argument("--root", action="append", metavar="DIR",
                         help="folder the engine may read clips from and write results to; repeat "
                              "(default: your home folder and the system temp folder)")
@@ -43,7 +46,8 @@ def build_config(args):
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
     roots = [Path(r) for r in args.root] if args.root else default_roots()
     return ServerConfig(state_dir=state_dir, roots=roots, token=args.token or None, segmenter=args.segmenter,
-                        tracker=args.tracker, inpainter=args.inpainter, device=args.device, max_upload_bytes=args.max_upload_mb * MiB)
+                        tracker=args.tracker, inpainter=args.inpainter, device=args.device, max_upload_bytes=args.max_upload_mb * MiB,
+                        extra={"listen_host": args.host, "allow_hosts": list(args.allow_host)})
 
 
 def run_serve(args) -> None:

@@ -45,14 +45,16 @@ class ClickBody(Strict):
 
 
 class TrackBody(Strict):
-    objects: list[str] | None = Field(None, max_length=256, description="object ids or names; default: all")
+    objects: list[Annotated[int, Field(ge=1, le=1_000_000)]] | None = Field(
+        None, max_length=256, description="object ids (repeats count once); default: all")
     start: int | None = Field(None, ge=0, le=10_000_000)
     end: int | None = Field(None, ge=0, le=10_000_000)
     direction: Literal["forward", "backward", "both"] = "both"
 
 
 class RemoveBody(Strict):
-    objects: list[str] | None = Field(None, max_length=256)
+    objects: list[Annotated[int, Field(ge=1, le=1_000_000)]] | None = Field(
+        None, max_length=256, description="object ids (repeats count once); default: all")
     start: int | None = Field(None, ge=0, le=10_000_000)
     end: int | None = Field(None, ge=0, le=10_000_000)
     dilate: int = Field(8, ge=0, le=200)
