@@ -174,7 +174,11 @@ class Session:
                 raise EngineError("colour must be three integers 0..255")
             obj = TrackedObject(new_id, name, color)
             self.objects[new_id] = obj
-            self.save()
+            try:
+                self.save()
+            except BaseException:  # e.g. a full disk: no phantom object that is not on disk
+                del self.objects[new_id]
+                raise
             return obj
 
     def _check_name(self, name: str, ignore: int | None = None) -> str:

@@ -108,19 +108,21 @@ def host_refusal(host_header: str | None, origin: str | None, allowed: frozenset
     if not sep or scheme not in ("http", "https") or "/" in netloc:
         return 403, f"cross-origin requests are refused (Origin: {origin})"
     origin_name = host_name(netloc)
-    same_port = _port(netloc, scheme) == _port((host_header or "").strip().lower(), "http")
+    same_port = _port(netloc) == _port((host_header or "").strip().lower())  # None: the scheme's default
     if origin_name is None or not same_port or (allowed is not None and origin_name not in allowed) \
             or (allowed is None and origin_name != name):
         return 403, f"cross-origin requests are refused (Origin: {origin}); a web page may not drive the engine"
     return None
 
 
-def _port(netloc: str, scheme: str) -> int | None:
+def _port(netloc: str) -> int | None:
+    """The explicit port of a host[:port] (None when absent: the scheme's default, which a Host
+    header behind a TLS proxy leaves out as the browser's Origin does)."""
     tail = netloc.rsplit("]", 1)[-1] if netloc.startswith("[") else netloc
     if ":" in tail:
         digits = tail.rsplit(":", 1)[1]
-        return int(digits) if digits.isdigit() else None
-    return 443 if scheme == "https" else 80
+        return int(digits) if digits.isdigit() else -1
+    return None
 
 
 def default_roots() -> list[Path]:
