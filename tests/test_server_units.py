@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
+import threading
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +177,24 @@ def test_image_header_size_without_decoding():
         check_mask_header(png, 32, 24)
     with pytest.raises(EngineError, match="not a readable"):
         check_mask_header(b"BM" + b"\0" * 60, 64, 48)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_job_worker_runs_at_lower_cpu_priority(tmp_path):
+    """Clicks are served in request threads at normal priority; the tracker must not take their cores."""
+    from engine.server.jobs import WORKER_NICE, JobManager
+
+    me = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, me)
+    manager = JobManager(tmp_path, lambda job: {})
+    manager.start()
+    try:
+        stat = Path(f"/proc/{os.getpid()}/task/{manager._thread.native_id}/stat")
+        deadline = time.monotonic() + 5
+        while int(stat.read_text().rsplit(")", 1)[1].split()[16]) != min(19, before + WORKER_NICE):
+            assert time.monotonic() < deadline, "the worker thread was not reniced"
+            time.sleep(0.01)
+        assert manager.worker_alive()
+    finally:
+        manager.shutdown()
+    assert os.getpriority(os.PRIO_PROCESS, me) == before  # only the worker thread

@@ -26,7 +26,7 @@ from . import masks as wire
 from .archive import zip_stream
 from .jobs import TERMINAL
 from .schemas import ClickBody, NewObject, OpenSession, RangeBody, RemoveBody, StartUpload, TrackBody, UpdateObject
-from .security import allowed_hosts, error_body, host_refusal, recheck_sessions, token_ok
+from .security import Busy, allowed_hosts, error_body, host_refusal, recheck_sessions, token_ok
 from .service import Engine, ServerConfig
 
 log = logging.getLogger("vta.server")
@@ -340,7 +340,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         on the event loop, not in a request thread, so idle followers cost no thread."""
         job = engine.jobs.get(job_id)
         if follow and streams["open"] >= MAX_EVENT_STREAMS:
-            raise EngineError(f"too many event streams open ({MAX_EVENT_STREAMS}); poll with follow=false")
+            raise Busy(f"too many event streams open ({MAX_EVENT_STREAMS}); poll with follow=false")
 
         async def lines():
             last = since

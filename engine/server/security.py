@@ -30,6 +30,10 @@ class TooLarge(EngineError):
     status = 413
 
 
+class Busy(EngineError):
+    status = 503
+
+
 def is_loopback(host: str) -> bool:
     """True when `host` only accepts connections from this machine ('localhost', 127.x, ::1)."""
     if host in ("localhost", "ip6-localhost"):
