@@ -207,6 +207,10 @@ def test_full_disk_does_not_kill_the_job_worker(tmp_path, tiny_disk):
         filler = fill(tiny_disk)
         status, data = raw(proc, "POST", f"/v1/sessions/{s['id']}/objects", {"name": "ghost"})
         assert status == 507 and "disk is full" in json.loads(data)["error"], (status, data)
+        folders = sorted(p.name for p in (proc.state / "sessions").iterdir())
+        status, data = raw(proc, "POST", "/v1/sessions", {"path": str(movie), "reuse": False})
+        assert status == 507 and "disk is full" in json.loads(data)["error"], (status, data)
+        assert sorted(p.name for p in (proc.state / "sessions").iterdir()) == folders  # no empty session folder
         filler.unlink()
         assert [o["name"] for o in client.session(s["id"])["objects"]] == [obj["name"]]
     finally:
