@@ -3,6 +3,7 @@
 
 Blocking work (decoding, segmenting, file I/O) runs in plain `def` routes, which FastAPI puts on
 its thread pool, so clicks from several clients run side by side while the job worker is busy.
+Event streams are async and wait on the event loop, so idle followers hold no pool thread.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ MAX_EVENT_STREAMS = 1000
 
 # ---- middleware: token and body size, before any route runs -----------------------------------------
 class Guard:
-    """Pure ASGI middleware: rejects requests without the token (401) and bodies over the limit for
-    their route (413), counting bytes as they arrive so a missing or lying Content-Length is caught."""
+    """Pure ASGI middleware, in this order: a Host the engine does not answer to (421, DNS
+    rebinding) or another site's Origin (403); a missing token (401); a restored session that lies
+    outside today's roots (403); bodies over the limit for their route (413), counted as they
+    arrive so a missing or lying Content-Length is caught."""
 
     def __init__(self, app, config: ServerConfig, refused: dict | None = None) -> None:
         self.app, self.config = app, config
