@@ -279,7 +279,11 @@ class Session:
             folder = object_folder(name, {o.folder for o in self.objects.values()})
             obj = TrackedObject(new_id, name, color, folder)
             self.objects[new_id] = obj
-            self.save()
+            try:
+                self.save()
+            except BaseException:  # e.g. a full disk: no phantom object that is not on disk
+                del self.objects[new_id]
+                raise
             return obj
 
     def _check_name(self, name: str, ignore: int | None = None) -> str:

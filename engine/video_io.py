@@ -236,6 +236,8 @@ class MovieReader(VideoReader):
 
 
 def _short(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno == 1:  # FFmpeg's generic AVERROR(-1) on a broken file, not EPERM
+        return "the file is corrupt or truncated (FFmpeg could not parse it)"
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

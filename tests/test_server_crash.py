@@ -25,7 +25,7 @@ def test_sigkill_mid_track_then_restart_and_resume(tmp_path):
         client.click(s["id"], other["id"], 0, x + 3, y + 2)
         client.click(s["id"], other["id"], 0, 5, 5, positive=False)
         keyframes_before = client.keyframes(s["id"])
-        job = client.track(s["id"], objects=["blob"], direction="forward")
+        job = client.track(s["id"], objects=[blob["id"]], direction="forward")
         finished = []
         for event in client.events(job["id"]):
             if event["event"] == "frame_done":

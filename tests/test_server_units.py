@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
+import threading
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +125,76 @@ def test_neighbour_frames_are_prefetched_for_segmenters_that_encode(synthetic_mo
         LockedSegmenter(inner).prefetch_neighbours(video, "clip", 5)
         assert inner.done.wait(10)
     assert inner.encoded == [("clip", 6), ("clip", 4)]
+
+
+def test_host_names_parse_without_port_or_brackets():
+    from engine.server.security import host_name
+
+    assert host_name("127.0.0.1:8765") == "127.0.0.1"
+    assert host_name("[::1]:8765") == "::1" and host_name("[::1]") == "::1"
+    assert host_name("LocalHost.:80") == "localhost" and host_name("localhost") == "localhost"
+    assert host_name("[::1") is None and host_name("") is None and host_name(None) is None
+
+
+def test_host_and_origin_policy():
+    from engine.server.security import allowed_hosts, host_refusal
+
+    loop = allowed_hosts("127.0.0.1")
+    assert {"localhost", "127.0.0.1", "::1"} <= loop and "evil.example" not in loop
+    assert host_refusal("127.0.0.1:8765", None, loop) is None
+    assert host_refusal("evil.example:8765", None, loop)[0] == 421
+    assert host_refusal(None, None, loop)[0] == 421  # HTTP/1.0 without Host: not a name we answer to
+    assert host_refusal("127.0.0.1:8765", "http://127.0.0.1:8765", loop) is None
+    assert host_refusal("127.0.0.1:8765", "http://localhost:8765", loop) is None
+    for origin in ("http://evil.example:8765", "http://127.0.0.1:3000", "null", "file://", "http://127.0.0.1:8765/x"):
+        assert host_refusal("127.0.0.1:8765", origin, loop)[0] == 403, origin
+    studio = allowed_hosts("10.0.0.5", ["studio.lan"])
+    assert host_refusal("studio.lan:8765", "https://studio.lan:8765", studio) is None
+    assert host_refusal("studio.lan", "https://studio.lan", studio) is None  # behind a TLS proxy
+    assert host_refusal("studio.lan", "https://studio.lan:8443", studio)[0] == 403
+    assert host_refusal("10.0.0.5:8765", None, studio) is None
+    anywhere = allowed_hosts("0.0.0.0")  # with a token: the token is the defence
+    assert anywhere is None and host_refusal("any.name:1", None, anywhere) is None
+    assert host_refusal("any.name:1", "http://other.name:1", anywhere)[0] == 403
+
+
+def test_bearer_scheme_is_case_insensitive():
+    assert token_ok("bearer abc", "abc") and token_ok("BEARER  abc ", "abc")
+    assert not token_ok("Basic abc", "abc") and not token_ok("Bearer", "abc") and not token_ok("abc", "abc")
+
+
+def test_image_header_size_without_decoding():
+    import cv2
+
+    from engine.server.masks import check_mask_header, image_header_size
+
+    png = cv2.imencode(".png", np.zeros((48, 64), np.uint8))[1].tobytes()
+    jpeg = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
+    assert image_header_size(png) == (64, 48) and image_header_size(jpeg) == (64, 48)
+    assert image_header_size(png[:20]) is None and image_header_size(b"GIF89a") is None
+    check_mask_header(png, 64, 48)
+    with pytest.raises(EngineError, match="64x48, the video is 32x24"):
+        check_mask_header(png, 32, 24)
+    with pytest.raises(EngineError, match="not a readable"):
+        check_mask_header(b"BM" + b"\0" * 60, 64, 48)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_job_worker_runs_at_lower_cpu_priority(tmp_path):
+    """Clicks are served in request threads at normal priority; the tracker must not take their cores."""
+    from engine.server.jobs import WORKER_NICE, JobManager
+
+    me = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, me)
+    manager = JobManager(tmp_path, lambda job: {})
+    manager.start()
+    try:
+        stat = Path(f"/proc/{os.getpid()}/task/{manager._thread.native_id}/stat")
+        deadline = time.monotonic() + 5
+        while int(stat.read_text().rsplit(")", 1)[1].split()[16]) != min(19, before + WORKER_NICE):
+            assert time.monotonic() < deadline, "the worker thread was not reniced"
+            time.sleep(0.01)
+        assert manager.worker_alive()
+    finally:
+        manager.shutdown()
+    assert os.getpriority(os.PRIO_PROCESS, me) == before  # only the worker thread

@@ -64,7 +64,7 @@ def test_open_click_undo_clear(client, engine, clip):
     mask = client.mask_of(first)
     assert mask.shape == (180, 320) and mask.any()
     assert 0 <= first["confidence"] <= 1 and len(first["keyframe"]["clicks"]) == 1
-    second = client.click(s["id"], "blob", 5, 2, 2, positive=False, format="both")
+    second = client.click(s["id"], obj["id"], 5, 2, 2, positive=False, format="both")
     png = cv2.imdecode(np.frombuffer(base64.b64decode(second["png_base64"]), np.uint8), cv2.IMREAD_UNCHANGED)
     assert png.shape == (180, 320)
     assert np.array_equal(png > 127, client.mask_of(second))
@@ -91,7 +91,7 @@ def test_objects_rename_recolour_remove(client, engine):
     with pytest.raises(load_client().EngineHTTPError) as err:
         client.update_object(s["id"], b["id"], name="red car")
     assert err.value.status == 400 and "already exists" in str(err.value)
-    client.remove_object(s["id"], "red car")
+    client.remove_object(s["id"], a["id"])
     assert [o["id"] for o in client.session(s["id"])["objects"]] == [b["id"]]
 
 
@@ -109,7 +109,7 @@ def test_import_mask_preview_and_errors(client, engine, clip):
         (lambda: client.session("nope"), 404, "no session"),
         (lambda: client.click(s["id"], obj["id"], FRAMES + 5, 10, 10), 400, "out of range"),
         (lambda: client.click(s["id"], obj["id"], 0, 400, 10), 400, "outside"),
-        (lambda: client.click(s["id"], "ghost", 0, 10, 10), 404, "unknown object"),
+        (lambda: client.click(s["id"], 99, 0, 10, 10), 404, "unknown object"),
         (lambda: client.import_mask(s["id"], obj["id"], 0, b"not a png"), 400, "not a readable"),
         (lambda: client.import_mask(s["id"], obj["id"], 0, encode_png(np.zeros((9, 9), np.uint8) + 255)), 400, "9x9"),
         (lambda: client.track(s["id"], direction="sideways"), 422, "direction"),

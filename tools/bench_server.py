@@ -39,13 +39,16 @@ def summary(label: str, ms: list[float], errors: int) -> str:
             f"max={max(ms):.1f} ms errors={errors}")
 
 
-def timed_clicks(client, sid, obj, frame, points, fmt) -> tuple[list[float], int]:
+def timed_clicks(client, sid, obj, frame, points, fmt, starts: list[float] | None = None) -> tuple[list[float], int]:
+    """Latencies in ms (and, in `starts`, when each click was sent) of a client clicking `points`."""
     times, errors = [], 0
     for i, (x, y) in enumerate(points):
         t0 = time.perf_counter()
         try:
             client.click(sid, obj, frame, x, y, positive=i % 4 != 3 or i == 0, format=fmt)
             times.append((time.perf_counter() - t0) * 1000)
+            if starts is not None:
+                starts.append(t0)
         except Exception as exc:  # noqa: BLE001 - counted and reported
             errors += 1
             print(f"  click error: {exc}", file=sys.stderr)
@@ -75,6 +78,7 @@ def main() -> int:
     parser.add_argument("--size", default="854x480")
     parser.add_argument("--format", default="rle", choices=["rle", "png", "both", "none"])
     parser.add_argument("--segmenter", default="classical")
+    parser.add_argument("--no-job", action="store_true", help="the N clients click without a track job running")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
 
@@ -105,13 +109,24 @@ def main() -> int:
             objs = [client.add_object(sid, f"c{i}")["id"] for i in range(args.clients)]
             for f, o in zip(frames, objs):
                 client.click(sid, o, f, *clip.click(f), format="none")
-            job = client.track(sid, objects=[str(track_obj)], direction="forward")
+            job = None if args.no_job else client.track(sid, objects=[track_obj], direction="forward")
             results: list[tuple[list[float], int]] = [([], 0)] * args.clients
+            starts: list[list[float]] = [[] for _ in range(args.clients)]
+            job_end: list[float] = []
 
             def run(i: int) -> None:
                 c = engine.client()
                 results[i] = timed_clicks(c, sid, objs[i], frames[i], jitter_points(clip, frames[i], args.clicks),
-                                          args.format)
+                                          args.format, starts[i])
+
+            def watch_job() -> None:  # when the job ended, to split the clicks into during / after it
+                c = engine.client()
+                while c.job(job["id"])["status"] in ("queued", "running"):
+                    time.sleep(0.05)
+                job_end.append(time.perf_counter())
+
+            if job is not None:
+                threading.Thread(target=watch_job, daemon=True).start()
 
             threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
             t0 = time.perf_counter()
@@ -120,14 +135,23 @@ def main() -> int:
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t0
-            state = client.job(job["id"])
             all_ms = [m for r in results for m in r[0]]
             all_err = sum(r[1] for r in results)
-            print(summary(f"{args.clients} clients during a track job", all_ms, all_err))
+            label = f"{args.clients} clients" + (" (no job)" if job is None else " during a track job")
+            print(summary(label, all_ms, all_err))
+            if job is None:
+                print(f"  {len(all_ms) / elapsed:.1f} clicks/s overall")
+                return 1 if errors or all_err else 0
+            state = client.job(job["id"])
             print(f"  {len(all_ms) / elapsed:.1f} clicks/s overall; job was {state['status']} at "
                   f"{state['done']}/{state['total']} frames when the clients finished")
             final = client.wait(job["id"])
-            print(f"  track job finished: {final['status']} ({final['done']}/{final['total']} frames)")
+            end = job_end[0] if job_end else time.perf_counter()
+            pairs = [(t, m) for r, st in zip(results, starts) for t, m in zip(st, r[0])]
+            print(summary("  clicks sent while the job ran", [m for t, m in pairs if t < end], 0))
+            print(summary("  clicks sent after it ended", [m for t, m in pairs if t >= end], 0))
+            print(f"  track job finished: {final['status']} ({final['done']}/{final['total']} frames) "
+                  f"{end - t0:.1f} s after the clients started")
             return 1 if errors or all_err or final["status"] != "done" else 0
         finally:
             engine.stop()

@@ -20,6 +20,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     parser.add_argument("--token", default=None,
                         help="require 'Authorization: Bearer TOKEN' on every request (default: $VTA_TOKEN)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a host name clients may use to reach the engine besides loopback and --host "
+                             "(repeat; for remote use through a DNS name or a reverse proxy)")
     parser.add_argument("--root", action="append", metavar="DIR",
                         help="folder the engine may read clips from and write results to; repeat "
                              "(default: your home folder and the system temp folder)")
@@ -47,7 +50,8 @@ def build_config(args, settings: config.Settings | None = None):
     return ServerConfig(state_dir=state_dir, roots=roots, token=token or None, segmenter=args.segmenter,
                         tracker=args.tracker, inpainter=args.inpainter, device=args.device or settings.device,
                         max_upload_bytes=args.max_upload_mb * MiB,
-                        instance_id=args.instance_id)
+                        instance_id=args.instance_id,
+                        extra={"listen_host": args.host, "allow_hosts": list(args.allow_host)})
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -11,8 +11,12 @@ it re-runs the same parameters, which skips every frame already finished.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -54,6 +58,7 @@ class Job:
         self.events: deque[dict] = deque(maxlen=_EVENT_WINDOW)
         self.seq = 0
         self._saved_at = 0.0
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     # ---- events ---------------------------------------------------------------------------------
     def emit(self, event: str, **data) -> None:
@@ -61,6 +66,12 @@ class Job:
             self.seq += 1
             self.events.append({"seq": self.seq, "event": event, "job": self.id, "time": round(time.time(), 3), **data})
             self.cond.notify_all()
+            waiters = list(self._waiters)
+        for loop, flag in waiters:  # wake the event streams on the server's loop from this thread
+            try:
+                loop.call_soon_threadsafe(flag.set)
+            except RuntimeError:  # that loop is closed: its stream is gone
+                pass
 
     def events_since(self, since: int) -> list[dict]:
         with self.cond:
@@ -72,6 +83,23 @@ class Job:
             if self.seq <= since and self.status not in TERMINAL:
                 self.cond.wait(timeout)
             return [e for e in self.events if e["seq"] > since]
+
+    async def wait_async(self, since: int, timeout: float) -> None:
+        """Return when there is an event after `since` (or the job ended), or after `timeout`:
+        the event-loop twin of wait(), so a waiting stream holds no thread."""
+        flag = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), flag)
+        with self.cond:
+            if self.seq > since or self.status in TERMINAL:
+                return
+            self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(flag.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self.cond:
+                self._waiters.discard(waiter)
 
     def progress(self, done: int, total: int, frame: int | None = None) -> None:
         self.done, self.total = done, total
@@ -103,6 +131,29 @@ class Job:
 
 
 Runner = Callable[[Job], dict]
+# The worker thread runs at a lower CPU priority than the request threads: on a machine with few
+# cores a track job otherwise takes the cores the artists' clicks need (jobs only finish later).
+WORKER_NICE = 10
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value (Linux schedules threads one by one; elsewhere this
+    would renice the whole process, so it is skipped)."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (OSError, AttributeError) as exc:
+        log.debug("cannot lower the job worker's priority: %s", exc)
+
+
+def disk_message(exc: OSError) -> str:
+    """One line for a failed file operation, naming the file; a full disk says so plainly."""
+    where = f" '{exc.filename}'" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full (writing{where}): free space, then resume the job"
+    return f"file error{where}: {exc.strerror or exc}"
 
 
 class JobManager:
@@ -121,6 +172,9 @@ class JobManager:
 
     def start(self) -> None:
         self._thread.start()
+
+    def worker_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def restore(self) -> list[str]:
         """Reload jobs of an earlier run; any that was queued or running is now `interrupted`."""
@@ -196,34 +250,49 @@ class JobManager:
 
     # ---- the worker -----------------------------------------------------------------------------
     def _work(self) -> None:
+        """Runs jobs until shutdown. Nothing a job raises, not even failing to save its own failed
+        state on a full disk, may end this loop: every later job would wait for ever."""
+        lower_thread_priority(WORKER_NICE)
         while True:
             job = self._queue.get()
             if job is None:
                 return
-            with self._lock:
-                if job.status != "queued":
-                    continue  # cancelled while queued
-                job.status, job.started, job.attempts = "running", time.time(), job.attempts + 1
-                self._current = job
-                job.save()
-            job.emit("started", attempt=job.attempts)
             try:
-                result = self.runner(job)
-            except Cancelled:
-                if job.interrupt:
-                    self._finish(job, "interrupted", "the engine stopped while this job was running; resume it to finish")
-                else:
-                    self._finish(job, "cancelled", "cancelled; finished frames are kept")
-            except EngineError as exc:
-                self._finish(job, "error", str(exc))
-            except Exception as exc:  # a bug: the job fails, the engine keeps serving
-                log.exception("job %s failed", job.id)
-                self._finish(job, "error", f"internal error: {type(exc).__name__}: {exc}")
-            else:
-                job.result = result
-                self._finish(job, "done", "")
+                self._run_one(job)
+            except BaseException as exc:  # noqa: BLE001 - the worker must outlive any job
+                log.exception("job worker: job %s", job.id)
+                with job.cond:
+                    if job.status in ACTIVE:
+                        job.status, job.message, job.finished = "error", f"{type(exc).__name__}: {exc}", time.time()
+                        job.emit("error", done=job.done, total=job.total, message=job.message)
             finally:
                 self._current = None
+
+    def _run_one(self, job: Job) -> None:
+        with self._lock:
+            if job.status != "queued":
+                return  # cancelled while queued
+            job.status, job.started, job.attempts = "running", time.time(), job.attempts + 1
+            self._current = job
+        job.save()
+        job.emit("started", attempt=job.attempts)
+        try:
+            result = self.runner(job)
+        except Cancelled:
+            if job.interrupt:
+                self._finish(job, "interrupted", "the engine stopped while this job was running; resume it to finish")
+            else:
+                self._finish(job, "cancelled", "cancelled; finished frames are kept")
+        except EngineError as exc:
+            self._finish(job, "error", str(exc))
+        except OSError as exc:
+            self._finish(job, "error", disk_message(exc))
+        except Exception as exc:  # a bug: the job fails, the engine keeps serving
+            log.exception("job %s failed", job.id)
+            self._finish(job, "error", f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            job.result = result
+            self._finish(job, "done", "")
 
     def _finish(self, job: Job, status: str, message: str) -> None:
         """The status and its event change together, so a follower never sees one without the other."""
@@ -231,7 +300,10 @@ class JobManager:
         with job.cond:
             job.status, job.message, job.finished = status, message, time.time()
             job.emit(status, done=job.done, total=job.total, **extra)
-        job.save()
+        try:
+            job.save()
+        except OSError as exc:  # a full disk: the status is right in memory; the file says what it said
+            log.error("job %s: cannot save its %s state: %s", job.id, status, exc)
 
     def interrupt_running(self) -> None:
         """Stop the running job at its next frame, as `interrupted` (resumable); does not wait."""

@@ -50,6 +50,52 @@ def encode_mask(mask: np.ndarray, fmt: str) -> dict:
     return out
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def image_header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR or a JPEG's start-of-frame, read without decoding any
+    pixels; None when the bytes are neither (or the header is cut short)."""
+    if data[:8] == _PNG_SIGNATURE:
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 4 <= len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+                i += 2
+                continue
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if marker in _JPEG_SOF:
+                if i + 9 > len(data):
+                    return None
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            if length < 2:
+                return None
+            i += 2 + length
+    return None
+
+
+def check_mask_header(data: bytes, width: int, height: int) -> None:
+    """Refuse a mask upload whose header declares a size other than the clip's, before decoding:
+    a 100 KB PNG can declare 30000x30000 pixels and take gigabytes to decode."""
+    if not data:
+        raise EngineError("the mask upload is empty")
+    size = image_header_size(data)
+    if size is None:
+        raise EngineError("the mask is not a readable PNG/JPEG image (no valid header)")
+    if size != (width, height):
+        raise EngineError(f"mask is {size[0]}x{size[1]}, the video is {width}x{height}")
+
+
 def decode_png_mask(data: bytes) -> np.ndarray:
     """An uploaded matte (8/16-bit, gray/RGB/RGBA/palette) → bool, by the engine's one mask
     reader (engine.fileio.decode_mask: above half scale = object)."""

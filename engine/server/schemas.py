@@ -10,6 +10,7 @@ from ..config import MAX_FRAME_INDEX
 from ..workflow import DILATE_DEFAULT, DILATE_MAX, RESIZE_RATIO_DEFAULT
 
 Channel = Annotated[int, Field(ge=0, le=255)]
+ObjectIds = list[Annotated[int, Field(ge=1, le=1_000_000)]]  # object ids, never names
 
 
 class Strict(BaseModel):
@@ -48,14 +49,14 @@ class ClickBody(Strict):
 
 
 class TrackBody(Strict):
-    objects: list[str] | None = Field(None, max_length=256, description="object ids or names; default: all")
+    objects: ObjectIds | None = Field(None, max_length=256, description="object ids (repeats count once); default: all")
     start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     direction: Literal["forward", "backward", "both"] = "both"
 
 
 class RemoveBody(Strict):
-    objects: list[str] | None = Field(None, max_length=256)
+    objects: ObjectIds | None = Field(None, max_length=256, description="object ids (repeats count once); default: all")
     start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     dilate: int = Field(DILATE_DEFAULT, ge=0, le=DILATE_MAX)

@@ -106,7 +106,7 @@ class SessionStore:
             root = self.dir / session_id
             try:
                 session = Session.create(root, video, len(reader), start, end, session_id=session_id)
-            except EngineError:
+            except (EngineError, OSError):  # e.g. a full disk: no half-made session folder is left
                 shutil.rmtree(root, ignore_errors=True)
                 raise
         except BaseException:
