@@ -122,22 +122,25 @@ class TrackRun:
     def _is_current(self, obj: TrackedObject, frame: int, record: dict | None, signature: list) -> bool:
         return bool(record) and record.get("sig") == signature and self.session.result_path(obj, frame).exists()
 
-    def total_frames(self, segments: list[Segment]) -> int:
-        return sum(len(s.frames) * len(s.objects) for s in segments)
+    @staticmethod
+    def total_steps(segments: list[Segment]) -> int:
+        """Progress units: a frame between two keyframes is passed twice (the forward pass to disk,
+        then the backward pass that blends and writes it), every other frame once."""
+        return sum(len(s.frames) * len(s.objects) * (2 if _blended(s) else 1) for s in segments)
 
     # ---- running --------------------------------------------------------------------------------
     def run(self) -> dict:
         """Track what is pending; however it ends (done, cancelled, an error), each object's
         track.jsonl is left compacted to one current record per frame."""
         segments = self.pending()
-        total = self._total = self.total_frames(segments)
-        self.written = 0
+        total = self._total = self.total_steps(segments)
+        self.written = self.steps = 0
         self.progress(0, total, None)
         try:
             for seg in segments:
                 if seg.left and seg.right and seg.left[0] == seg.right[0]:
                     self._write_keyframe(seg)
-                elif seg.left and seg.right:
+                elif _blended(seg):
                     self._run_blended(seg, total)
                 else:
                     self._run_one_way(seg, total)
@@ -196,6 +199,7 @@ class TrackRun:
         work = {o.id: self._work_dir(o, seg) for o in objects}
         have_fwd = [f for f in seg.frames if all((work[o.id] / frame_name(f)).exists() for o in objects)]
         start_idx = len(have_fwd) if have_fwd == seg.frames[:len(have_fwd)] else 0
+        self._count_steps(start_idx * len(objects), total)
         if start_idx < len(seg.frames):
             init_frame = seg.frames[start_idx - 1] if start_idx else left
             init = {o.id: (read_mask(work[o.id] / frame_name(init_frame)) if start_idx
@@ -205,6 +209,7 @@ class TrackRun:
                     prob16 = mask_to_png_array(probs[obj.id], bits=16)
                     append_jsonl(work[obj.id] / "fwd.jsonl", {"frame": frame, "confidence": float(confs[obj.id])})
                     atomic_write_png(work[obj.id] / frame_name(frame), prob16)
+                    self._count_steps(1, total, frame)
         fwd_conf = {o.id: {} for o in objects}
         for obj in objects:
             for rec in read_jsonl(work[obj.id] / "fwd.jsonl"):
@@ -243,6 +248,16 @@ class TrackRun:
         self.on_frame(obj.id, frame, float(conf))
 
     def _advance(self, n: int, total: int, frame: int | None = None) -> None:
+        """`n` frames finished (written or found current)."""
         self.done += n
-        self.progress(self.done, total, frame)
+        self._count_steps(n, total, frame)
+
+    def _count_steps(self, n: int, total: int, frame: int | None = None) -> None:
+        self.steps += n
+        self.progress(self.steps, total, frame)
+
+
+def _blended(seg: Segment) -> bool:
+    """Between two different keyframes: a forward pass, then a backward one that blends."""
+    return bool(seg.left and seg.right and seg.left[0] != seg.right[0])
 

@@ -50,3 +50,30 @@ def test_blend_weights_favour_the_nearer_and_surer_keyframe():
     assert blend_weights(9, 0, 10, 0.5, 0.5)[1] > 0.85
     w_f, w_b = blend_weights(5, 0, 10, 0.9, 0.1)
     assert w_f > w_b and w_f + w_b == pytest.approx(1)
+
+
+def test_progress_moves_during_the_forward_pass_between_two_keyframes(tmp_path, synthetic_clip, synthetic_movie):
+    """Between two keyframes the forward pass goes to disk before any matte is written: progress
+    must count it (it used to sit at 2/N until the backward pass began)."""
+    from engine import backends, workflow
+    from engine.session import Session
+    from engine.video_io import open_video
+
+    with open_video(synthetic_movie) as video:
+        n = len(video)
+        session = Session.create(tmp_path / "s", str(synthetic_movie), n)
+        obj = session.add_object("blob")
+        for f in (0, n - 1):
+            workflow.import_mask(session, video, obj.id, workflow.ImportMaskRequest(f, synthetic_clip.mask(f)))
+        seen: list[tuple[int, int, int]] = []  # (done, total, mattes on disk)
+
+        def progress(done, total, frame):
+            seen.append((done, total, len(list(session.mask_dir(obj).glob("*.png")))))
+
+        workflow.track(session, video, backends.create("tracker", "classical"), workflow.TrackRequest(), progress=progress)
+    total = seen[-1][1]
+    assert total == 2 + 2 * (n - 2), "each in-between frame counts twice: forward pass and blend"
+    assert seen[-1][0] == total
+    before_any_blend = [done for done, _, on_disk in seen if on_disk <= 2]
+    assert max(before_any_blend) >= 2 + (n - 2), "the forward pass must move the progress"
+    assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:])), "progress never goes back"

@@ -4,7 +4,6 @@ is actually chosen. "auto" takes the first available backend of each kind in pre
 from __future__ import annotations
 
 import importlib
-import inspect
 
 from ..errors import EngineError
 
@@ -66,44 +65,7 @@ def create(kind: str, name: str = "auto", device: str | None = None, **options):
     `options` go through the backend's Params (an unknown name is an EngineError that names the
     backend and lists the names it knows; None means "the backend's default"), and `device` only
     reaches learned backends."""
-    cls = backend_class(kind, resolve(kind, name))
-    from .params import BackendParams
-    if cls.Params is not BackendParams:
-        return cls.with_options(options, device)
-    return _create_unconverted(cls, device, options)  # TRANSITION: removed once every backend has Params
-
-
-def _create_unconverted(cls, device: str | None, options: dict):
-    """TRANSITION, for backends not yet given a Params class: options by constructor parameter name,
-    unknown names an error (never silently dropped), device only to a constructor that names it."""
-    options = {k: v for k, v in options.items() if v is not None}
-    known = _constructor_names(cls)
-    if known is not None:  # else a `**options` the backend checks itself
-        unknown = sorted(set(options) - known - {"device"})
-        if unknown:
-            raise EngineError(f"{cls.kind} '{cls.name}' has no option {', '.join(repr(u) for u in unknown)} "
-                              f"(known: {', '.join(sorted(known - {'device'})) or 'none'})")
-        if "device" in known and device is not None:
-            options["device"] = device
-    return cls(**options)
-
-
-def _constructor_names(cls) -> set[str] | None:
-    """Keyword names the constructor takes, following `**options` handed up to base classes; None
-    when the chain ends in a `**options` no base class swallows (the backend checks names itself)."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        if klass is object:
-            return None
-        params = list(inspect.signature(init).parameters.values())[1:]
-        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        rest = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
-        if rest is None or rest.name == "_":
-            return names
-    return None
+    return backend_class(kind, resolve(kind, name)).with_options(options, device)
 
 
 def report() -> dict:

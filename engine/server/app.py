@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import PROTOCOL, __version__
+from ..config import MAX_FRAME_INDEX
 from ..errors import EngineError
 from . import masks as wire
 from .archive import zip_stream
@@ -32,7 +33,7 @@ from .service import Engine, ServerConfig
 
 log = logging.getLogger("vta.server")
 
-FrameParam = PathParam(ge=0, le=10_000_000)
+FrameParam = PathParam(ge=0, le=MAX_FRAME_INDEX)
 _END_EVENTS = {"done", "error", "cancelled", "interrupted"}
 _PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
 _SESSION_PATH = re.compile(r"^/v1/sessions/([^/]+)")
@@ -253,7 +254,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         return _mask_reply(key["object"], body.frame, mask, conf, key, body.format)
 
     @app.post("/v1/sessions/{session_id}/objects/{obj}/clicks/undo", tags=["clicks"])
-    def undo_click(session_id: str, obj: ObjectId, frame: int = Query(ge=0, le=10_000_000),
+    def undo_click(session_id: str, obj: ObjectId, frame: int = Query(ge=0, le=MAX_FRAME_INDEX),
                    format: Literal["rle", "png", "both", "none"] = "rle"):
         mask, conf, key = engine.undo_click(session_id, obj, frame)
         return _mask_reply(key["object"] if key else obj, frame, mask, conf, key, format)
@@ -303,7 +304,7 @@ def create_app(config: ServerConfig) -> FastAPI:
              responses={200: {"content": {"application/zip": {}}}})
     def archive(session_id: str, kind: Literal["masks", "clean", "all"] = "all",
                 objects: str | None = Query(None, max_length=4096, pattern=r"^[0-9,]*$", description="comma-separated object ids"),
-                start: int | None = Query(None, ge=0, le=10_000_000), end: int | None = Query(None, ge=0, le=10_000_000)):
+                start: int | None = Query(None, ge=0, le=MAX_FRAME_INDEX), end: int | None = Query(None, ge=0, le=MAX_FRAME_INDEX)):
         refs = _unique(int(o) for o in objects.split(",") if o) if objects else None
         files = engine.archive_files(session_id, kind, refs, start, end)
         return StreamingResponse(zip_stream(files), media_type="application/zip",
