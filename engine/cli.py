@@ -5,6 +5,7 @@ The operations themselves are engine/workflow.py's, the same the server and the 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -274,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", parents=[common], help="many shots from a shots file, optionally on Ray")
     from .batch import add_batch_arguments, cmd_batch
     add_batch_arguments(p)
-    p.set_defaults(func=cmd_batch)
+    p.set_defaults(func=functools.partial(cmd_batch, run_command=main))
 
     p = sub.add_parser("serve", help="HTTP engine for the Blender add-on and pipeline tools")
     try:

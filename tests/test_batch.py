@@ -259,6 +259,7 @@ def test_check_prints_each_shots_commands_and_runs_nothing(footage):
 
 def test_a_task_that_does_not_see_the_drivers_out_fails_its_shot(footage, tmp_path):
     from engine.batch.run_ray import _shot_task
+    from engine.cli import main as cli_main
     from engine.batch.storage import remove_probes, write_probes
 
     doc = shots_document(footage, str(tmp_path / "probe"))
@@ -266,7 +267,7 @@ def test_a_task_that_does_not_see_the_drivers_out_fails_its_shot(footage, tmp_pa
     token = write_probes([shot])
     assert (shot.out / ".vta-batch-probe").read_text() == token
     remove_probes([shot])   # as a worker on a machine without the driver's storage would find it
-    result = _shot_task(shot.to_dict(), token, None)
+    result = _shot_task(shot.to_dict(), token, cli_main, None)
     assert result["status"] == "failed" and "every worker must see the same (shared) storage" in result["message"]
     assert not (shot.out / "masks").exists()
 

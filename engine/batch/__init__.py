@@ -28,8 +28,9 @@ def add_batch_arguments(p) -> None:
                    help="with --ray: times a shot is retried when its worker dies (default 3)")
 
 
-def cmd_batch(args) -> None:
-    """Check the file, run the shots, print the summary; EngineError (exit 2) when any shot failed."""
+def cmd_batch(args, run_command) -> None:
+    """Check the file, run the shots, print the summary; EngineError (exit 2) when any shot failed.
+    `run_command(argv) -> exit status` is the CLI's main, through which every step of a shot runs."""
     from .report import Reporter
 
     reporter = Reporter(args.json)
@@ -54,7 +55,7 @@ def cmd_batch(args) -> None:
 
         import_ray()  # a missing extra is reported before anything else happens
         reporter.begin(shots, f"Ray {args.ray}" + (f", {args.workers} workers" if args.workers else ""))
-        results = run_on_ray(shots, reporter, args.ray, args.workers, args.retries)
+        results = run_on_ray(shots, reporter, run_command, args.ray, args.workers, args.retries)
     else:
         from .run_local import run_sequential
         from .storage import remove_probes, write_probes
@@ -62,7 +63,7 @@ def cmd_batch(args) -> None:
         write_probes(shots)  # every out is writable, checked before any work starts
         remove_probes(shots)
         reporter.begin(shots, "sequential")
-        results = run_sequential(shots, reporter)
+        results = run_sequential(shots, reporter, run_command)
     reporter.summary(results, time.monotonic() - t0)
     failed = [r.shot for r in results if r.status != "done"]
     if failed:

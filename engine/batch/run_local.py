@@ -1,4 +1,5 @@
-"""Run shots in this process, one after another, each through `engine.cli.main`.
+"""Run shots in this process, one after another, each through the CLI's `main` (handed in by
+engine/cli.py, so the batch never imports the CLI that imports it).
 
 Each step's `--json` output is read line by line (never shown raw): progress events feed the batch's
 own progress line, the last error event becomes the shot's failure message. A failed step ends its
@@ -21,6 +22,7 @@ from .shots import Shot
 
 # on_progress(shot name, step index, step count, step label, done, total)
 ProgressFn = Callable[[str, int, int, str, int, int], None]
+CommandFn = Callable[[list[str]], int]  # argv → exit status: the CLI's main
 
 # Test-only fault injection: "SHOT:N:MARKER" makes the process running SHOT exit abruptly once N
 # frames of it are written, unless MARKER exists (so only the first attempt dies). The marker holds
@@ -90,9 +92,10 @@ def _crash_hook(shot: Shot, spec: str | None) -> Callable[[dict], None]:
     return hook
 
 
-def run_shot(shot: Shot, on_progress: ProgressFn | None = None, crash: str | None = None) -> ShotResult:
-    """All steps of one shot, in-process; never raises for a shot's own failure."""
-    from ..cli import main as cli_main
+def run_shot(shot: Shot, run_command: CommandFn, on_progress: ProgressFn | None = None,
+             crash: str | None = None) -> ShotResult:
+    """All steps of one shot, in-process, each as `run_command(argv)` (the CLI's main); never
+    raises for a shot's own failure."""
 
     t0 = time.monotonic()
     steps = shot_steps(shot)
@@ -111,7 +114,7 @@ def run_shot(shot: Shot, on_progress: ProgressFn | None = None, crash: str | Non
         sink, stderr = _JsonLines(on_event), io.StringIO()
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(stderr):
             try:
-                rc = cli_main([*step.argv, "--json"])
+                rc = run_command([*step.argv, "--json"])
             except SystemExit as exc:  # argparse refusing an argument: a bug in commands.py
                 rc = exc.code if isinstance(exc.code, int) else 2
         if rc == 130:  # Ctrl-C reached the CLI: stop the whole batch, not just this shot
@@ -123,13 +126,13 @@ def run_shot(shot: Shot, on_progress: ProgressFn | None = None, crash: str | Non
     return ShotResult(shot.name, "done", shot.frames, time.monotonic() - t0, host=os.uname().nodename)
 
 
-def run_sequential(shots: list[Shot], reporter) -> list[ShotResult]:
+def run_sequential(shots: list[Shot], reporter, run_command: CommandFn) -> list[ShotResult]:
     """The shots one after another in this process (a workstation overnight, or one farm task)."""
     crash = os.environ.get(CRASH_ENV)
     results = []
     for shot in shots:
         reporter.started(shot)
-        result = run_shot(shot, reporter.progress, crash)
+        result = run_shot(shot, run_command, reporter.progress, crash)
         reporter.finished(result)
         results.append(result)
     return results

@@ -18,7 +18,7 @@ import sys
 import time
 
 from ..errors import EngineError
-from .run_local import CRASH_ENV, ShotResult, run_shot
+from .run_local import CRASH_ENV, CommandFn, ShotResult, run_shot
 from .shots import BACKEND_KINDS, Options, Shot
 from .storage import PROBE, remove_probes, write_probes
 
@@ -71,7 +71,7 @@ def _poster(board, interval: float = 0.25):
     return post
 
 
-def _shot_task(shot_data: dict, token: str, crash: str | None, board=None) -> dict:
+def _shot_task(shot_data: dict, token: str, run_command: CommandFn, crash: str | None, board=None) -> dict:
     """What runs on a Ray worker: check the storage, then the shot's CLI commands."""
     shot = Shot.from_dict(shot_data)
     host = os.uname().nodename
@@ -86,7 +86,7 @@ def _shot_task(shot_data: dict, token: str, crash: str | None, board=None) -> di
     if shot.options.device and shot.options.device.startswith("cuda:"):
         # Ray gives the task its GPU through CUDA_VISIBLE_DEVICES: it is always "cuda" in the task
         shot = Shot(**{**shot.__dict__, "options": Options(**{**shot.options.__dict__, "device": "cuda"})})
-    return run_shot(shot, _poster(board), crash).to_dict()
+    return run_shot(shot, run_command, _poster(board), crash).to_dict()
 
 
 def _check_reachable(address: str, timeout: float = 10.0) -> None:
@@ -113,15 +113,17 @@ def _connect(ray, address: str, workers: int | None) -> None:
             raise EngineError(f"cannot join the Ray cluster at '{address}': {exc}") from None
 
 
-def run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, retries: int = 3) -> list[ShotResult]:
+def run_on_ray(shots: list[Shot], reporter, run_command: CommandFn, address: str, workers: int | None,
+               retries: int = 3) -> list[ShotResult]:
     """One task per shot; each shot is reported as it finishes (ray.wait). Ray prints its own
     notices (a worker died, ...) on whatever sys.stdout is; they go to stderr, so that stdout
     holds only the reporter's lines (pure JSON lines with --json)."""
     with contextlib.redirect_stdout(sys.stderr):
-        return _run_on_ray(shots, reporter, address, workers, retries)
+        return _run_on_ray(shots, reporter, run_command, address, workers, retries)
 
 
-def _run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, retries: int) -> list[ShotResult]:
+def _run_on_ray(shots: list[Shot], reporter, run_command: CommandFn, address: str, workers: int | None,
+                retries: int) -> list[ShotResult]:
     ray = import_ray()
     token = write_probes(shots)
     try:
@@ -130,7 +132,7 @@ def _run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, 
             if any(task_resources(s)["num_gpus"] for s in shots) and ray.cluster_resources().get("GPU", 0) < 1:
                 raise EngineError("a shot asks for a learned backend on CUDA but the Ray cluster has no GPU")
             limit = workers if address != "auto" and workers else None  # on a cluster: tasks in flight
-            results = _schedule(ray, shots, reporter, token, limit, retries)
+            results = _schedule(ray, shots, reporter, run_command, token, limit, retries)
         finally:
             ray.shutdown()
     finally:
@@ -139,7 +141,8 @@ def _run_on_ray(shots: list[Shot], reporter, address: str, workers: int | None, 
     return sorted(results, key=lambda r: order[r.shot])  # the summary lists shots in file order
 
 
-def _schedule(ray, shots: list[Shot], reporter, token: str, limit: int | None, retries: int) -> list[ShotResult]:
+def _schedule(ray, shots: list[Shot], reporter, run_command: CommandFn, token: str, limit: int | None,
+              retries: int) -> list[ShotResult]:
     """Submit (at most `limit` in flight), pass progress on, collect results as they come."""
     task = ray.remote(_shot_task)
     board = ray.remote(num_cpus=0)(ProgressBoard).remote()
@@ -148,7 +151,7 @@ def _schedule(ray, shots: list[Shot], reporter, token: str, limit: int | None, r
     while queue or pending:
         while queue and (limit is None or len(pending) < limit):
             shot = queue.pop(0)
-            ref = task.options(max_retries=retries, **task_resources(shot)).remote(shot.to_dict(), token, crash, board)
+            ref = task.options(max_retries=retries, **task_resources(shot)).remote(shot.to_dict(), token, run_command, crash, board)
             pending[ref], submitted[shot.name] = shot, time.monotonic()
             reporter.started(shot)
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
