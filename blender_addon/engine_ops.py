@@ -275,12 +275,27 @@ def readable_here(folder: str) -> bool:
     return os.path.isdir(folder)
 
 
-def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str,
-                    low: float) -> dict:
+WEAK_BELOW = 0.5  # what an engine that does not say its threshold (`weak_below`) used
+
+
+def clip_facts(view: dict) -> dict:
+    """What the add-on keeps of a session view besides the clip's size: the source number of each
+    clip position (`numbers`, None from engines that do not number) and the weak-frame threshold."""
+    clip = view.get("clip") or {}
+    numbers = clip.get("numbers") or view.get("numbers")
+    return {"numbers": [int(n) for n in numbers] if numbers else None,
+            "weak_below": float(view.get("weak_below", WEAK_BELOW))}
+
+
+def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str) -> dict:
     """Where each result sequence is — its folder and file pattern as the engine reports them, or
     the same files downloaded into `local_cache` when this machine cannot read the engine's
-    folders — and each object's per-frame confidence."""
+    folders — each object's per-frame confidence, the clip's frame numbers and the engine's
+    weak-frame threshold."""
+    facts = clip_facts(client.session(session_id))
     results = client.results(session_id)
+    if results.get("numbers") and not facts["numbers"]:
+        facts["numbers"] = [int(n) for n in results["numbers"]]
     by_id = {int(o["id"]): o for o in results.get("objects", [])}
     clean_dir, clean_pattern = results.get("clean_dir", ""), results.get("clean_pattern", "")
     dirs = [o["dir"] for o in by_id.values()] + ([clean_dir] if results.get("clean") else [])
@@ -294,9 +309,9 @@ def collect_results(client, session_id: str, objects: list[ObjectSpec], local_ca
     confidence, out_objects = {}, []
     for spec in objects:
         engine_id = ensure_object(client, session_id, spec)
-        confidence[spec.uid] = client.confidence(session_id, engine_id, low=low)["frames"]
+        confidence[spec.uid] = client.confidence(session_id, engine_id, low=facts["weak_below"])["frames"]
         found = by_id.get(engine_id)
         out_objects.append({"uid": spec.uid, "dir": local.get(found["dir"], "") if found else "",
                             "pattern": found["pattern"] if found else ""})
     return {"objects": out_objects, "clean_dir": local.get(clean_dir, "") if results.get("clean") else "",
-            "clean_pattern": clean_pattern, "confidence": confidence}
+            "clean_pattern": clean_pattern, "confidence": confidence, **facts}

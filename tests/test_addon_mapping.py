@@ -252,3 +252,41 @@ def test_progress_line_eta_from_the_frames_done_in_this_run():
     # resumed: 40 frames were done before this run; 10 more took 20 s → 10 left take 20 s
     assert text.progress_line(50, 60, 20.0, done_at_start=40) == "50/60 · 20s left"
     assert text.progress_line(60, 60, 30.0) == "60/60"
+
+
+# ---- result file names (old and new engines) and weak frames -----------------------------------------
+def test_result_file_name_with_and_without_source_numbers():
+    numbers = [1001, 1002, 1003, 1005, 1006]  # a gap: 1004 is missing in the source
+    assert mapping.result_file_name("plate.{number:04d}.png", 3, numbers) == "plate.1005.png"
+    assert mapping.result_file_name("{frame:05d}.png", 3, numbers) == "00003.png"
+    # an old engine: no numbers, and a pattern with {frame} only; a new pattern still formats
+    assert mapping.result_file_name("{frame:05d}.png", 3, None) == "00003.png"
+    assert mapping.result_file_name("car.{number:04d}.exr", 7, []) == "car.0007.exr"
+
+
+def test_runs_round_trip_keeps_order_and_gaps():
+    numbers = [1001, 1002, 1003, 1005, 1006, 1010]
+    text = mapping.encode_runs(numbers)
+    assert text == "1001~1003,1005~1006,1010"
+    assert mapping.decode_runs(text) == numbers
+    assert mapping.decode_runs(mapping.encode_runs([])) == []
+    assert mapping.decode_runs(mapping.encode_runs([5, 4, 3])) == [5, 4, 3]  # not sorted: kept as given
+
+
+def test_weak_frames_use_the_threshold_and_skip_keyframes():
+    conf = {0: 1.0, 1: 0.4, 2: 0.55, 3: 0.2, 4: 0.549}
+    assert mapping.weak_frames(conf, 0.55, keyframes=[3]) == [1, 4]
+    assert mapping.weak_frames(conf, 0.5) == [1, 3]
+
+
+def test_next_and_previous_weak_timeline_frame_follow_the_strip():
+    # a reversed strip: timeline 10..14 shows source 4..0
+    t = timing(frame_start=10, final_start=10, final_end=15, content_duration=5, source_frames=5, reverse=True)
+    pairs = mapping.visible_source_map(t)
+    assert pairs == [(10, 4), (11, 3), (12, 2), (13, 1), (14, 0)]
+    weak = [1, 3]
+    assert mapping.next_weak_timeline(pairs, weak, 9) == 11
+    assert mapping.next_weak_timeline(pairs, weak, 11) == 13
+    assert mapping.next_weak_timeline(pairs, weak, 13) is None
+    assert mapping.next_weak_timeline(pairs, weak, 14, forward=False) == 13
+    assert mapping.next_weak_timeline(pairs, weak, 11, forward=False) is None
