@@ -77,12 +77,8 @@ def place_result_strips(scene, confidence: dict | None = None, recreate: bool = 
     return placed
 
 
-class VTA_OT_weak_frame(bpy.types.Operator):
-    """Move the playhead to the next (or previous) frame where the active object's matte is weak
-    (its confidence is below the engine's threshold)"""
-    bl_idname = "vta.next_weak_frame"
-    bl_label = "Next Weak Frame"
-    forward = True
+class _WeakFrame:
+    """Moves the playhead to the nearest weak frame of the active object one way (`forward`)."""
 
     def execute(self, context):
         scene = scene_of(context)
@@ -100,7 +96,15 @@ class VTA_OT_weak_frame(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class VTA_OT_prev_weak_frame(VTA_OT_weak_frame):
+class VTA_OT_next_weak_frame(_WeakFrame, bpy.types.Operator):
+    """Move the playhead to the next frame where the active object's matte is weak (its confidence
+    is below the engine's threshold)"""
+    bl_idname = "vta.next_weak_frame"
+    bl_label = "Next Weak Frame"
+    forward = True
+
+
+class VTA_OT_prev_weak_frame(_WeakFrame, bpy.types.Operator):
     """Move the playhead to the previous frame where the active object's matte is weak"""
     bl_idname = "vta.prev_weak_frame"
     bl_label = "Previous Weak Frame"
@@ -178,5 +182,6 @@ class VTA_OT_grade_object(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (VTA_OT_load_results, VTA_OT_use_as_mask, VTA_OT_grade_object, VTA_OT_weak_frame, VTA_OT_prev_weak_frame)
+classes = (VTA_OT_load_results, VTA_OT_use_as_mask, VTA_OT_grade_object, VTA_OT_next_weak_frame,
+           VTA_OT_prev_weak_frame)
 register, unregister = bpy.utils.register_classes_factory(classes)
