@@ -242,11 +242,13 @@ def resync_all(client, session_id: str, objects: list[ObjectSpec],
 HEARTBEAT_S = 0.5  # the engine pings after this much silence: how soon a cancel is sent mid-frame
 
 
-def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress) -> dict:
+def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress,
+            on_event: Callable[[dict], None] | None = None) -> dict:
     """Submit a track/remove job and follow its NDJSON event stream to the end, calling
     on_progress(done, total, message) from this thread. The stream carries a ping after HEARTBEAT_S
     of silence, so a cancel asked for on the main thread is sent within that time even during a
-    slow frame. Returns the final job record; raises EngineClientError when the job fails."""
+    slow frame. `on_event` sees every event (e.g. `frame_done`, to follow the finished frames).
+    Returns the final job record; raises EngineClientError when the job fails."""
     if kind == "track":
         job = client.track(session_id, **params)
     else:
@@ -262,6 +264,8 @@ def run_job(client, session_id: str, kind: str, params: dict, control: JobContro
             cancel_sent = True
         if event.get("event") == "progress":
             on_progress(int(event.get("done") or 0), int(event.get("total") or 0), "")
+        elif on_event is not None:
+            on_event(event)
     job = client.job(job["id"])
     on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
     status = job.get("status")
@@ -285,6 +289,19 @@ def clip_facts(view: dict) -> dict:
     numbers = clip.get("numbers") or view.get("numbers")
     return {"numbers": [int(n) for n in numbers] if numbers else None,
             "weak_below": float(view.get("weak_below", WEAK_BELOW))}
+
+
+def result_locations(client, session_id: str) -> dict:
+    """The engine's result folders and patterns (`results`) with the clip's frame numbers, or {}
+    when this machine cannot read them (a remote engine: its results come as a download)."""
+    results = dict(client.results(session_id))
+    # before a first track an object's folder does not exist yet: the session folder above it does
+    session_dirs = {os.path.dirname(os.path.dirname(os.path.normpath(o["dir"])))
+                    for o in results.get("objects", []) if o.get("dir")}
+    if not all(readable_here(d) for d in session_dirs):
+        return {}
+    results["numbers"] = clip_facts(client.session(session_id))["numbers"] or results.get("numbers")
+    return results
 
 
 def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str) -> dict:

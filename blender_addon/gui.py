@@ -6,6 +6,7 @@ from __future__ import annotations
 import bpy
 
 from . import compat, connection, strips
+from .ops_results import results_outside_project
 from .text import count_label, wrap
 from .state import active_object, clean_is_stale, current_source_frame, results_shot_dir, scene_of
 
@@ -200,6 +201,10 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
             box = layout.box()
             box.label(text="Unsaved .blend: results stay in the engine's", icon="INFO")
             box.label(text="folder; save to keep them beside the .blend")
+        elif results_outside_project(scene):
+            box = layout.box()
+            box.label(text="Some results are outside the project folder", icon="INFO")
+            box.operator("vta.bring_results", icon="FILE_FOLDER")
         layout.operator("vta.export_shot", icon="EXPORT")
 
 

@@ -68,10 +68,13 @@ def start_job(context, op, kind: str, params: dict) -> set:
                if any(uid == s.uid for uid, _ in groups)]
         if not ids:
             raise engine_client.EngineClientError("click on an object first: no object has a keyframe")
+        follow = None  # finished frames into the project as they come, on this lane
+        if shot_dir is not None:
+            follow = project_results.FrameFollower(engine_ops.result_locations(cl, session_id), shot_dir)
         job = engine_ops.run_job(cl, session_id, kind, dict(params, objects=ids), control,
-                                 lambda d, t, m: worker.post(_on_progress, d, t, m))
+                                 lambda d, t, m: worker.post(_on_progress, d, t, m), follow)
         results = engine_ops.collect_results(cl, session_id, specs, cache)
-        if shot_dir is not None:  # the finished frames into the project, still on this lane
+        if shot_dir is not None:  # what the follower missed (a download, a failure) into the project
             worker.post(_on_progress, 1, 1, "bringing the results into the project folder…")
             results = project_results.mirror_results(results, shot_dir, frame_count)
         return job, results

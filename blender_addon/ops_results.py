@@ -1,15 +1,19 @@
-"""Result placement: the matte strips, the clean plate strip and the low-confidence markers put
-in the edit from what the engine reports (each sequence's folder and file pattern: the add-on
-never builds a session path itself), the stale mark on a clean plate made from older mattes, and
-the Mask modifier that uses a matte on the source."""
+"""Result placement: the matte strips, the clean plate strip and the weak-frame markers put in the
+edit from what the engine reports (each sequence's folder and file pattern: the add-on never builds
+a session path itself), kept relative to the .blend; the stale mark on a clean plate made from
+older mattes; Next/Previous Weak Frame; bringing results made before the .blend was saved beside
+it; the Mask modifier and the graded object that use a matte on the source."""
 
 from __future__ import annotations
+
+import os
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty
 
-from . import mapping, overlay, strips
-from .state import abs_path, active_object, clean_is_stale, scene_of, source_strip, stored_path
+from . import mapping, overlay, project_results, strips, worker
+from .state import (abs_path, active_object, clean_is_stale, report, results_shot_dir, scene_by_name, scene_of,
+                    source_strip, stored_path)
 
 
 def apply_results(scene, results: dict, kind: str) -> list:
@@ -132,6 +136,56 @@ class VTA_OT_load_results(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def results_outside_project(scene) -> bool:
+    """Whether some of the scene's results are kept outside its results folder beside the saved
+    .blend (made while the .blend was unsaved, or by an older version of the add-on)."""
+    shot = results_shot_dir(scene)
+    if shot is None:
+        return False
+    state = scene.vta
+    dirs = [abs_path(o.result_dir) for o in state.objects if o.result_dir] + [abs_path(state.clean_dir)]
+    return any(d and os.path.isdir(d) and not d.startswith(shot + os.sep) for d in dirs)
+
+
+def _brought(scene_name: str, results: dict) -> None:
+    scene = scene_by_name(scene_name)
+    if scene is None:
+        return
+    state = scene.vta
+    by_uid = {o["uid"]: o for o in results["objects"]}
+    for obj in state.objects:
+        if obj.uid in by_uid and by_uid[obj.uid]["dir"]:
+            obj.result_dir = stored_path(by_uid[obj.uid]["dir"])
+    if results.get("clean_dir"):
+        state.clean_dir = stored_path(results["clean_dir"])
+    if source_strip(state, scene) is not None:
+        place_result_strips(scene)
+    report("INFO", f"Results kept beside the .blend: {results['brought']} file(s) brought over", step="results")
+
+
+class VTA_OT_bring_results(bpy.types.Operator):
+    """Copy (or hard-link) the results made while the .blend was unsaved into the results folder beside
+    it, and point the result strips there, so the project can be moved and rendered elsewhere"""
+    bl_idname = "vta.bring_results"
+    bl_label = "Keep Results Beside the .blend"
+
+    def execute(self, context):
+        scene = scene_of(context)
+        state = scene.vta
+        shot = results_shot_dir(scene, context)
+        if shot is None:
+            self.report({"ERROR"}, "Save the .blend first: the results folder is relative to it")
+            return {"CANCELLED"}
+        snapshot = {"objects": [{"uid": o.uid, "dir": abs_path(o.result_dir), "pattern": o.result_pattern}
+                                for o in state.objects if o.result_dir],
+                    "clean_dir": abs_path(state.clean_dir), "clean_pattern": state.clean_pattern,
+                    "numbers": numbers_of(state)}
+        worker.submit(project_results.mirror_results, snapshot, shot, state.frame_count, lane="job",
+                      on_done=lambda r, n=scene.name: _brought(n, r),
+                      on_error=lambda m: report("ERROR", m, step="results"))
+        return {"FINISHED"}
+
+
 class VTA_OT_use_as_mask(bpy.types.Operator):
     """Add a Mask modifier on the source strip, fed by the active object's matte strip"""
     bl_idname = "vta.use_as_mask"
@@ -182,6 +236,6 @@ class VTA_OT_grade_object(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (VTA_OT_load_results, VTA_OT_use_as_mask, VTA_OT_grade_object, VTA_OT_next_weak_frame,
+classes = (VTA_OT_load_results, VTA_OT_bring_results, VTA_OT_use_as_mask, VTA_OT_grade_object, VTA_OT_next_weak_frame,
            VTA_OT_prev_weak_frame)
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -91,3 +91,32 @@ def mirror_results(results: dict, shot_dir: str, frame_count: int) -> dict:
         out["brought"] += mirror_sequence(results["clean_dir"], dst, names(results["clean_pattern"]))
         out["clean_dir"] = dst
     return out
+
+
+class FrameFollower:
+    """Brings each finished frame into the project as the job reports it (`frame_done` events on
+    the job lane), so the project holds what is done even if Blender or the engine stops mid-job;
+    the mirror after the job then has little left to do. `results` is the engine's result
+    locations before the job (engine_ops.result_locations). A failure here only stops the
+    following; the mirror after the job reports it."""
+
+    def __init__(self, results: dict, shot_dir: str) -> None:
+        self.numbers = results.get("numbers")
+        self.objects = {int(o["id"]): (o["dir"], o["pattern"], os.path.join(shot_dir, MASKS,
+                                                                           os.path.basename(os.path.normpath(o["dir"]))))
+                        for o in results.get("objects", []) if o.get("dir") and o.get("pattern")}
+        self.clean = ((results["clean_dir"], results["clean_pattern"], os.path.join(shot_dir, CLEAN))
+                      if results.get("clean_dir") and results.get("clean_pattern") else None)
+        self.brought, self.failed = 0, ""
+
+    def __call__(self, event: dict) -> None:
+        if self.failed or event.get("event") != "frame_done" or "frame" not in event:
+            return
+        where = self.objects.get(int(event["object"])) if "object" in event else self.clean
+        if where is None:
+            return
+        src, pattern, dst = where
+        try:
+            self.brought += mirror_sequence(src, dst, [result_file_name(pattern, int(event["frame"]), self.numbers)])
+        except OSError as exc:
+            self.failed = str(exc)

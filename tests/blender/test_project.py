@@ -209,3 +209,63 @@ def test_exported_shot_passes_the_batch_check_with_the_same_clicks(addon, engine
         assert bpy.ops.vta.export_shot(filepath=str(shots), shot_name="sh011") == {"CANCELLED"}
     assert "only negative clicks" in bpy.context.window_manager.vta.error
     assert shots.read_text() == before and shots_file.read(str(shots))["shots"][1] == shot
+
+
+def test_results_made_before_the_first_save_are_brought_beside_the_blend(addon, engine_env, clip, tmp_path):
+    """Unsaved: the strips read the engine's folders and the panel says so. Once saved, the panel
+    offers to bring them over, and the strips then read the project's copies, relatively."""
+    from blender_addon import gui, ops_results, state as addon_state, strips
+
+    from .test_panels import draw, labels
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    assert not bpy.data.filepath
+    scene = bpy.data.scenes.new("vta_unsaved")
+    if hasattr(bpy.context.workspace, "sequencer_scene"):
+        bpy.context.workspace.sequencer_scene = scene
+    source = add_source(scene, clip)
+    with ctx(scene):
+        bpy.ops.vta.get_video_info()
+        wait(addon)
+        click_and_track(addon, scene, clip, source.frame_final_start)
+        matte = strips.own_strips(scene, source.name)[0]
+        engine_dir = matte.directory
+        assert os.path.isabs(engine_dir) and "vta_results" not in engine_dir
+        assert "Unsaved .blend" in labels(draw(gui.VTA_PT_remove))
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "later.blend"))
+        assert ops_results.results_outside_project(scene)
+        assert ("operator", "vta.bring_results", "") in draw(gui.VTA_PT_remove)
+        assert bpy.ops.vta.bring_results() == {"FINISHED"}
+        wait(addon)
+        assert not bpy.context.window_manager.vta.error, bpy.context.window_manager.vta.error
+        assert matte.directory.startswith("//vta_results/")
+        assert not ops_results.results_outside_project(scene)
+        files = result_files(scene)[matte.name]
+        assert files and all(f.is_file() and str(f).startswith(addon_state.results_shot_dir(scene)) for f in files)
+
+
+def test_finished_frames_come_into_the_project_as_the_job_reports_them(addon, engine_env, clip, scene, tmp_path):
+    """The job lane follows `frame_done` events and brings each finished matte over at once: after
+    the job every tracked frame is in the project, the same bytes as the engine's file."""
+    from blender_addon import engine_ops, project_results, state as addon_state
+
+    add_source(scene, clip)
+    with ctx(scene):
+        bpy.ops.vta.get_video_info()
+        wait(addon)
+        state = scene.vta
+        scene.frame_set(scene.sequence_editor.active_strip.frame_final_start)
+        x, y = clip["clicks"][2]
+        bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5)
+        wait(addon)
+    cl = addon_state.client()
+    obj_id = state.objects[0].engine_id
+    follower = project_results.FrameFollower(engine_ops.result_locations(cl, state.session_id), str(tmp_path / "shot"))
+    job = engine_ops.run_job(cl, state.session_id, "track", {"objects": [obj_id], "start": 2, "end": 9,
+                                                              "direction": "forward"},
+                             engine_ops.JobControl(), lambda *a: None, follower)
+    assert job["status"] == "done" and not follower.failed
+    engine_dir, pattern, project_dir = follower.objects[obj_id]
+    names = sorted(os.listdir(project_dir))
+    assert follower.brought == len(names) == 8 and names == [pattern.format(frame=f) for f in range(2, 10)]
+    assert all((Path(project_dir) / n).read_bytes() == (Path(engine_dir) / n).read_bytes() for n in names)
