@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -115,14 +116,15 @@ def test_result_strips_get_their_colour_spaces(addon, clip, scene, tmp_path):
     from blender_addon import strips
 
     h, w, n = 18, 32, 4
-    plates, mattes, clean = tmp_path / "plate", tmp_path / "matte", tmp_path / "clean"
-    for folder in (plates, mattes, clean):
+    plates, mattes, clean, soft = tmp_path / "plate", tmp_path / "matte", tmp_path / "clean", tmp_path / "soft"
+    for folder in (plates, mattes, clean, soft):
         folder.mkdir()
     rgba = np.ones((h, w, 4), np.float32) * 0.25
     for i in range(n):
         _save_image(plates / f"plate.{1001 + i}.exr", rgba, "OPEN_EXR", "16", scene)
         _save_image(clean / f"clean.{1001 + i}.exr", rgba, "OPEN_EXR", "16", scene)
         _save_image(mattes / f"car.{1001 + i}.png", rgba, "PNG", "16", scene)
+        _save_image(soft / f"boom.{1001 + i}.exr", rgba, "OPEN_EXR", "16", scene)  # a half-float matte
     coll = scene.sequence_editor_create().strips
     source = coll.new_image("exr plate", str(plates / "plate.1001.exr"), channel=2, frame_start=1)
     for i in range(1, n):
@@ -132,9 +134,10 @@ def test_result_strips_get_their_colour_spaces(addon, clip, scene, tmp_path):
     numbers = [1001 + i for i in range(n)]
     placed = strips.place_results(scene, source, n, [
         strips.ResultSequence("matte:1", "car matte", str(mattes), "car.{number:04d}.png"),
+        strips.ResultSequence("matte:2", "boom matte", str(soft), "boom.{number:04d}.exr"),
         strips.ResultSequence("clean", "plate clean", str(clean), "clean.{number:04d}.exr")], numbers=numbers)
     by_role = {s["vta_role"]: s for s in placed}
-    assert by_role["matte:1"].colorspace_settings.name == "Non-Color"
+    assert by_role["matte:1"].colorspace_settings.name == by_role["matte:2"].colorspace_settings.name == "Non-Color"
     assert by_role["clean"].colorspace_settings.name == source.colorspace_settings.name
     assert [e.filename for e in by_role["clean"].elements] == [f"clean.{k}.exr" for k in numbers]
 
@@ -200,6 +203,19 @@ def test_exported_shot_passes_the_batch_check_with_the_same_clicks(addon, engine
     assert plan["frames"] == clip["frames"] - 3
     assert any(argv[0] == "remove" and "--dilate" in argv and argv[argv.index("--dilate") + 1] == "5"
                for argv in plan["commands"])
+
+    # a new file gets the engine's backends and the direction as its defaults, and passes the check too
+    fresh = tmp_path / "show" / "new.json"
+    with ctx(scene):
+        assert bpy.ops.vta.export_shot(filepath=str(fresh), shot_name="sh010", remove=False) == {"FINISHED"}
+    new_doc = json.loads(fresh.read_text())
+    health = json.loads(urllib.request.urlopen(engine_env + "/v1/health").read())
+    assert new_doc["defaults"] == {**health["backends"], "direction": state.direction}
+    assert new_doc["shots"][0]["remove"] is False
+    run = subprocess.run([str(ENGINE_PY), "-m", "engine.cli", "batch", str(fresh), "--check"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "remove" not in run.stdout.split("track", 1)[1], run.stdout + run.stderr
+    assert f"--tracker {health['backends']['tracker']}" in run.stdout
 
     # a shot the batch would refuse is not written, and the file stays whole
     before = shots.read_text()
