@@ -158,7 +158,7 @@ class VTA_PT_track(_Base, bpy.types.Panel):
         draw_error(layout, context, "track")
         col = layout.column(align=True)
         col.label(text=f"Weak frames (confidence < {state.weak_below:.2f})", icon="MARKER_HLT")
-        col.label(text="get 'VTA' markers: click there to fix, Track again")
+        col.label(text="are marked 'VTA': fix there, Track again")
         row = layout.row(align=True)
         row.operator("vta.prev_weak_frame", text="Previous Weak", icon="TRIA_LEFT")
         row.operator("vta.next_weak_frame", text="Next Weak", icon="TRIA_RIGHT")
