@@ -290,3 +290,58 @@ def test_next_and_previous_weak_timeline_frame_follow_the_strip():
     assert mapping.next_weak_timeline(pairs, weak, 13) is None
     assert mapping.next_weak_timeline(pairs, weak, 14, forward=False) == 13
     assert mapping.next_weak_timeline(pairs, weak, 11, forward=False) is None
+
+
+# ---- the shots file the add-on writes for `vta-engine batch` (blender_addon/shots_file.py, no bpy) ----
+_shots_spec = importlib.util.spec_from_file_location(
+    "vta_shots_file", Path(__file__).resolve().parents[1] / "blender_addon" / "shots_file.py")
+shots_file = importlib.util.module_from_spec(_shots_spec)
+_shots_spec.loader.exec_module(shots_file)
+
+
+def _shot(name="sh010", out="out/sh010", clicks=((3, 10.0, 20.0, True),)):
+    return shots_file.shot_entry(name, "plates/a.mov", out, 0, 9, [("car", list(clicks))],
+                                 {"dilate": 4, "resize_ratio": 1.0})
+
+
+def test_shot_entry_refuses_what_the_batch_would():
+    assert _shot()["objects"] == [{"name": "car", "clicks": [{"frame": 3, "x": 10.0, "y": 20.0, "positive": True}]}]
+    with pytest.raises(shots_file.ShotsError, match="only negative clicks on frame 3"):
+        _shot(clicks=((3, 1, 1, False),))
+    with pytest.raises(shots_file.ShotsError, match="outside the track range"):
+        _shot(clicks=((12, 1, 1, True),))
+    with pytest.raises(shots_file.ShotsError, match="two objects are named"):
+        shots_file.shot_entry("s", "v", "o", None, None, [("a", [(0, 1, 1, True)]), ("a", [(0, 2, 2, True)])], None)
+    with pytest.raises(shots_file.ShotsError, match="no object has clicks"):
+        shots_file.shot_entry("s", "v", "o", None, None, [("a", [])], None)
+
+
+def test_merge_replaces_by_name_in_place_and_keeps_the_rest(tmp_path):
+    other = {"name": "sh005", "video": "x.mov", "out": "out/sh005", "objects": [], "custom": 1}
+    doc = {"version": 1, "defaults": {"tracker": "classical"}, "shots": [other, _shot(out="farm/sh010")]}
+    merged, notes = shots_file.merge(doc, _shot(out=""), {"tracker": "sam2", "direction": "both"})
+    assert merged["shots"][0] == other and merged["defaults"] == {"tracker": "classical"}
+    assert merged["shots"][1]["out"] == "farm/sh010"  # the shot keeps the out the farm gave it
+    assert any("tracker 'classical' applies" in n for n in notes) and any("direction" in n for n in notes)
+    merged, _ = shots_file.merge(merged, _shot(name="sh020", out="out/sh020"), {})
+    assert [s["name"] for s in merged["shots"]] == ["sh005", "sh010", "sh020"]
+    with pytest.raises(shots_file.ShotsError, match="already writes to 'out/sh005'"):
+        shots_file.merge(merged, _shot(name="sh030", out="out/sh005"), {})
+    new, notes = shots_file.merge(None, _shot(), {"tracker": "classical"})
+    assert new == {"version": 1, "defaults": {"tracker": "classical"}, "shots": [_shot()]} and not notes
+
+
+def test_a_file_that_is_not_ours_to_extend_is_left_alone(tmp_path):
+    path = tmp_path / "shots.json"
+    assert shots_file.read(str(path)) is None
+    for text, message in (("{not json", "not a JSON shots file"), ('{"version": 2, "shots": []}', "version 2"),
+                          ('[1, 2]', "not a shots file")):
+        path.write_text(text)
+        with pytest.raises(shots_file.ShotsError, match=message):
+            shots_file.read(str(path))
+        assert path.read_text() == text
+    path.write_text('{"version": 1, "shots": []}')
+    path.chmod(0o640)
+    shots_file.write(str(path), {"version": 1, "shots": [_shot()]})
+    assert shots_file.read(str(path))["shots"] == [_shot()] and (path.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["shots.json"]  # no temporary file left
