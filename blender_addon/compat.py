@@ -9,6 +9,9 @@ from __future__ import annotations
 import bpy
 
 VERSION = bpy.app.version
+# path properties that may hold "//" (relative to the .blend) say so from Blender 4.5 on, which
+# warns otherwise; older versions have no such option and accept the prefix silently
+BLEND_RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if VERSION >= (4, 5, 0) else set()
 
 
 def strip_collection(scene, create: bool = False):

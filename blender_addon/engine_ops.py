@@ -242,11 +242,13 @@ def resync_all(client, session_id: str, objects: list[ObjectSpec],
 HEARTBEAT_S = 0.5  # the engine pings after this much silence: how soon a cancel is sent mid-frame
 
 
-def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress) -> dict:
+def run_job(client, session_id: str, kind: str, params: dict, control: JobControl, on_progress,
+            on_event: Callable[[dict], None] | None = None) -> dict:
     """Submit a track/remove job and follow its NDJSON event stream to the end, calling
     on_progress(done, total, message) from this thread. The stream carries a ping after HEARTBEAT_S
     of silence, so a cancel asked for on the main thread is sent within that time even during a
-    slow frame. Returns the final job record; raises EngineClientError when the job fails."""
+    slow frame. `on_event` sees every event (e.g. `frame_done`, to follow the finished frames).
+    Returns the final job record; raises EngineClientError when the job fails."""
     if kind == "track":
         job = client.track(session_id, **params)
     else:
@@ -262,6 +264,8 @@ def run_job(client, session_id: str, kind: str, params: dict, control: JobContro
             cancel_sent = True
         if event.get("event") == "progress":
             on_progress(int(event.get("done") or 0), int(event.get("total") or 0), "")
+        elif on_event is not None:
+            on_event(event)
     job = client.job(job["id"])
     on_progress(int(job.get("done") or 0), int(job.get("total") or 0), job.get("message") or "")
     status = job.get("status")
@@ -275,12 +279,40 @@ def readable_here(folder: str) -> bool:
     return os.path.isdir(folder)
 
 
-def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str,
-                    low: float) -> dict:
+WEAK_BELOW = 0.5  # what an engine that does not say its threshold (`weak_below`) used
+
+
+def clip_facts(view: dict) -> dict:
+    """What the add-on keeps of a session view besides the clip's size: the source number of each
+    clip position (`numbers`, None from engines that do not number) and the weak-frame threshold."""
+    clip = view.get("clip") or {}
+    numbers = clip.get("numbers") or view.get("numbers")
+    return {"numbers": [int(n) for n in numbers] if numbers else None,
+            "weak_below": float(view.get("weak_below", WEAK_BELOW))}
+
+
+def result_locations(client, session_id: str) -> dict:
+    """The engine's result folders and patterns (`results`) with the clip's frame numbers, or {}
+    when this machine cannot read them (a remote engine: its results come as a download)."""
+    results = dict(client.results(session_id))
+    # before a first track an object's folder does not exist yet: the session folder above it does
+    session_dirs = {os.path.dirname(os.path.dirname(os.path.normpath(o["dir"])))
+                    for o in results.get("objects", []) if o.get("dir")}
+    if not all(readable_here(d) for d in session_dirs):
+        return {}
+    results["numbers"] = clip_facts(client.session(session_id))["numbers"] or results.get("numbers")
+    return results
+
+
+def collect_results(client, session_id: str, objects: list[ObjectSpec], local_cache: str) -> dict:
     """Where each result sequence is — its folder and file pattern as the engine reports them, or
     the same files downloaded into `local_cache` when this machine cannot read the engine's
-    folders — and each object's per-frame confidence."""
+    folders — each object's per-frame confidence, the clip's frame numbers and the engine's
+    weak-frame threshold."""
+    facts = clip_facts(client.session(session_id))
     results = client.results(session_id)
+    if results.get("numbers") and not facts["numbers"]:
+        facts["numbers"] = [int(n) for n in results["numbers"]]
     by_id = {int(o["id"]): o for o in results.get("objects", [])}
     clean_dir, clean_pattern = results.get("clean_dir", ""), results.get("clean_pattern", "")
     dirs = [o["dir"] for o in by_id.values()] + ([clean_dir] if results.get("clean") else [])
@@ -294,9 +326,9 @@ def collect_results(client, session_id: str, objects: list[ObjectSpec], local_ca
     confidence, out_objects = {}, []
     for spec in objects:
         engine_id = ensure_object(client, session_id, spec)
-        confidence[spec.uid] = client.confidence(session_id, engine_id, low=low)["frames"]
+        confidence[spec.uid] = client.confidence(session_id, engine_id, low=facts["weak_below"])["frames"]
         found = by_id.get(engine_id)
         out_objects.append({"uid": spec.uid, "dir": local.get(found["dir"], "") if found else "",
                             "pattern": found["pattern"] if found else ""})
     return {"objects": out_objects, "clean_dir": local.get(clean_dir, "") if results.get("clean") else "",
-            "clean_pattern": clean_pattern, "confidence": confidence}
+            "clean_pattern": clean_pattern, "confidence": confidence, **facts}

@@ -6,8 +6,9 @@ from __future__ import annotations
 import bpy
 
 from . import compat, connection, strips
+from .ops_results import results_outside_project
 from .text import count_label, wrap
-from .state import active_object, clean_is_stale, current_source_frame, scene_of
+from .state import active_object, clean_is_stale, current_source_frame, results_shot_dir, scene_of
 
 
 class VTA_UL_objects(bpy.types.UIList):
@@ -130,6 +131,9 @@ class VTA_PT_objects(_Base, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("vta.clear_clicks", icon="X")
         row.prop(state, "show_overlay", text="", icon="HIDE_OFF")
+        row = layout.row(align=True)
+        row.enabled = state.show_overlay
+        row.prop(state, "preview_mode", expand=True)
         st = context.window_manager.vta
         if st.pending_clicks:
             layout.operator("vta.sync_clicks", text=f"Send {st.pending_clicks} Pending Click(s)", icon="FILE_REFRESH")
@@ -145,7 +149,6 @@ class VTA_PT_track(_Base, bpy.types.Panel):
         st = context.window_manager.vta
         layout = self.layout
         layout.prop(state, "direction", expand=True)
-        layout.prop(state, "low_confidence", slider=True)
         if st.busy:
             layout.progress(factor=st.progress / 100.0, text=f"{st.job_kind} {st.progress_text}") \
                 if hasattr(layout, "progress") else layout.prop(st, "progress", text=f"{st.job_kind} {st.progress_text}")
@@ -154,8 +157,11 @@ class VTA_PT_track(_Base, bpy.types.Panel):
             layout.operator("vta.track", icon="TRACKING").direction = state.direction
         draw_error(layout, context, "track")
         col = layout.column(align=True)
-        col.label(text="Weak frames get 'VTA' markers:", icon="MARKER_HLT")
-        col.label(text="click there to fix, Track again")
+        col.label(text=f"Weak frames (confidence < {state.weak_below:.2f})", icon="MARKER_HLT")
+        col.label(text="are marked 'VTA': fix there, Track again")
+        row = layout.row(align=True)
+        row.operator("vta.prev_weak_frame", text="Previous Weak", icon="TRIA_LEFT")
+        row.operator("vta.next_weak_frame", text="Next Weak", icon="TRIA_RIGHT")
 
 
 class VTA_PT_remove(_Base, bpy.types.Panel):
@@ -190,6 +196,16 @@ class VTA_PT_remove(_Base, bpy.types.Panel):
         if state.strip_name:
             n = len(strips.own_strips(scene, state.strip_name))
             layout.label(text=f"{n} result strip(s) on the timeline")
+        layout.prop(state, "results_folder")
+        if results_shot_dir(scene, context) is None:
+            box = layout.box()
+            box.label(text="Unsaved .blend: results stay in the engine's", icon="INFO")
+            box.label(text="folder; save to keep them beside the .blend")
+        elif results_outside_project(scene):
+            box = layout.box()
+            box.label(text="Some results are outside the project folder", icon="INFO")
+            box.operator("vta.bring_results", icon="FILE_FOLDER")
+        layout.operator("vta.export_shot", icon="EXPORT")
 
 
 _panels = (VTA_PT_engine, VTA_PT_clip, VTA_PT_objects, VTA_PT_track, VTA_PT_remove)

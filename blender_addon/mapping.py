@@ -125,6 +125,56 @@ def is_one_to_one(t: StripTiming) -> bool:
     return t.playback_rate == 1.0 and not t.reverse and t.strobe <= 1.0
 
 
+# ---- result files and weak frames ----------------------------------------------------------------
+def result_file_name(pattern: str, position: int, numbers=None) -> str:
+    """The file name of clip position `position` in a result sequence. The engine's pattern is a
+    str.format pattern: `{frame}` is the clip position (0-based), `{number}` the source frame's own
+    number (an image sequence numbered from 1001 keeps its numbers). Old engines send no numbers:
+    the number is then the position."""
+    number = numbers[position] if numbers and 0 <= position < len(numbers) else position
+    return pattern.format(frame=position, number=number)
+
+
+def encode_runs(values) -> str:
+    """Integers as compact runs ("1001~1005,1007,1009~1020"): a clip's frame numbers, or a set of
+    frames, kept in a .blend string property without one entry per frame. Order is kept (numbers
+    are in clip order), so the list decodes back exactly."""
+    runs: list[list[int]] = []
+    for v in values:
+        v = int(v)
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ",".join(str(a) if a == b else f"{a}~{b}" for a, b in runs)
+
+
+def decode_runs(text: str) -> list[int]:
+    """The integers of `encode_runs` (an empty string: none)."""
+    out: list[int] = []
+    for part in text.split(",") if text else ():
+        a, sep, b = part.partition("~")
+        out.extend(range(int(a), int(b) + 1) if sep else (int(a),))
+    return out
+
+
+def weak_frames(confidence: dict, threshold: float, keyframes=()) -> list[int]:
+    """Source frames whose tracked matte is weak: confidence below the engine's threshold. A
+    keyframe is what the artist made, never weak (the engine's rule, engine/quality.py)."""
+    keys = set(keyframes)
+    return sorted(int(f) for f, c in confidence.items() if float(c) < threshold and int(f) not in keys)
+
+
+def next_weak_timeline(pairs, weak, current: int, forward: bool = True) -> int | None:
+    """The nearest timeline frame after (or before) `current` that shows a weak source frame, from
+    `visible_source_map` pairs; None when there is none that way."""
+    weak = set(weak)
+    hits = [t for t, s in pairs if s in weak and (t > current if forward else t < current)]
+    if not hits:
+        return None
+    return min(hits) if forward else max(hits)
+
+
 # ---- space ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StripTransform:

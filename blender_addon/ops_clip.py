@@ -7,7 +7,7 @@ import os
 
 import bpy
 
-from . import compat, engine_ops, strips, worker
+from . import compat, engine_ops, mapping, strips, worker
 from .ops_clicks import apply_frame_sync, on_click_error
 from .state import (click_groups, client, object_spec, report, scene_by_name, scene_of, settings,
                     status_of)
@@ -34,6 +34,9 @@ def on_session(scene_name: str, view: dict) -> None:
     state.frame_count = int(clip.get("frame_count") or clip.get("frames") or 0)
     state.width, state.height = int(clip["width"]), int(clip["height"])
     state.fps = float(clip.get("fps") or 0.0)
+    facts = engine_ops.clip_facts(view)
+    state.numbers = mapping.encode_runs(facts["numbers"]) if facts["numbers"] else ""
+    state.weak_below = facts["weak_below"]
     report("INFO", f"{os.path.basename(state.video_path)}: {state.frame_count} frames, "
                    f"{state.width}x{state.height}, {state.fps:g} fps")
     if len(state.clicks):

@@ -10,25 +10,14 @@ import time
 import bpy
 from bpy.props import EnumProperty
 
-from . import engine_client, engine_ops, mapping, strips, worker
+from . import engine_client, engine_ops, project_results, worker
 from .ops_clicks import apply_frame_sync
 from .ops_results import apply_results
 from .text import progress_line
-from .state import (click_groups, client, object_spec, ready, report, scene_by_name, scene_of, source_strip,
-                    state_of, status_of, user_dir)
+from .state import (click_groups, client, object_spec, ready, report, results_shot_dir, scene_by_name, scene_of,
+                    source_range, source_strip, state_of, status_of, user_dir)
 
 _job: dict = {"control": None}
-
-
-def source_range(state, strip) -> tuple[int, int] | None:
-    """The track range (timeline frames) as media frames, clamped to what the strip shows."""
-    timing = strips.strip_timing(strip, state.frame_count)
-    lo, hi = sorted((state.track_start, state.track_end))
-    lo, hi = max(lo, timing.final_start), min(hi, timing.final_end - 1)
-    frames = [f for f in (mapping.timeline_to_source(t, timing) for t in range(lo, hi + 1)) if f is not None]
-    if not frames:
-        return None
-    return min(frames), max(frames)
 
 
 def _on_progress(done: int, total: int, message: str) -> None:
@@ -68,8 +57,9 @@ def start_job(context, op, kind: str, params: dict) -> set:
     _job.update(control=control, started=time.monotonic(), first_done=None)
     specs = [object_spec(o) for o in state.objects]
     groups = click_groups(state)
-    session_id, low, scene_name = state.session_id, state.low_confidence, scene.name
+    session_id, scene_name, frame_count = state.session_id, scene.name, state.frame_count
     cache = user_dir("results", session_id)
+    shot_dir = results_shot_dir(scene, context)  # None: an unsaved .blend keeps the engine's folders
 
     def work():  # on the job lane: no bpy here
         synced = engine_ops.resync_all(cl, session_id, specs, groups)  # clicks made while away
@@ -78,9 +68,16 @@ def start_job(context, op, kind: str, params: dict) -> set:
                if any(uid == s.uid for uid, _ in groups)]
         if not ids:
             raise engine_client.EngineClientError("click on an object first: no object has a keyframe")
+        follow = None  # finished frames into the project as they come, on this lane
+        if shot_dir is not None:
+            follow = project_results.FrameFollower(engine_ops.result_locations(cl, session_id), shot_dir)
         job = engine_ops.run_job(cl, session_id, kind, dict(params, objects=ids), control,
-                                 lambda d, t, m: worker.post(_on_progress, d, t, m))
-        return job, engine_ops.collect_results(cl, session_id, specs, cache, low)
+                                 lambda d, t, m: worker.post(_on_progress, d, t, m), follow)
+        results = engine_ops.collect_results(cl, session_id, specs, cache)
+        if shot_dir is not None:  # what the follower missed (a download, a failure) into the project
+            worker.post(_on_progress, 1, 1, "bringing the results into the project folder…")
+            results = project_results.mirror_results(results, shot_dir, frame_count)
+        return job, results
 
     def done(value):
         job, results = value

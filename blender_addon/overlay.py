@@ -1,6 +1,12 @@
 """The preview overlay: the active object's current mask and the clicks on this frame, drawn with
 `gpu` in one POST_PIXEL handler (never `bgl`).
 
+Three preview modes (`scene.vta.preview_mode`), all one texture over the picture's quad:
+OVERLAY tints the object in its colour; MATTE covers the picture with the matte (white object on
+black); CHECKER (alpha over) covers everything but the object with a checkerboard, so the picture
+shows only where the matte keeps it. Which pixels each mode draws is `mode_pixels` (numpy, tested
+headless); uploading and drawing them needs a window.
+
 Masks come from two places: the mask the engine returned for the last click on a frame (kept in
 memory per object and source frame) and the tracked mattes on disk. Textures are cached per
 (object, frame) and rebuilt only when that changes, downsampled to at most MAX_TEXTURE pixels a side.
@@ -38,8 +44,9 @@ def click_mask(uid: int, frame: int) -> np.ndarray | None:
     return _click_masks.get((uid, frame))
 
 
-def load_png_mask(path: str) -> np.ndarray | None:
-    """A matte PNG → bool mask (top row first), read through Blender's image loader (no extra deps)."""
+def load_png_mask(path: str, soft: bool = False) -> np.ndarray | None:
+    """A matte file (PNG 8/16, EXR) → bool mask (top row first), or its 0..1 values when `soft`,
+    read through Blender's image loader (no extra deps)."""
     try:
         img = bpy.data.images.load(path, check_existing=False)
     except RuntimeError:
@@ -51,36 +58,81 @@ def load_png_mask(path: str) -> np.ndarray | None:
         px = np.empty(w * h * img.channels, np.float32)
         img.pixels.foreach_get(px)
         arr = px.reshape(h, w, img.channels)[::-1]  # Blender stores bottom row first
-        return arr[:, :, 0] > 0.5
+        return np.clip(arr[:, :, 0], 0.0, 1.0) if soft else arr[:, :, 0] > 0.5
     finally:
         bpy.data.images.remove(img)
 
 
-def current_mask(state, obj, source_frame: int) -> tuple[tuple, np.ndarray | None]:
-    """(cache key, mask) to show for `obj` on `source_frame`: the click result, else the tracked matte."""
+def current_mask(state, obj, source_frame: int) -> tuple[tuple, object]:
+    """(cache key, mask or matte file) to show for `obj` on `source_frame`: the click result, else
+    the tracked matte's path."""
     mask = _click_masks.get((obj.uid, source_frame))
     if mask is not None:
         return ("click", obj.uid, source_frame, id(mask)), mask
     if obj.result_dir and obj.result_pattern:
-        path = os.path.join(obj.result_dir, obj.result_pattern.format(frame=source_frame))
+        name = mapping.result_file_name(obj.result_pattern, source_frame, _numbers(state.numbers))
+        path = os.path.join(bpy.path.abspath(obj.result_dir), name)
         if os.path.isfile(path):
-            key = ("file", path, os.path.getmtime(path))
-            if _texture_cache["key"] == key:
-                return key, None
-            return key, load_png_mask(path)
+            return ("file", path, os.path.getmtime(path)), path
     return ("none",), None
 
 
-def _mask_texture(mask: np.ndarray, color) -> object:
-    import gpu
+_numbers_cache: dict = {"text": None, "numbers": None}
 
-    h, w = mask.shape
-    step = max(1, int(np.ceil(max(h, w) / MAX_TEXTURE)))
-    small = mask[::step, ::step][::-1]  # GPU textures start at the bottom row
+
+def _numbers(text: str):
+    if _numbers_cache["text"] != text:
+        _numbers_cache.update(text=text, numbers=mapping.decode_runs(text) if text else None)
+    return _numbers_cache["numbers"]
+
+
+MODES = ("OVERLAY", "MATTE", "CHECKER")
+CHECKER_PX = 16  # image pixels per checkerboard square
+
+
+def mode_pixels(mask: np.ndarray, mode: str, color, step: int = 1) -> np.ndarray:
+    """RGBA (bottom row first, as GPU textures) of one preview mode for a mask (bool or 0..1,
+    top row first), sampled every `step` pixels."""
+    small = np.asarray(mask, np.float32)[::step, ::step][::-1]
     th, tw = small.shape
     rgba = np.zeros((th, tw, 4), np.float32)
-    rgba[..., 0], rgba[..., 1], rgba[..., 2] = color[0], color[1], color[2]
-    rgba[..., 3] = small * 0.45
+    if mode == "MATTE":
+        rgba[..., 0] = rgba[..., 1] = rgba[..., 2] = small
+        rgba[..., 3] = 1.0
+    elif mode == "CHECKER":
+        size = max(1, CHECKER_PX // step)
+        ys, xs = np.indices((th, tw))
+        grey = np.where(((ys // size) + (xs // size)) % 2 == 0, 0.62, 0.38).astype(np.float32)
+        rgba[..., 0] = rgba[..., 1] = rgba[..., 2] = grey
+        rgba[..., 3] = 1.0 - small
+    else:  # OVERLAY
+        rgba[..., 0], rgba[..., 1], rgba[..., 2] = color[0], color[1], color[2]
+        rgba[..., 3] = small * 0.45
+    return rgba
+
+
+def frame_pixels(state, obj, source_frame: int) -> tuple[tuple, np.ndarray | None]:
+    """(cache key, RGBA or None) the overlay draws for `obj` on `source_frame` in the scene's
+    preview mode: the click result, else the tracked matte (soft values kept). The key changes
+    with the mask, the colour and the mode, so a new texture is made only when one of them does;
+    None when the key is unchanged (the cached texture stands) or there is no mask (nothing is
+    drawn in any mode: an untracked frame shows the picture)."""
+    mode = state.preview_mode if state.preview_mode in MODES else "OVERLAY"
+    key, found = current_mask(state, obj, source_frame)
+    key = key + (tuple(obj.color), mode)
+    if key == _texture_cache["key"] or found is None:
+        return key, None
+    mask = load_png_mask(found, soft=True) if isinstance(found, str) else found
+    if mask is None:
+        return key, None
+    step = max(1, int(np.ceil(max(mask.shape) / MAX_TEXTURE)))
+    return key, mode_pixels(mask, mode, obj.color, step)
+
+
+def _texture(rgba: np.ndarray) -> object:
+    import gpu
+
+    th, tw = rgba.shape[:2]
     buf = gpu.types.Buffer("FLOAT", tw * th * 4, rgba.ravel().tolist())
     return gpu.types.GPUTexture((tw, th), format="RGBA16F", data=buf)
 
@@ -121,11 +173,10 @@ def _draw_inner() -> None:
     view = region_view(region)
     xf = strips.strip_transform(source, state.width, state.height)
 
-    key, mask = current_mask(state, obj, frame)
-    key = key + (tuple(obj.color),)
+    key, rgba = frame_pixels(state, obj, frame)
     if key != _texture_cache["key"]:
         _texture_cache["key"] = key
-        _texture_cache["texture"] = _mask_texture(mask, obj.color) if mask is not None else None
+        _texture_cache["texture"] = _texture(rgba) if rgba is not None else None
     texture = _texture_cache["texture"]
     gpu.state.blend_set("ALPHA")
     if texture is not None:

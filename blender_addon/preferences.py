@@ -5,8 +5,11 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
+from . import compat
+
 DEFAULT_ADDRESS = "http://127.0.0.1:8765"
 DEFAULT_COMMAND = "vta-engine serve --port 8765"
+DEFAULT_RESULTS = "//vta_results/"
 
 
 class VTA_Preferences(bpy.types.AddonPreferences):
@@ -30,6 +33,10 @@ class VTA_Preferences(bpy.types.AddonPreferences):
     timeout: FloatProperty(name="Request timeout", default=10.0, min=1.0, max=300.0, subtype="TIME_ABSOLUTE",
                            description="Seconds to wait for one engine request")
 
+    results_folder: StringProperty(
+        name="Results folder", subtype="DIR_PATH", options=compat.BLEND_RELATIVE, default=DEFAULT_RESULTS,
+        description="Where results are kept: '//' is the saved .blend's folder, so the project (the .blend and "
+                    "this folder) can be moved, archived and rendered elsewhere. A scene can pick its own")
     keep_engine: BoolProperty(name="Keep engine running", default=False,
                               description="Leave an engine started from Blender running when Blender quits")
 
@@ -40,6 +47,7 @@ class VTA_Preferences(bpy.types.AddonPreferences):
         col.prop(self, "engine_command")
         col.prop(self, "upload_clips")
         col.prop(self, "timeout")
+        col.prop(self, "results_folder")
         col.prop(self, "keep_engine")
 
 

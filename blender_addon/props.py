@@ -15,6 +15,7 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
                        IntProperty, PointerProperty, StringProperty)
 
+from . import compat
 from .ops_objects import schedule_object_sync
 
 
@@ -31,8 +32,12 @@ class VTA_Object(bpy.types.PropertyGroup):
                                default=(0.9, 0.1, 0.3), update=_object_changed)
     engine_id: IntProperty(default=0, description="Object id in the engine session (0: not created yet)")
     meta_dirty: BoolProperty(default=False)
-    result_dir: StringProperty(subtype="DIR_PATH", description="Folder of this object's mattes, as the engine reports it")
-    result_pattern: StringProperty(description="File name pattern of the mattes ({frame} = media frame)")
+    result_dir: StringProperty(subtype="DIR_PATH", options=compat.BLEND_RELATIVE,
+                               description="Folder of this object's mattes: in the project's results folder "
+                                           "(relative to the .blend), or the engine's while the .blend is unsaved")
+    result_pattern: StringProperty(description="File name pattern of the mattes ({frame} = clip position, "
+                                   "{number} = source frame number)")
+    weak: StringProperty(description="Source frames whose matte is weak (runs, mapping.encode_runs)")
     strip_placed: BoolProperty(default=False, description="Its matte strip was placed once (a deleted one is not recreated unasked)")
 
 
@@ -54,8 +59,15 @@ class VTA_SceneState(bpy.types.PropertyGroup):
     width: IntProperty()
     height: IntProperty()
     fps: FloatProperty()
-    clean_dir: StringProperty(subtype="DIR_PATH", description="Folder of the clean plate, as the engine reports it")
-    clean_pattern: StringProperty(description="File name pattern of the clean plate ({frame} = media frame)")
+    clean_dir: StringProperty(subtype="DIR_PATH", options=compat.BLEND_RELATIVE,
+                              description="Folder of the clean plate (like the mattes')")
+    clean_pattern: StringProperty(description="File name pattern of the clean plate ({frame} = clip position, "
+                                  "{number} = source frame number)")
+    numbers: StringProperty(description="Source frame number of each clip position (runs; empty: the positions)")
+    results_folder: StringProperty(name="Results folder", subtype="DIR_PATH", options=compat.BLEND_RELATIVE,
+                                   default="",
+                                   description="Where this scene's results are kept (empty: the preferences' "
+                                               "folder, by default vta_results beside the .blend)")
     clean_placed: BoolProperty(default=False, description="The clean plate strip was placed once")
     matte_rev: IntProperty(default=0, description="Counts finished Track jobs: the mattes' revision")
     clean_rev: IntProperty(default=-1, description="The mattes' revision the clean plate was made from")
@@ -72,13 +84,18 @@ class VTA_SceneState(bpy.types.PropertyGroup):
     next_uid: IntProperty(default=1)
     clicks: CollectionProperty(type=VTA_Click)
 
-    low_confidence: FloatProperty(name="Flag below", default=0.6, min=0.0, max=1.0,
-                                  description="Mark timeline frames where the tracker's confidence drops below this")
+    weak_below: FloatProperty(name="Weak below", default=0.5, min=0.0, max=1.0,
+                              description="The engine's threshold: a tracked frame whose confidence is below it "
+                                          "is weak (the same for the CLI, the batch and the add-on)")
     dilation: IntProperty(name="Mask dilation", default=8, min=0, max=200, subtype="PIXEL",
                           description="Grow the mattes by this many pixels before removing the objects")
     resize_ratio: FloatProperty(name="Resize ratio", default=1.0, min=0.1, max=1.0,
                                 description="Inpaint at this fraction of the resolution (faster), upscaled back")
     show_overlay: BoolProperty(name="Show mask and clicks", default=True)
+    preview_mode: EnumProperty(name="Preview", default="OVERLAY", items=[
+        ("OVERLAY", "Overlay", "The picture with the object's matte tinted over it"),
+        ("MATTE", "Matte", "The matte alone: white object on black"),
+        ("CHECKER", "Alpha Over", "The object cut out over a checkerboard (what a composite would keep)")])
 
 
 class VTA_Status(bpy.types.PropertyGroup):

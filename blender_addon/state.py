@@ -11,7 +11,7 @@ import tempfile
 
 import bpy
 
-from . import compat, engine_ops, local_engine, mapping, preferences, strips
+from . import compat, engine_ops, local_engine, mapping, preferences, project_results, strips
 from .text import short_line
 
 PALETTE = [(0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (1.00, 0.88, 0.10), (0.00, 0.51, 0.78),
@@ -42,14 +42,16 @@ def settings(context=None) -> dict:
     prefs = preferences.get(context)
     if prefs is not None:
         s = {"address": prefs.address, "token": prefs.token, "command": prefs.engine_command,
-             "timeout": prefs.timeout, "upload": prefs.upload_clips, "keep": prefs.keep_engine}
+             "timeout": prefs.timeout, "upload": prefs.upload_clips, "keep": prefs.keep_engine,
+             "results": prefs.results_folder}
     else:
         s = {"address": os.environ.get("VTA_ENGINE_ADDRESS", preferences.DEFAULT_ADDRESS),
              "token": os.environ.get("VTA_ENGINE_TOKEN", ""),
              "command": os.environ.get("VTA_ENGINE_COMMAND", preferences.DEFAULT_COMMAND),
              "timeout": float(os.environ.get("VTA_ENGINE_TIMEOUT", "10")),
              "upload": os.environ.get("VTA_UPLOAD_CLIPS", "AUTO"),
-             "keep": os.environ.get("VTA_KEEP_ENGINE", "") == "1"}
+             "keep": os.environ.get("VTA_KEEP_ENGINE", "") == "1",
+             "results": os.environ.get("VTA_RESULTS_FOLDER", preferences.DEFAULT_RESULTS)}
     launched = local_engine.launched()
     if launched is not None:
         s["address"] = launched["address"]
@@ -59,6 +61,32 @@ def settings(context=None) -> dict:
 def client(context=None):
     s = settings(context)
     return engine_ops.make_client(s["address"], s["token"], s["timeout"])
+
+
+# ---- where results are kept ----------------------------------------------------------------------------
+def results_folder_setting(scene, context=None) -> str:
+    """The results folder as set: the scene's own, else the preferences' (`//vta_results/`)."""
+    return scene.vta.results_folder or settings(context)["results"] or preferences.DEFAULT_RESULTS
+
+
+def results_shot_dir(scene, context=None) -> str | None:
+    """The absolute folder this scene's source strip's results are mirrored into
+    (`<results folder>/<scene>_<strip>`), or None while a folder relative to the .blend cannot be
+    placed (the .blend was never saved): the results then stay in the engine's folder, as before."""
+    folder = results_folder_setting(scene, context)
+    if folder.startswith("//") and not bpy.data.filepath:
+        return None
+    return project_results.shot_folder(os.path.normpath(bpy.path.abspath(folder)), scene.name, scene.vta.strip_name)
+
+
+def stored_path(path: str) -> str:
+    """How a result folder is kept in the .blend: relative to it (`//vta_results/…`) once saved."""
+    return bpy.path.relpath(path) if path and bpy.data.filepath else path
+
+
+def abs_path(path: str) -> str:
+    """A kept result folder as an absolute path (relative ones are relative to the .blend)."""
+    return os.path.normpath(bpy.path.abspath(path)) if path else ""
 
 
 def user_dir(*parts: str) -> str:
@@ -141,6 +169,17 @@ def current_source_frame(state, scene) -> int | None:
     return mapping.timeline_to_source(scene.frame_current, strips.strip_timing(strip, state.frame_count))
 
 
+def source_range(state, strip) -> tuple[int, int] | None:
+    """The track range (timeline frames) as media frames, clamped to what the strip shows."""
+    timing = strips.strip_timing(strip, state.frame_count)
+    lo, hi = sorted((state.track_start, state.track_end))
+    lo, hi = max(lo, timing.final_start), min(hi, timing.final_end - 1)
+    frames = [f for f in (mapping.timeline_to_source(t, timing) for t in range(lo, hi + 1)) if f is not None]
+    if not frames:
+        return None
+    return min(frames), max(frames)
+
+
 def count_pending(state) -> int:
     return sum(1 for c in state.clicks if not c.synced)
 
@@ -155,4 +194,4 @@ def ready(state, scene, op) -> bool:
 def clean_is_stale(state) -> bool:
     """Whether the clean plate on the timeline was made from older mattes than the current ones
     (a Track finished after the last Remove), or its files are gone (a new engine session)."""
-    return state.clean_placed and (state.clean_rev < state.matte_rev or not os.path.isdir(state.clean_dir))
+    return state.clean_placed and (state.clean_rev < state.matte_rev or not os.path.isdir(abs_path(state.clean_dir)))

@@ -118,13 +118,14 @@ def free_channel(scene, above: int, start: int, end: int, skip=()) -> int:
     raise RuntimeError("no free channel above the source strip")
 
 
-def frame_files(source_strip, source_frames: int, folder: str, pattern: str) -> list[tuple[int, str]]:
+def frame_files(source_strip, source_frames: int, folder: str, pattern: str, numbers=None) -> list[tuple[int, str]]:
     """(timeline frame, file name) for the source strip's visible frames whose result exists, as one
     contiguous run from the first to the last such frame (a gap holds the previous frame's file).
-    `pattern` is the engine's file pattern, `{frame}` being the media frame."""
+    `pattern` is the engine's file pattern (`{frame}` the clip position, `{number}` the source
+    frame's number from `numbers`: mapping.result_file_name)."""
     pairs = mapping.visible_source_map(strip_timing(source_strip, source_frames))
-    present = [(t, pattern.format(frame=s)) for t, s in pairs
-               if os.path.isfile(os.path.join(folder, pattern.format(frame=s)))]
+    names = [(t, mapping.result_file_name(pattern, s, numbers)) for t, s in pairs]
+    present = [(t, name) for t, name in names if os.path.isfile(os.path.join(folder, name))]
     if not present:
         return []
     by_frame = dict(present)
@@ -136,11 +137,34 @@ def frame_files(source_strip, source_frames: int, folder: str, pattern: str) -> 
     return run
 
 
+def strip_folder(folder: str) -> str:
+    """How a result strip refers to its folder: relative to the saved .blend (`//vta_results/…`),
+    so the project can be moved, archived and rendered elsewhere; absolute while unsaved."""
+    return bpy.path.relpath(folder.rstrip("/\\")) + "/" if bpy.data.filepath else folder.rstrip("/\\") + os.sep
+
+
+def set_colorspace(strip, name: str | None) -> None:
+    """Mattes are data (Non-Color); a clean plate is a picture in its source's colour space. A name
+    the colour config lacks leaves Blender's choice."""
+    if not name:
+        return
+    try:
+        strip.colorspace_settings.name = name
+    except TypeError:
+        pass
+
+
+def source_colorspace(strip) -> str | None:
+    settings = getattr(strip, "colorspace_settings", None)
+    return settings.name if settings is not None else None
+
+
 def add_result_strip(scene, source_strip, source_frames: int, folder: str, pattern: str, name: str, role: str,
-                     non_color: bool, channel: int | None = None, color_tag: str | None = None):
-    """An image-sequence strip showing `folder`'s per-frame results aligned with `source_strip`.
-    Returns None when there are no results in the visible range."""
-    files = frame_files(source_strip, source_frames, folder, pattern)
+                     colorspace: str | None, channel: int | None = None, color_tag: str | None = None,
+                     numbers=None):
+    """An image-sequence strip showing `folder`'s per-frame results aligned with `source_strip`, in
+    colour space `colorspace`. Returns None when there are no results in the visible range."""
+    files = frame_files(source_strip, source_frames, folder, pattern, numbers)
     if not files:
         return None
     start, end = files[0][0], files[-1][0] + 1
@@ -150,13 +174,10 @@ def add_result_strip(scene, source_strip, source_frames: int, folder: str, patte
     strip = coll.new_image(name=name, filepath=os.path.join(folder, files[0][1]), channel=channel, frame_start=start)
     for _, filename in files[1:]:
         strip.elements.append(filename)
+    strip.directory = strip_folder(folder)
     strip[ROLE] = role
     strip[SOURCE] = source_strip.name
-    if non_color:
-        try:
-            strip.colorspace_settings.name = "Non-Color"
-        except TypeError:  # a colour config without that name
-            pass
+    set_colorspace(strip, colorspace)
     # results follow the source's transform so they overlay it exactly in the preview
     _copy_transform(source_strip, strip)
     if color_tag and hasattr(strip, "color_tag"):
@@ -175,16 +196,16 @@ def _copy_transform(src, dst) -> None:
     dst.use_flip_x, dst.use_flip_y = src.use_flip_x, src.use_flip_y
 
 
-def update_result_strip(strip, source_strip, source_frames: int, folder: str, pattern: str) -> bool:
+def update_result_strip(strip, source_strip, source_frames: int, folder: str, pattern: str, numbers=None) -> bool:
     """Point an existing result strip at the current result files, in place: the same strip keeps
     what the artist gave it (modifiers, a Mask modifier on another strip that uses it, mute, lock,
     blend mode, opacity, channel, name, colour tag). Only its files, its frame range (to stay
     aligned with the source) and its transform (to overlay the source) are set. Returns False when
     there are no results in the visible range (the strip is left as it was)."""
-    files = frame_files(source_strip, source_frames, folder, pattern)
+    files = frame_files(source_strip, source_frames, folder, pattern, numbers)
     if not files:
         return False
-    strip.directory = folder.rstrip("/\\") + os.sep
+    strip.directory = strip_folder(folder)
     while len(strip.elements) > 1:
         strip.elements.pop(len(strip.elements) - 1)
     strip.elements[0].filename = files[0][1]
@@ -199,23 +220,25 @@ def update_result_strip(strip, source_strip, source_frames: int, folder: str, pa
 
 
 def place_results(scene, source_strip, source_frames: int, results: list[ResultSequence],
-                  gone: set[str] = frozenset()) -> list:
+                  gone: set[str] = frozenset(), numbers=None) -> list:
     """Put each result sequence on the timeline: the add-on's strip of that role for
     `source_strip` is updated in place, a missing one is made — except for roles in `gone` (strips
     the artist deleted, not to be recreated unless asked). Mattes go on the lowest free channels
-    above the source, the clean plate above them. Returns the strips placed or updated."""
+    above the source, the clean plate above them; mattes are Non-Color, the clean plate takes the
+    source strip's colour space. Returns the strips placed or updated."""
     placed, mattes_made = [], 0
     for seq in results:
         existing = own_strips(scene, source_strip.name, seq.role)
         if existing:
-            if update_result_strip(existing[0], source_strip, source_frames, seq.folder, seq.pattern):
+            if update_result_strip(existing[0], source_strip, source_frames, seq.folder, seq.pattern, numbers):
                 placed.append(existing[0])
             continue
         if seq.role in gone or not os.path.isdir(seq.folder):
             continue
         matte = seq.role != "clean"
         strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
-                                 non_color=matte, color_tag=f"COLOR_{(mattes_made % 9) + 1:02d}" if matte else None)
+                                 colorspace="Non-Color" if matte else source_colorspace(source_strip),
+                                 color_tag=f"COLOR_{(mattes_made % 9) + 1:02d}" if matte else None, numbers=numbers)
         mattes_made += matte
         if strip is not None:
             # a new matte strip starts muted: the preview keeps showing the picture, with the matte
@@ -294,11 +317,9 @@ def inverse_matte_strip(scene, source_strip, matte_strip, role: str):
     for element in list(matte_strip.elements)[1:]:
         strip.elements.append(element.filename)
     strip.frame_offset_start, strip.frame_offset_end = matte_strip.frame_offset_start, matte_strip.frame_offset_end
+    strip.directory = matte_strip.directory  # relative to the .blend, as the matte's
     strip[ROLE], strip[SOURCE] = role, source_strip.name
-    try:
-        strip.colorspace_settings.name = "Non-Color"
-    except TypeError:
-        pass
+    set_colorspace(strip, "Non-Color")
     _copy_transform(source_strip, strip)
     strip.mute = True
     curves = strip.modifiers.new(name="VTA invert", type="CURVES")
@@ -317,7 +338,7 @@ def grade_with_mask(context, scene, source_strip, mask_strip, modifier_type: str
     return mod
 
 
-# ---- timeline markers for low-confidence frames --------------------------------------------------
+# ---- timeline markers for weak frames ------------------------------------------------------------
 def low_confidence_runs(frames: list[int]) -> list[tuple[int, int]]:
     """Consecutive frames grouped into (first, last) runs, so a bad stretch is one marker."""
     runs: list[tuple[int, int]] = []
@@ -335,16 +356,15 @@ def clear_markers(scene) -> None:
             scene.timeline_markers.remove(m)
 
 
-def mark_low_confidence(scene, source_strip, source_frames: int, per_object: dict[str, dict[int, float]],
-                        threshold: float) -> int:
-    """One marker at the start of each run of source frames below `threshold`, named with the object
-    and the lowest confidence, placed at the timeline frame that shows it."""
+def mark_weak_frames(scene, source_strip, source_frames: int, per_object: dict[str, tuple[dict, list]]) -> int:
+    """One marker at the start of each run of weak source frames (per object: its confidence by
+    frame and its weak frames, mapping.weak_frames with the engine's threshold), named with the
+    object and the lowest confidence, placed at the timeline frame that shows it."""
     clear_markers(scene)
     timing = strip_timing(source_strip, source_frames)
     n = 0
-    for name, conf in per_object.items():
-        low = [f for f, c in conf.items() if c < threshold]
-        for first, last in low_confidence_runs(low):
+    for name, (conf, weak) in per_object.items():
+        for first, last in low_confidence_runs(weak):
             frame = None
             for f in range(first, last + 1):  # first frame of the run that is visible
                 frame = mapping.source_to_timeline(f, timing)

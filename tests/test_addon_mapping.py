@@ -252,3 +252,96 @@ def test_progress_line_eta_from_the_frames_done_in_this_run():
     # resumed: 40 frames were done before this run; 10 more took 20 s → 10 left take 20 s
     assert text.progress_line(50, 60, 20.0, done_at_start=40) == "50/60 · 20s left"
     assert text.progress_line(60, 60, 30.0) == "60/60"
+
+
+# ---- result file names (old and new engines) and weak frames -----------------------------------------
+def test_result_file_name_with_and_without_source_numbers():
+    numbers = [1001, 1002, 1003, 1005, 1006]  # a gap: 1004 is missing in the source
+    assert mapping.result_file_name("plate.{number:04d}.png", 3, numbers) == "plate.1005.png"
+    assert mapping.result_file_name("{frame:05d}.png", 3, numbers) == "00003.png"
+    # an old engine: no numbers, and a pattern with {frame} only; a new pattern still formats
+    assert mapping.result_file_name("{frame:05d}.png", 3, None) == "00003.png"
+    assert mapping.result_file_name("car.{number:04d}.exr", 7, []) == "car.0007.exr"
+
+
+def test_runs_round_trip_keeps_order_and_gaps():
+    numbers = [1001, 1002, 1003, 1005, 1006, 1010]
+    text = mapping.encode_runs(numbers)
+    assert text == "1001~1003,1005~1006,1010"
+    assert mapping.decode_runs(text) == numbers
+    assert mapping.decode_runs(mapping.encode_runs([])) == []
+    assert mapping.decode_runs(mapping.encode_runs([5, 4, 3])) == [5, 4, 3]  # not sorted: kept as given
+
+
+def test_weak_frames_use_the_threshold_and_skip_keyframes():
+    conf = {0: 1.0, 1: 0.4, 2: 0.55, 3: 0.2, 4: 0.549}
+    assert mapping.weak_frames(conf, 0.55, keyframes=[3]) == [1, 4]
+    assert mapping.weak_frames(conf, 0.5) == [1, 3]
+
+
+def test_next_and_previous_weak_timeline_frame_follow_the_strip():
+    # a reversed strip: timeline 10..14 shows source 4..0
+    t = timing(frame_start=10, final_start=10, final_end=15, content_duration=5, source_frames=5, reverse=True)
+    pairs = mapping.visible_source_map(t)
+    assert pairs == [(10, 4), (11, 3), (12, 2), (13, 1), (14, 0)]
+    weak = [1, 3]
+    assert mapping.next_weak_timeline(pairs, weak, 9) == 11
+    assert mapping.next_weak_timeline(pairs, weak, 11) == 13
+    assert mapping.next_weak_timeline(pairs, weak, 13) is None
+    assert mapping.next_weak_timeline(pairs, weak, 14, forward=False) == 13
+    assert mapping.next_weak_timeline(pairs, weak, 11, forward=False) is None
+
+
+# ---- the shots file the add-on writes for `vta-engine batch` (blender_addon/shots_file.py, no bpy) ----
+_shots_spec = importlib.util.spec_from_file_location(
+    "vta_shots_file", Path(__file__).resolve().parents[1] / "blender_addon" / "shots_file.py")
+shots_file = importlib.util.module_from_spec(_shots_spec)
+_shots_spec.loader.exec_module(shots_file)
+
+
+def _shot(name="sh010", out="out/sh010", clicks=((3, 10.0, 20.0, True),)):
+    return shots_file.shot_entry(name, "plates/a.mov", out, 0, 9, [("car", list(clicks))],
+                                 {"dilate": 4, "resize_ratio": 1.0})
+
+
+def test_shot_entry_refuses_what_the_batch_would():
+    assert _shot()["objects"] == [{"name": "car", "clicks": [{"frame": 3, "x": 10.0, "y": 20.0, "positive": True}]}]
+    with pytest.raises(shots_file.ShotsError, match="only negative clicks on frame 3"):
+        _shot(clicks=((3, 1, 1, False),))
+    with pytest.raises(shots_file.ShotsError, match="outside the track range"):
+        _shot(clicks=((12, 1, 1, True),))
+    with pytest.raises(shots_file.ShotsError, match="two objects are named"):
+        shots_file.shot_entry("s", "v", "o", None, None, [("a", [(0, 1, 1, True)]), ("a", [(0, 2, 2, True)])], None)
+    with pytest.raises(shots_file.ShotsError, match="no object has clicks"):
+        shots_file.shot_entry("s", "v", "o", None, None, [("a", [])], None)
+
+
+def test_merge_replaces_by_name_in_place_and_keeps_the_rest(tmp_path):
+    other = {"name": "sh005", "video": "x.mov", "out": "out/sh005", "objects": [], "custom": 1}
+    doc = {"version": 1, "defaults": {"tracker": "classical"}, "shots": [other, _shot(out="farm/sh010")]}
+    merged, notes = shots_file.merge(doc, _shot(out=""), {"tracker": "sam2", "direction": "both"})
+    assert merged["shots"][0] == other and merged["defaults"] == {"tracker": "classical"}
+    assert merged["shots"][1]["out"] == "farm/sh010"  # the shot keeps the out the farm gave it
+    assert any("tracker 'classical' applies" in n for n in notes) and any("direction" in n for n in notes)
+    merged, _ = shots_file.merge(merged, _shot(name="sh020", out="out/sh020"), {})
+    assert [s["name"] for s in merged["shots"]] == ["sh005", "sh010", "sh020"]
+    with pytest.raises(shots_file.ShotsError, match="already writes to 'out/sh005'"):
+        shots_file.merge(merged, _shot(name="sh030", out="out/sh005"), {})
+    new, notes = shots_file.merge(None, _shot(), {"tracker": "classical"})
+    assert new == {"version": 1, "defaults": {"tracker": "classical"}, "shots": [_shot()]} and not notes
+
+
+def test_a_file_that_is_not_ours_to_extend_is_left_alone(tmp_path):
+    path = tmp_path / "shots.json"
+    assert shots_file.read(str(path)) is None
+    for text, message in (("{not json", "not a JSON shots file"), ('{"version": 2, "shots": []}', "version 2"),
+                          ('[1, 2]', "not a shots file")):
+        path.write_text(text)
+        with pytest.raises(shots_file.ShotsError, match=message):
+            shots_file.read(str(path))
+        assert path.read_text() == text
+    path.write_text('{"version": 1, "shots": []}')
+    path.chmod(0o640)
+    shots_file.write(str(path), {"version": 1, "shots": [_shot()]})
+    assert shots_file.read(str(path))["shots"] == [_shot()] and (path.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["shots.json"]  # no temporary file left

@@ -82,3 +82,20 @@ def test_panels_say_where_it_failed_and_what_is_stale(addon, engine_env, clip, s
         state.clean_rev = 2
         assert "older than the mattes" not in labels(draw(gui.VTA_PT_remove))
         st.error = ""
+
+
+def test_panels_offer_the_new_buttons(addon, clip, scene):
+    """Weak-frame navigation with the engine's threshold in words, the preview mode, the results
+    folder and Export Shot for Batch are on the panels."""
+    from blender_addon import gui
+
+    add_source(scene, clip)
+    with ctx(scene):
+        scene.vta.weak_below = 0.55
+        drawn = draw(gui.VTA_PT_track)
+        assert "Weak frames (confidence < 0.55)" in labels(drawn)
+        assert ("operator", "vta.prev_weak_frame", "Previous Weak") in drawn
+        assert ("operator", "vta.next_weak_frame", "Next Weak") in drawn
+        assert ("prop", "preview_mode") in draw(gui.VTA_PT_objects)
+        drawn = draw(gui.VTA_PT_remove)
+        assert ("prop", "results_folder") in drawn and ("operator", "vta.export_shot", "") in drawn

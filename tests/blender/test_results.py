@@ -52,7 +52,7 @@ def test_retrack_and_reremove_keep_the_artists_edits(addon, engine_env, clip, sc
         matte.blend_type, matte.blend_alpha, matte.lock = "MULTIPLY", 0.7, True
         matte.modifiers.new(name="contrast", type="BRIGHT_CONTRAST")
         assert matte.mute  # Use as Mask muted it
-        before = load_mask(Path(matte.directory) / matte.elements[-3].filename)
+        before = load_mask(Path(bpy.path.abspath(matte.directory)) / matte.elements[-3].filename)
 
         # a correction on a later frame, then Track again
         f_fix = click_and_track(addon, scene, clip, source.frame_final_end - 3)
@@ -66,7 +66,7 @@ def test_retrack_and_reremove_keep_the_artists_edits(addon, engine_env, clip, sc
         masks = [m for m in source.modifiers if m.type == "MASK"]
         assert len(masks) == 1 and masks[0].input_mask_strip == matte
         assert (matte.frame_final_start, matte.frame_final_end) == (source.frame_final_start, source.frame_final_end)
-        after = load_mask(Path(matte.directory) / matte.elements[-3].filename)
+        after = load_mask(Path(bpy.path.abspath(matte.directory)) / matte.elements[-3].filename)
         assert matte.elements[-3].filename == f"{f_fix:05d}.png" and not np.array_equal(before, after)
 
         # Remove: a clean plate; the artist mutes it; a re-track marks it stale, never removes it

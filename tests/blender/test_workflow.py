@@ -107,7 +107,6 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
         assert iou(mask, gt) > CLICK_IOU
 
         # 3: track both ways, the job runs on a worker thread
-        state.low_confidence = 1.0  # flag every frame below full confidence, so markers must appear
         assert bpy.ops.vta.track(direction="both") == {"FINISHED"}
         assert st.busy
         wait(addon, timeout=300)
@@ -125,13 +124,9 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
             element = matte.elements[t - int(matte.frame_start)]
             src = mapping.timeline_to_source(t, timing)
             assert element.filename == f"{src:05d}.png"
-            ious.append(iou(load_mask(Path(matte.directory) / element.filename),
+            ious.append(iou(load_mask(Path(bpy.path.abspath(matte.directory)) / element.filename),
                             load_mask(Path(clip["gt"]) / f"{src:05d}.png")))
         print(f"tracked matte IoU vs ground truth: mean {np.mean(ious):.3f} min {np.min(ious):.3f}")
-        markers = [m for m in scene.timeline_markers if m.name.startswith("VTA ")]
-        assert markers and all(source.frame_final_start <= m.frame < source.frame_final_end for m in markers)
-        assert all(state.objects[0].name in m.name for m in markers)
-        state.low_confidence = 0.6
         assert np.mean(ious) > TRACK_IOU_MEAN and np.min(ious) > TRACK_IOU_MIN
 
         # 4: correction on a later frame makes a keyframe; re-tracking replaces our strips only
@@ -149,7 +144,7 @@ def test_full_workflow(addon, engine_env, clip, scene, tmp_path):
         wait(addon, timeout=300)
         assert not st.error, st.error
         matte = strips.own_strips(scene, source.name, f"matte:{state.objects[0].uid}")[0]
-        fixed = load_mask(Path(matte.directory) / f"{f_fix:05d}.png")
+        fixed = load_mask(Path(bpy.path.abspath(matte.directory)) / f"{f_fix:05d}.png")
         print(f"after the correction, matte IoU on its keyframe: {iou(fixed, gt_fix):.3f}")
         assert iou(fixed, gt_fix) > CLICK_IOU
         assert len(strips.own_strips(scene, source.name)) == 1  # replaced, not added
@@ -374,9 +369,14 @@ def test_clip_the_engine_cannot_read_is_uploaded(addon, engine_env, clip, scene,
         wait(addon, timeout=300)
         assert not st.busy and not st.error, st.error
         matte = strips.own_strips(scene, strip.name, f"matte:{state.objects[0].uid}")[0]
-        downloaded = Path(matte.directory)
-        assert str(downloaded).startswith(addon_state.user_dir("results"))  # the download, not the engine's folder
-        shown = load_mask(downloaded / matte.elements[3].filename)
+        shown_dir = Path(bpy.path.abspath(matte.directory))
+        downloaded = Path(addon_state.user_dir("results", state.session_id))
+        assert (downloaded / "masks").is_dir() and any((downloaded / "masks").iterdir())  # the download came
+        if addon_state.results_shot_dir(scene) is None:  # unsaved .blend: the strip reads the download
+            assert shown_dir.parent.parent == downloaded
+        else:  # saved: the download was brought beside the .blend, and the strip reads that
+            assert str(shown_dir).startswith(addon_state.results_shot_dir(scene)) and matte.directory.startswith("//")
+        shown = load_mask(shown_dir / matte.elements[3].filename)
         assert iou(shown, load_mask(Path(clip["gt"]) / matte.elements[3].filename)) > TRACK_IOU_MIN
 
 
