@@ -86,8 +86,33 @@ def _set_keyframe(session, obj, video, request, segmenter) -> float:
 
 
 # ---- subcommands ---------------------------------------------------------------------------------
+def _open(args):
+    """The clip, with the rate and numbering the command line gives (sequences: --fps; movies:
+    --start-number)."""
+    fps = getattr(args, "fps", None)
+    if fps is not None and not 0 < fps < 1000:
+        raise EngineError(f"--fps must be a rate in frames per second, got {fps:g}")
+    return open_video(args.video, fps=fps, start_number=getattr(args, "start_number", None))
+
+
+def describe_source(info: dict) -> list[str]:
+    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps."""
+    from .media.info import describe_gaps
+
+    depth = f"{info['pixel_type']}, {info['bit_depth']}-bit"
+    colour = f", colour space {info['colorspace']}" if info.get("colorspace") else ""
+    rotation = f", rotated {info['rotation']}° on display (read upright)" if info.get("rotation") else ""
+    numbers = info["frame_numbers"]
+    lines = [f"  format {info['file_format']} ({depth}){colour}{rotation}",
+             f"  frames {numbers[0]}-{numbers[-1]}" + (f", padding {info['padding']}" if info.get("padding") else "")
+             + (f"; gaps (missing numbers): {describe_gaps(info['gaps'])}" if info.get("gaps") else "")]
+    if info.get("fps_source") == "default":
+        lines.append(f"  rate: the files give none, {info['fps']:g} fps assumed (--fps to say otherwise)")
+    return lines
+
+
 def cmd_info(args) -> None:
-    with open_video(args.video) as video:
+    with _open(args) as video:
         info = video.info.to_dict()
     info["backends"] = backends.report()
     from .device import choose_device, describe
@@ -97,6 +122,8 @@ def cmd_info(args) -> None:
         return
     print(f"{info['path']}: {info['kind']} {info['width']}x{info['height']} {info['fps']:.3f} fps, "
           f"{info['frame_count']} frames ({info['codec']}); device {info['device']}")
+    for line in describe_source(info):
+        print(line)
     for kind, rep in info["backends"].items():
         notes = "; ".join(f"{n}: {r}" for n, r in rep["reasons"].items())
         print(f"  {kind:9s} {rep['auto']}" + (f"   (not available: {notes})" if notes else ""))
@@ -104,7 +131,7 @@ def cmd_info(args) -> None:
 
 def cmd_segment(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         request = _keyframe_request(args, Clip.of(video))
         if request is None:
             raise EngineError("give at least one --click X,Y")
@@ -136,7 +163,7 @@ def _track(args, video) -> tuple:
 
 def cmd_track(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         session, obj, result = _track(args, video)
         low = sorted(f for f, c in session.confidence(obj.id).items() if c < 0.5)
     mask_dir = session.mask_dir(obj)
@@ -164,14 +191,14 @@ def _remove(args, video, masks_root) -> dict:
 
 def cmd_remove(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         result = _remove(args, video, Path(args.masks))
     emit(args, f"{result['out']}: {result['frames']} frames cleaned ({result['skipped']} kept from before)", **result)
 
 
 def cmd_run(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         RemoveRequest(None, args.start, args.end, args.dilate, args.resize_ratio, args.movie)  # checked first
         session, obj, tracked = _track(args, video)
         args.objects = None
@@ -195,6 +222,15 @@ def cmd_serve(args) -> None:
 def _add_range(p) -> None:
     p.add_argument("--start", type=int, help="first frame (0-based; default: first)")
     p.add_argument("--end", type=int, help="last frame, inclusive (default: last)")
+
+
+def _add_source_options(p, numbering: bool = True) -> None:
+    p.add_argument("--fps", type=float, metavar="FPS",
+                   help="frame rate of an image sequence (default: from the files' metadata, else 24)")
+    if numbering:
+        p.add_argument("--start-number", type=int, metavar="N",
+                       help="number a movie's output frames from N, e.g. 1001 (default: 00000.png, 00001.png, "
+                            "...); an image sequence's outputs always carry its own file numbers")
 
 
 def _add_keyframe_options(p, mask: bool = True) -> None:
@@ -224,11 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", parents=[common], help="video size, fps, frame count; backends in use")
     p.add_argument("video")
+    _add_source_options(p, numbering=False)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("segment", parents=[common], help="mask of one frame from clicks")
     p.add_argument("video")
     _add_keyframe_options(p, mask=False)
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_segment, start=None)
     config.add_backend_arguments(p, ["segmenter"])
@@ -241,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true", help="also write combined/ mattes and preview.mp4")
     p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
                    help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["segmenter", "tracker"])
     p.set_defaults(func=cmd_track)
@@ -251,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objects", help="comma-separated object names to remove (default: all)")
     _add_range(p)
     _add_remove_options(p)
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["inpainter"])
     p.set_defaults(func=cmd_remove)
@@ -261,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(p)
     _add_remove_options(p)
     p.add_argument("--direction", choices=DIRECTIONS, default="both")
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["segmenter", "tracker", "inpainter"])
     p.set_defaults(func=cmd_run)

@@ -1,0 +1,166 @@
+"""Sequences through OpenImageIO (EXR, DPX, 16-bit TIFF/PNG, JPEG), their frame numbers, gaps,
+depth and colour; movies with rotation metadata; real files only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.evaluation.synthetic import SyntheticClip
+from engine.media import colour
+from engine.media.images import read_header, read_rgb, write_image
+from engine.media.info import describe_gaps, file_number, number_gaps, sequence_numbers
+from engine.video_io import open_video
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = SyntheticClip(96, 64, 7, seed=3)
+NUMBERS = [1001, 1002, 1003, 1005, 1006, 1007]  # 1004 is missing: a gap
+
+
+def vta(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
+def frame16(i: int) -> np.ndarray:
+    """A 16-bit frame whose low bits carry detail an 8-bit round trip would lose."""
+    base = CLIP.frame(i).astype(np.uint16) * 257
+    noise = (np.arange(base.size, dtype=np.uint32).reshape(base.shape) * 7919 + i) % 200
+    return (base - np.minimum(base, noise)).astype(np.uint16)
+
+
+def frame_linear(i: int) -> np.ndarray:
+    """Scene-linear float frame made from the synthetic sRGB one through OCIO, with a highlight > 1."""
+    lin = colour.display8_to_float(CLIP.frame(i), colour.linear_space())
+    lin[:4, :4] = 3.5
+    return lin
+
+
+def write_sequence(folder: Path, name: str, ext: str, make, pixel_type: str, numbers=NUMBERS, **kw) -> Path:
+    for n, i in zip(numbers, range(len(numbers))):
+        write_image(folder / f"{name}.{n:04d}.{ext}", make(i), pixel_type, **kw)
+    return folder
+
+
+# ---- pure helpers -------------------------------------------------------------------------------
+def test_file_numbers_padding_and_gaps():
+    assert file_number("plate.1001.exr") == (1001, 4)
+    assert file_number("shot_v2_0042.dpx") == (42, 4)
+    assert file_number("still.png") is None
+    assert sequence_numbers(["a.0999.png", "a.1000.png", "a.1002.png"]) == ([999, 1000, 1002], 4)
+    assert sequence_numbers(["x.png", "y.png"]) == ([0, 1], 5)  # not numbered: positions
+    assert number_gaps([1001, 1002, 1005, 1007]) == [1003, 1004, 1006]
+    assert describe_gaps([1004, 1010, 1011, 1012]) == "1004, 1010-1012"
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def test_16bit_tiff_sequence_keeps_numbers_gap_and_depth(tmp_path):
+    write_sequence(tmp_path, "plate", "tif", frame16, "uint16")
+    with open_video(tmp_path) as video:
+        info = video.info
+        assert (info.width, info.height, len(video)) == (96, 64, 6)
+        assert info.frame_numbers == NUMBERS and info.gaps == [1004] and info.padding == 4
+        assert (info.pixel_type, info.bit_depth, info.file_format) == ("uint16", 16, "tiff")
+        assert info.fps == 24 and info.fps_source == "default"
+        source = video.read_source(3)
+        assert source.dtype == np.uint16 and np.array_equal(source, frame16(3))
+        shown = video.read(3)
+        assert shown.dtype == np.uint8 and np.abs(shown.astype(int) - CLIP.frame(3)).max() <= 1
+
+
+def test_half_exr_sequence_is_shown_through_ocio(tmp_path):
+    write_sequence(tmp_path, "plate", "exr", frame_linear, "half", compression="zip")
+    with open_video(tmp_path / "plate.%04d.exr", fps=25) as video:
+        info = video.info
+        assert (info.pixel_type, info.bit_depth, info.file_format, info.fps_source) == ("half", 16, "exr", "given")
+        source = video.read_source(0)
+        assert source.dtype == np.float32 and source[0, 0, 0] == 3.5
+        # display-referred: the sRGB frame back (the highlight clips to white)
+        assert np.abs(video.read(1)[8:].astype(int) - CLIP.frame(1)[8:]).max() <= 1
+        assert (video.read(0)[:4, :4] == 255).all()
+
+
+def test_multipart_exr_reads_its_first_part(tmp_path):
+    import OpenImageIO as oiio
+
+    path = tmp_path / "multi.1001.exr"
+    specs = []
+    for name, value in (("beauty", 0.25), ("other", 0.75)):
+        spec = oiio.ImageSpec(32, 16, 3, "half")
+        spec.attribute("name", name)
+        specs.append(spec)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), specs)
+    out.write_image(np.full((16, 32, 3), 0.25, np.float32))
+    assert out.open(str(path), specs[1], "AppendSubimage")
+    out.write_image(np.full((16, 32, 3), 0.75, np.float32))
+    out.close()
+    with open_video(path) as video:
+        assert np.allclose(video.read_source(0), 0.25)
+
+
+def test_10bit_dpx_sequence_is_read(tmp_path):
+    write_sequence(tmp_path, "scan", "dpx", frame16, "uint16", bits=10)
+    with open_video(tmp_path) as video:
+        assert (video.info.bit_depth, video.info.file_format, video.info.pixel_type) == (10, "dpx", "uint16")
+        assert video.info.frame_numbers == NUMBERS
+        assert np.abs(video.read(2).astype(int) - CLIP.frame(2)).max() <= 2
+
+
+@pytest.mark.parametrize("ext,ptype", [("png", "uint16"), ("png", "uint8"), ("jpg", "uint8")])
+def test_png_and_jpeg_sequences(tmp_path, ext, ptype):
+    make = frame16 if ptype == "uint16" else CLIP.frame
+    write_sequence(tmp_path, "f", ext, make, ptype, numbers=[7, 8, 9])
+    with open_video(tmp_path) as video:
+        assert video.info.pixel_type == ptype and video.info.frame_numbers == [7, 8, 9]
+        assert video.read_source(1).dtype == np.dtype(ptype)
+        assert np.abs(video.read(1).astype(int) - CLIP.frame(1)).mean() < 3
+
+
+def test_info_reports_format_depth_numbers_and_gaps(tmp_path):
+    write_sequence(tmp_path, "plate", "tif", frame16, "uint16")
+    run = vta("info", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert "tiff (uint16, 16-bit)" in run.stdout and "frames 1001-1007" in run.stdout
+    assert "gaps (missing numbers): 1004" in run.stdout and "24 fps assumed" in run.stdout
+    info = json.loads(vta("info", str(tmp_path), "--fps", "25", "--json").stdout)
+    assert info["fps"] == 25 and info["gaps"] == [1004] and info["frame_numbers"][0] == 1001
+
+
+def test_rotated_movie_is_reported_and_read_upright(tmp_path):
+    import av
+
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.set_display_rotation(-90)  # what a phone held upright writes
+        for i in range(4):
+            image = np.zeros((64, 96, 3), np.uint8)
+            image[:16, :24] = 255  # a white block in the stored top-left corner
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with open_video(path, start_number=1001) as video:
+        assert (video.width, video.height, video.info.rotation) == (64, 96, -90)
+        frame = video.read(2)
+        assert frame.shape == (96, 64, 3)
+        assert frame[:24, -16:].mean() > 200 and frame[:24, :16].mean() < 50  # turned a quarter clockwise
+        assert video.info.frame_numbers == [1001, 1002, 1003, 1004]
+    assert "rotated -90°" in vta("info", str(path)).stdout
+
+
+def test_header_before_pixels(tmp_path):
+    write_image(tmp_path / "a.exr", frame_linear(0), "float")
+    header = read_header(tmp_path / "a.exr")
+    assert (header.width, header.height, header.pixel_type, header.bit_depth) == (96, 64, "float", 32)
+    pixels, _ = read_rgb(tmp_path / "a.exr")
+    assert pixels.dtype == np.float32
