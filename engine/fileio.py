@@ -133,8 +133,10 @@ def matte_channel(image: np.ndarray) -> np.ndarray:
 
 
 def matte_coverage(image: np.ndarray) -> np.ndarray:
-    """A decoded matte → float32 coverage 0..1 (8-bit /255, 16-bit /65535)."""
+    """A decoded matte → float32 coverage 0..1 (8-bit /255, 16-bit /65535, float as is)."""
     image = matte_channel(image)
+    if image.dtype.kind == "f":
+        return np.clip(image, 0, 1).astype(np.float32)
     top = 65535.0 if image.dtype == np.uint16 else 255.0
     return image.astype(np.float32) / np.float32(top)
 
@@ -142,6 +144,8 @@ def matte_coverage(image: np.ndarray) -> np.ndarray:
 def image_to_mask(image: np.ndarray) -> np.ndarray:
     """A decoded matte → bool mask with the one threshold (MASK_THRESHOLD)."""
     image = matte_channel(image)
+    if image.dtype.kind == "f":
+        return image > MASK_THRESHOLD
     if image.max() <= 1:
         return image > 0
     top = 65535 if image.dtype == np.uint16 else 255
@@ -154,6 +158,13 @@ def decode_mask(data: bytes, what: str = "the mask") -> np.ndarray:
 
 
 def _read_image(path: str | os.PathLike) -> np.ndarray:
+    if Path(path).suffix.lower() == ".exr":  # an EXR matte: its A channel (OpenCV reads no EXR)
+        from .errors import VideoError
+        from .media.images import read_channel
+        try:
+            return read_channel(path)
+        except VideoError:
+            raise FileNotFoundError(f"cannot read mask '{path}'") from None
     data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
     if image is None:
@@ -169,6 +180,22 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 def read_coverage(path: str | os.PathLike) -> np.ndarray:
     """A matte file → float32 coverage 0..1 (a 16-bit probability map keeps its precision)."""
     return matte_coverage(_read_image(path))
+
+
+MATTE_FORMATS = ("png8", "png16", "exr")
+
+
+def write_matte(path: str | os.PathLike, coverage: np.ndarray, matte_format: str = "png8",
+                compression: str = "zip") -> None:
+    """A matte from coverage 0..1: png8 a hard matte (coverage >= 0.5 → 255), png16 the soft
+    coverage, exr the soft coverage as half float in one channel named A."""
+    if matte_format == "exr":
+        from .media.images import write_image
+        write_image(path, np.clip(coverage.astype(np.float32), 0, 1), "half", channels=["A"], compression=compression)
+    elif matte_format == "png16":
+        atomic_write_png(path, mask_to_png_array(coverage.astype(np.float32), bits=16))
+    else:
+        atomic_write_png(path, mask_to_png_array(coverage >= 0.5, bits=8))
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:

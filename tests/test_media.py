@@ -14,7 +14,7 @@ import pytest
 
 from engine.evaluation.synthetic import SyntheticClip
 from engine.media import colour
-from engine.media.images import read_header, read_rgb, write_image
+from engine.media.images import read_channel, read_header, read_rgb, write_image
 from engine.media.info import describe_gaps, file_number, number_gaps, sequence_numbers
 from engine.video_io import open_video
 
@@ -164,3 +164,96 @@ def test_header_before_pixels(tmp_path):
     assert (header.width, header.height, header.pixel_type, header.bit_depth) == (96, 64, "float", 32)
     pixels, _ = read_rgb(tmp_path / "a.exr")
     assert pixels.dtype == np.float32
+
+
+# ---- through the command line: numbers, depth, formats, permissions -------------------------------
+def _mask_file(tmp_path: Path) -> Path:
+    from engine.fileio import atomic_write_png, mask_to_png_array
+    path = tmp_path / "mask0.png"
+    atomic_write_png(path, mask_to_png_array(CLIP.mask(0)))
+    return path
+
+
+def _track_and_remove(tmp_path: Path, video: str, *extra_track: str, extra_remove=()) -> Path:
+    out = tmp_path / "out"
+    run = vta("track", video, "--init-mask", str(_mask_file(tmp_path)), "--frame", "0", "--object", "blob",
+              "--out", str(out), *extra_track)
+    assert run.returncode == 0, run.stderr
+    run = vta("remove", video, "--masks", str(out), "--out", str(out), *extra_remove)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def test_16bit_tiff_sequence_with_a_gap_through_track_and_remove(tmp_path):
+    os.umask(0o022)
+    src = write_sequence(tmp_path / "src", "plate", "tif", frame16, "uint16")
+    out = _track_and_remove(tmp_path, str(src))
+    masks = sorted(p.name for p in (out / "masks" / "blob").glob("*.png"))
+    plates = sorted(p.name for p in (out / "clean").glob("plate.*"))
+    assert masks == [f"blob.{n}.png" for n in NUMBERS]  # each output carries its source number; 1004 stays a gap
+    assert plates == [f"plate.{n}.tif" for n in NUMBERS]
+    with open_video(src) as video:
+        for i, n in enumerate(NUMBERS):
+            plate, header = read_rgb(out / "clean" / f"plate.{n}.tif")
+            assert (header.pixel_type, header.file_format) == ("uint16", "tiff")
+            source = video.read_source(i)
+            hole = read_rgb(out / "masks" / "blob" / f"blob.{n}.png")[0][:, :, 0] > 0
+            far = ~_grow(hole, 14)
+            assert np.array_equal(plate[far], source[far])  # untouched pixels: the source at 16 bits
+            assert not np.array_equal(plate[hole], source[hole])  # the object is gone
+    # files for a render farm: 0644 under umask 022, results and session alike
+    for path in [*out.rglob("*.png"), *out.rglob("*.tif"), out / "session.json"]:
+        assert (path.stat().st_mode & 0o777) == 0o644, path
+
+
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    import cv2
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def test_half_exr_sequence_gives_half_exr_plate_exr_mattes_and_layers(tmp_path):
+    src = write_sequence(tmp_path / "src", "shot", "exr", frame_linear, "half", compression="zip")
+    out = _track_and_remove(tmp_path, str(src / "shot.%04d.exr"), "--matte-format", "exr",
+                            extra_remove=("--layers", "--exr-compression", "piz"))
+    plate = out / "clean" / "plate.1005.exr"
+    header = read_header(plate)
+    assert (header.pixel_type, header.file_format) == ("half", "exr")
+    assert colour.find_space([header.colorspace]) == colour.linear_space()  # the space is named in the file
+    pixels, _ = read_rgb(plate)
+    assert pixels[0, 0, 0] == 3.5  # a highlight outside the hole kept, above 1
+    with open_video(src) as video:
+        far = ~_grow(read_channel(out / "masks" / "blob" / "blob.1005.exr") > 0.5, 14)
+        assert np.array_equal(pixels[far], video.read_source(3)[far])  # untouched: the source's half floats
+    matte = read_header(out / "masks" / "blob" / "blob.1005.exr")
+    assert matte.channels == ("A",) and matte.pixel_type == "half"
+    import OpenImageIO as oiio
+    layered = oiio.ImageInput.open(str(out / "layers" / "layers.1005.exr"))
+    spec = layered.spec()
+    assert "blob.A" in spec.channelnames and {"clean.R", "clean.G", "clean.B"} <= set(spec.channelnames)
+    assert spec.get_string_attribute("compression") == "piz"
+    layered.close()
+
+
+def test_10bit_dpx_plate_stays_10bit_dpx(tmp_path):
+    src = write_sequence(tmp_path / "src", "scan", "dpx", frame16, "uint16", bits=10)
+    out = _track_and_remove(tmp_path, str(src))
+    header = read_header(out / "clean" / "plate.1001.dpx")
+    assert (header.file_format, header.bit_depth) == ("dpx", 10)
+    with open_video(src) as video:
+        plate, _ = read_rgb(out / "clean" / "plate.1007.dpx")
+        source = video.read_source(5)
+        far = ~_grow(read_rgb(out / "masks" / "blob" / "blob.1007.png")[0][:, :, 0] > 0, 14)
+        assert np.array_equal(plate[far], source[far])  # 10 bits in, the same 10 bits out
+
+
+def test_movie_keeps_its_names_unless_given_a_start_number(tmp_path):
+    movie = CLIP.write_movie(tmp_path / "clip.mkv", codec="ffv1")
+    out = _track_and_remove(tmp_path, str(movie))
+    assert (out / "masks" / "blob" / "00000.png").is_file() and (out / "clean" / "00006.png").is_file()
+    numbered = tmp_path / "numbered"
+    numbered.mkdir()
+    out = _track_and_remove(numbered, str(movie), "--start-number", "1001", extra_remove=("--start-number", "1001"))
+    assert (out / "masks" / "blob" / "blob.1001.png").is_file() and (out / "clean" / "plate.1007.png").is_file()
+    view = json.loads((out / "session.json").read_text())
+    assert view["numbering"] == {"padding": 4, "runs": [[1001, 1007]]}

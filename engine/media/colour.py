@@ -2,14 +2,14 @@
 
 The backends work on display-referred sRGB 8-bit frames; a scene-linear source (EXR) is turned
 into that with a processor from its colour space to the sRGB-encoded space, and the fill of a
-clean plate goes back through the inverse. `$OCIO` names the config when set; otherwise the
-ACES studio config OCIO 2.x ships built in (`ocio://studio-config-latest`) is used.
+clean plate goes back through the inverse. `$OCIO` names the config when set (OpenColorIO reads
+it itself); otherwise the ACES studio config OCIO 2.x ships built in (`ocio://studio-config-latest`)
+is used.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 
@@ -23,18 +23,30 @@ LINEAR_SPACES = ("Linear Rec.709 (sRGB)", "lin_rec709_scene", "lin_rec709", "sce
 
 
 @functools.lru_cache(maxsize=1)
-def config():
+def _config_and_name():
+    """OpenColorIO's own reading of $OCIO; its "raw" config (the variable unset) means none was
+    named, and the built-in studio config is used."""
     import PyOpenColorIO as ocio
 
-    source = os.environ.get("OCIO") or BUILTIN_CONFIG
+    level = ocio.GetLoggingLevel()
+    ocio.SetLoggingLevel(ocio.LOGGING_LEVEL_WARNING)  # no "colour management disabled" line when unset
     try:
-        return ocio.Config.CreateFromFile(source)
+        env = ocio.Config.CreateFromEnv()
     except Exception as exc:  # OCIO raises its own Exception type for bad configs
-        raise VideoError(f"cannot load the OpenColorIO config '{source}': {exc}") from None
+        raise VideoError(f"cannot load the OpenColorIO config $OCIO names: {exc}") from None
+    finally:
+        ocio.SetLoggingLevel(level)
+    if len(list(env.getColorSpaceNames())) > 1:
+        return env, f"$OCIO ({env.getName() or 'unnamed'})"
+    return ocio.Config.CreateFromFile(BUILTIN_CONFIG), BUILTIN_CONFIG
+
+
+def config():
+    return _config_and_name()[0]
 
 
 def config_name() -> str:
-    return os.environ.get("OCIO") or BUILTIN_CONFIG
+    return _config_and_name()[1]
 
 
 def find_space(candidates) -> str:
