@@ -257,3 +257,63 @@ def test_movie_keeps_its_names_unless_given_a_start_number(tmp_path):
     assert (out / "masks" / "blob" / "blob.1001.png").is_file() and (out / "clean" / "plate.1007.png").is_file()
     view = json.loads((out / "session.json").read_text())
     assert view["numbering"] == {"padding": 4, "runs": [[1001, 1007]]}
+
+
+def _tagged_movie(path: Path) -> Path:
+    """The synthetic clip as H.264 tagged BT.709 (primaries, transfer, matrix), limited range."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = CLIP.width, CLIP.height, "yuv420p"
+        stream.options = {"crf": "12"}
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 1, 1, 1, 1
+        for i in range(len(CLIP)):
+            frame = av.VideoFrame.from_ndarray(CLIP.frame(i), format="rgb24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace=1, dst_color_range=1)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("codec,suffix", [("prores", ".mov"), ("ffv1", ".mkv")])
+def test_clean_movie_carries_the_source_colour_tags_and_is_named(tmp_path, codec, suffix):
+    import av
+
+    movie = _tagged_movie(tmp_path / "tagged.mp4")
+    out = _track_and_remove(tmp_path, str(movie), extra_remove=("--movie", codec))
+    clean = out / f"clean{suffix}"
+    with av.open(str(clean)) as container:
+        ctx = container.streams.video[0].codec_context
+        tags = (ctx.color_primaries, ctx.color_trc)
+        assert tags == (1, 1)  # BT.709 primaries and transfer, as the source says
+        if codec == "prores":  # YUV: the source's matrix and range too
+            assert (ctx.colorspace, ctx.color_range) == (1, 1)
+        else:  # FFV1 here is RGB-coded: RGB matrix, full range
+            assert (ctx.colorspace, ctx.color_range) == (0, 2)
+    with open_video(clean) as made, open_video(out / "clean") as plate:
+        assert np.abs(made.read(3).astype(int) - plate.read(3)).mean() < 2  # decoded as it was meant
+    rerun = vta("remove", str(movie), "--masks", str(out), "--out", str(out), "--movie", codec)
+    assert f"movie: {clean}" in rerun.stdout  # the closing message names the file
+
+
+def test_track_layers_and_the_session_patterns(tmp_path):
+    from engine.session import Session
+
+    src = write_sequence(tmp_path / "src", "plate", "png", CLIP.frame, "uint8")
+    out = tmp_path / "out"
+    run = vta("track", str(src), "--init-mask", str(_mask_file(tmp_path)), "--frame", "0", "--object", "Boom Mic",
+              "--out", str(out), "--layers", "--matte-format", "png16")
+    assert run.returncode == 0, run.stderr
+    assert "Boom_Mic.{number:04d}.png" in run.stdout
+    layered = read_header(out / "layers" / "layers.1003.exr")
+    assert layered.channels == ("Boom Mic.A",)  # the object's channel, named as the user named it
+    assert abs(read_channel(out / "layers" / "layers.1003.exr", "Boom Mic.A").mean() - CLIP.mask(2).mean()) < 0.05
+    summary = Session.load(out).summary()
+    obj = summary["objects"][0]
+    assert summary["numbers"] == NUMBERS
+    for frame, number in enumerate(summary["numbers"]):  # what the add-on does with pattern and numbers
+        assert (Path(obj["dir"]) / obj["pattern"].format(number=number, frame=frame)).is_file()
