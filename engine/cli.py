@@ -77,7 +77,8 @@ def _numbering(args, video) -> Numbering | None:
 
 
 def _session_with_object(args, video):
-    session = Session.open_or_create(args.out, str(Path(args.video).resolve()), len(video), _numbering(args, video))
+    session = Session.open_or_create(args.out, str(Path(args.video).resolve()), len(video), _numbering(args, video),
+                                     strict=getattr(args, "start_number", None) is not None)
     obj = session.find_object(_object_name(args)) or session.add_object(_object_name(args))
     matte = getattr(args, "matte_format", None) or {8: "png8", 16: "png16"}.get(getattr(args, "matte_bits", None))
     if matte and matte != session.matte_format:
@@ -195,7 +196,7 @@ def _remove(args, video, masks_root) -> dict:
         request = replace(request, objects=ids)
         objs = request.resolve(session)
         masks = workflow.MaskFolders.of_session(session, objs, shape)
-        if args.start_number is None and video.info.kind == "movie":
+        if args.start_number is None:
             numbering = session.numbering  # the clean plate numbered like the mattes it comes from
     else:
         masks = workflow.MaskFolders.find(masks_root, shape, names, Layout(masks_root, numbering))

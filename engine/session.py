@@ -157,16 +157,19 @@ class Session:
 
     @classmethod
     def open_or_create(cls, root: str | Path, video: str, frame_count: int,
-                       numbering: Numbering | None = None) -> "Session":
+                       numbering: Numbering | None = None, strict: bool = False) -> "Session":
         """Reuse the session in `root` when it is for the same video, so earlier keyframes and results
         are kept; otherwise start one. A session without results takes the numbering asked for;
-        one with results keeps its file names, and another numbering is refused."""
+        one with results keeps its file names (a session made before outputs carried numbers keeps
+        `00000.png`), and with `strict` (an explicit --start-number) another numbering is refused."""
         root = check_folder(root)
         if Layout(root).session_file.exists():
             session = cls.load(root)
             if Path(session.video).resolve() != Path(video).resolve() or session.frame_count != frame_count:
                 raise EngineError(f"'{root}' holds a session for another video ('{session.video}'); choose another --out")
             if session.numbering != numbering:
+                if session.has_results() and not strict:
+                    return session
                 if session.has_results():
                     first = session.paths.mask_pattern("<object>")
                     raise EngineError(f"'{root}' holds results named {first}; these outputs would be numbered "

@@ -325,9 +325,12 @@ class MaskFolders:
             if missing:
                 raise EngineError(f"unknown object {', '.join(missing)} in '{base}' (have: {', '.join(by_name) or 'none'})")
             folders = [by_name[o] for o in objects]
-        if not folders and names.scan(base):
+        if not folders and (names.scan(base) or Layout(root).scan(base)):
             folders = [base]
         scanned = [(d.name, names.scan(d)) for d in folders]
+        if names.numbering is not None and not any(found for _, found in scanned):
+            positions = Layout(root)  # mattes made before outputs carried numbers: 00000.png
+            scanned = [(d.name, positions.scan(d)) for d in folders]
         files = [found for _, found in scanned if found]
         if not files:
             expected = names.pattern("<name>").format(frame=0, number=names.numbers(1)[0]) if names.numbering else "00000.png"

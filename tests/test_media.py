@@ -317,3 +317,23 @@ def test_track_layers_and_the_session_patterns(tmp_path):
     assert summary["numbers"] == NUMBERS
     for frame, number in enumerate(summary["numbers"]):  # what the add-on does with pattern and numbers
         assert (Path(obj["dir"]) / obj["pattern"].format(number=number, frame=frame)).is_file()
+
+
+def test_a_session_made_before_numbered_outputs_keeps_its_names(tmp_path):
+    """Mattes named 00000.png by an older engine for a sequence: a re-run resumes them, remove reads them."""
+    src = write_sequence(tmp_path / "src", "plate", "png", CLIP.frame, "uint8")
+    out = _track_and_remove(tmp_path, str(src))
+    session = json.loads((out / "session.json").read_text())
+    for path in (out / "masks" / "blob").glob("blob.*.png"):  # as the older engine named them
+        path.rename(path.with_name(f"{NUMBERS.index(int(path.name.split('.')[1])):05d}.png"))
+    for path in (out / "clean").glob("plate.*"):
+        path.unlink()
+    session["numbering"] = None
+    (out / "session.json").write_text(json.dumps(session))
+    run = vta("track", str(src), "--object", "blob", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert " 0 frames tracked" in run.stdout or ": 0 frames" in run.stdout  # nothing redone
+    run = vta("remove", str(src), "--masks", str(out), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert (out / "clean" / "00005.png").is_file()
+    assert vta("track", str(src), "--object", "blob", "--out", str(out), "--start-number", "1").returncode == 2
