@@ -337,3 +337,35 @@ def test_a_session_made_before_numbered_outputs_keeps_its_names(tmp_path):
     assert run.returncode == 0, run.stderr
     assert (out / "clean" / "00005.png").is_file()
     assert vta("track", str(src), "--object", "blob", "--out", str(out), "--start-number", "1").returncode == 2
+
+
+def test_server_gives_numbered_patterns_and_numbers_for_a_sequence(tmp_path):
+    """Through a real engine server: a 16-bit TIFF sequence's session, tracked and removed, names
+    its files by source number and tells the client the mapping (`pattern` with {number}, `numbers`)."""
+    from engine.fileio import encode_png, mask_to_png_array
+    from tests.conftest_server import EngineProcess
+
+    proc = EngineProcess(tmp_path / "engine")
+    src = write_sequence(proc.home / "clips" / "plate", "plate", "tif", frame16, "uint16")
+    proc.start()
+    try:
+        client = proc.client()
+        s = client.open_session(str(src))
+        assert s["clip"]["numbers"] == NUMBERS and s["numbers"] == NUMBERS and s["clip"]["gaps"] == [1004]
+        obj = client.add_object(s["id"], "blob")
+        client.import_mask(s["id"], obj["id"], 0, encode_png(mask_to_png_array(CLIP.mask(0))))
+        assert client.wait(client.track(s["id"])["id"])["status"] == "done"
+        assert client.wait(client.remove(s["id"], dilate=4)["id"])["status"] == "done"
+        results = client.results(s["id"])
+        blob = results["objects"][0]
+        assert blob["pattern"] == "blob.{number:04d}.png" and results["clean_pattern"] == "plate.{number:04d}.tif"
+        assert results["numbers"] == NUMBERS and results["clean"] == list(range(6)) and blob["frames"] == list(range(6))
+        for frame, number in enumerate(results["numbers"]):
+            assert (Path(blob["dir"]) / blob["pattern"].format(number=number, frame=frame)).is_file()
+            assert (Path(results["clean_dir"]) / results["clean_pattern"].format(number=number, frame=frame)).is_file()
+        plate = client.download_clean(s["id"], 3, str(tmp_path / "clean.tif"))
+        assert read_header(plate).pixel_type == "uint16"
+        files = client.download_archive(s["id"], str(tmp_path / "all"))
+        assert any(f.endswith("clean/plate.1005.tif") for f in files) and any(f.endswith("blob.1007.png") for f in files)
+    finally:
+        proc.stop()
