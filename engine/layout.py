@@ -50,8 +50,9 @@ class Layout:
         return list(self.numbering.numbers) if self.numbering else list(range(frame_count))
 
     def scan(self, folder: Path, prefer: str | None = None) -> dict[int, Path]:
-        """clip position → file, for the image files in `folder` whose name ends in a number of
-        this clip (`x.1001.png`, or `00012.png` when not numbered); with two files for one frame
+        """clip position → file, for the image files in `folder` named as a frame of this clip
+        (`<name>.1001.png` for a number of its numbering; `00012.png` when not numbered, the
+        position); with two files for one frame
         (a format changed), the one with extension `prefer`."""
         found: dict[int, Path] = {}
         if not folder.is_dir():
@@ -60,8 +61,9 @@ class Layout:
             match = _TRAILING_NUMBER.search(path.name)
             if not match or path.name.startswith(".") or match.group(2).lower() not in OUTPUT_EXTENSIONS:
                 continue
-            if self.numbering is not None and not path.name[:match.start()].endswith("."):
-                continue  # `00012.png` in a numbered folder is not one of its frames
+            prefix = path.name[:match.start()]
+            if (prefix and not prefix.endswith(".")) if self.numbering else prefix:
+                continue  # `00012.png` is not a numbered frame, nor `car.1001.png` a frame by position
             number = int(match.group(1))
             frame = self.numbering.position(number) if self.numbering else number
             if frame is None or frame < 0:

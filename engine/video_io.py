@@ -7,4 +7,4 @@ frames the backends take; `read_source` the frame at full depth for the outputs.
 from __future__ import annotations
 
 from .media import (DEFAULT_SEQUENCE_FPS, IMAGE_EXTENSIONS, ImageSequenceReader, MovieReader,  # noqa: F401
-                    VideoInfo, VideoReader, list_sequence, open_video, to_rgb8)
+                    VideoInfo, VideoReader, list_sequence, open_video)

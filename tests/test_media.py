@@ -369,3 +369,49 @@ def test_server_gives_numbered_patterns_and_numbers_for_a_sequence(tmp_path):
         assert any(f.endswith("clean/plate.1005.tif") for f in files) and any(f.endswith("blob.1007.png") for f in files)
     finally:
         proc.stop()
+
+
+# ---- pure mappings: plate formats, numbering, names, colour tags ---------------------------------
+def test_plate_format_follows_the_source():
+    from engine.errors import EngineError
+    from engine.media.info import VideoInfo
+    from engine.media.plate import plate_format
+
+    def info(ptype, fmt, bits):
+        return VideoInfo("x", "sequence", 4, 4, 24.0, 1, 1, fmt, pixel_type=ptype, file_format=fmt, bit_depth=bits)
+
+    assert plate_format(info("uint8", "jpeg", 8)).name == "png8"
+    assert plate_format(info("uint16", "tiff", 16)).ext == ".tif"
+    assert plate_format(info("uint16", "png", 16)).name == "png16"
+    assert (plate_format(info("uint16", "dpx", 10)).name, plate_format(info("uint16", "dpx", 10)).bits) == ("dpx", 10)
+    assert plate_format(info("float", "exr", 32)).stored == "half"
+    assert plate_format(info("half", "exr", 16), "tiff16").name == "tiff16"  # the user's choice wins
+    with pytest.raises(EngineError, match="plate format"):
+        plate_format(info("uint8", "png", 8), "gif")
+
+
+def test_numbering_names_and_scan(tmp_path):
+    from engine.layout import Layout
+    from engine.media.numbering import Numbering
+
+    numbering = Numbering(tuple(NUMBERS), 4)
+    assert Numbering.from_json(numbering.to_json()) == numbering
+    assert numbering.to_json()["runs"] == [[1001, 1003], [1005, 1007]]
+    layout = Layout(tmp_path, numbering)
+    assert layout.mask_path("car", 3).name == "car.1005.png" and layout.clean_path(0, ".exr").name == "plate.1001.exr"
+    for name in ("car.1005.png", "car.1006.exr", "car.1006.png", "00001.png", ".car.1001.png.ab12.tmp", "car.0999.png"):
+        (tmp_path / name).write_bytes(b"")
+    found = layout.scan(tmp_path, prefer=".exr")
+    assert {f: p.name for f, p in found.items()} == {3: "car.1005.png", 4: "car.1006.exr"}
+    legacy = Layout(tmp_path)
+    assert legacy.pattern("car") == "{frame:05d}.png" and set(legacy.scan(tmp_path)) == {1}
+
+
+def test_movie_colour_tags():
+    from engine.outputs import movie_colour_tags
+
+    bt709_tv = {"color_primaries": 1, "color_trc": 1, "colorspace": 1, "color_range": 1}
+    assert movie_colour_tags(bt709_tv, rgb_coded=False) == bt709_tv
+    assert movie_colour_tags(bt709_tv, rgb_coded=True) == {**bt709_tv, "colorspace": 0, "color_range": 2}
+    unspecified = {"color_primaries": 2, "color_trc": 2, "colorspace": 2, "color_range": 0}
+    assert movie_colour_tags(unspecified, rgb_coded=True) == {}  # nothing said, nothing claimed

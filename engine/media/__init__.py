@@ -9,11 +9,11 @@ from pathlib import Path
 from ..errors import VideoError
 from .info import DEFAULT_SEQUENCE_FPS, IMAGE_EXTENSIONS, VideoInfo
 from .movie import MovieReader
-from .reader import VideoReader, to_rgb8
+from .reader import VideoReader
 from .sequence import ImageSequenceReader, list_sequence
 
 __all__ = ["DEFAULT_SEQUENCE_FPS", "IMAGE_EXTENSIONS", "ImageSequenceReader", "MovieReader", "VideoError",
-           "VideoInfo", "VideoReader", "list_sequence", "open_video", "to_rgb8"]
+           "VideoInfo", "VideoReader", "list_sequence", "open_video"]
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None, start_number: int | None = None) -> VideoReader:

@@ -5,12 +5,12 @@ upright is read upright; the colour tags are kept for the movies the engine writ
 from __future__ import annotations
 
 import bisect
+import re
 
 import numpy as np
 
 from ..errors import VideoError
 from .info import DEFAULT_SEQUENCE_FPS, VideoInfo
-
 from .reader import VideoReader
 
 
@@ -28,8 +28,6 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
 
 def _bit_depth(pix_fmt: str | None) -> int:
     """Bits per component of an FFmpeg pixel format name (yuv422p10le → 10)."""
-    import re
-
     match = re.search(r"p(\d{2})(le|be)?$", pix_fmt or "") or re.search(r"(48|64)(le|be)$", pix_fmt or "")
     if not match:
         return 8

@@ -14,21 +14,6 @@ from .info import VideoInfo
 _CACHE_FRAMES = 8
 
 
-def to_rgb8(image: np.ndarray) -> np.ndarray:
-    """A decoded OpenCV image (gray, BGR(A), 16-bit, float) → contiguous RGB uint8."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype.kind == "f":
-        image = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
-    if image.shape[2] == 4:
-        image = image[:, :, :3]
-    return np.ascontiguousarray(image[:, :, ::-1])
-
-
 def uint16_to_8(image: np.ndarray) -> np.ndarray:
     """Full-range 16-bit → 8-bit, rounded (65535 → 255, 257·v → v exactly)."""
     return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)

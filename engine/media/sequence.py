@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import VideoError
 from . import colour
-from .images import ImageHeader, read_header, read_rgb
+from .images import ImageHeader, read_rgb
 from .info import DEFAULT_SEQUENCE_FPS, IMAGE_EXTENSIONS, VideoInfo, number_gaps, sequence_numbers
 from .reader import VideoReader, uint16_to_8
 
@@ -80,6 +80,3 @@ class ImageSequenceReader(VideoReader):
 
     def _decode_source(self, index: int) -> np.ndarray:
         return self._load(index)
-
-    def source_header(self) -> ImageHeader:
-        return read_header(self.files[0])
