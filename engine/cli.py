@@ -166,6 +166,7 @@ def _track(args, video) -> tuple:
         _set_keyframe(session, obj, video, request, segmenter)
     result = workflow.track(session, video, tracker, replace(track_request, objects=(obj.id,)),
                             progress=ConsoleProgress("track", args.json))
+    result["files"] = [session.result_path(obj, f).name for f in (start, end)]  # the first and last matte
     if getattr(args, "layers", False) and args.command == "track":
         result.update(workflow.layers(session.paths, [(o.name, session.result_files(o))
                                                       for o in session.objects.values()], args.exr_compression))
@@ -179,7 +180,8 @@ def cmd_track(args) -> None:
         low = sorted(f for f, c in session.confidence(obj.id).items() if c < 0.5)
     mask_dir = session.mask_dir(obj)
     pattern = session.object_files(obj)["pattern"]
-    emit(args, f"{mask_dir}: {result['frames']} frames tracked ({pattern})" +
+    named = " … ".join(dict.fromkeys(result["files"]))
+    emit(args, f"{mask_dir}: {result['frames']} frames tracked ({named})" +
          (f"; low confidence on {len(low)} frames (first: {low[:10]})" if low else "") +
          (f"; layers in {result['layers']}" if result.get("layers") else ""),
          masks=str(mask_dir), pattern=pattern, low_confidence=low, **result)
@@ -216,7 +218,7 @@ def _remove_request(args) -> RemoveRequest:
 
 def _removed_message(result: dict) -> str:
     text = f"{result['out']}: {result['frames']} frames cleaned ({result['skipped']} kept from before), " \
-           f"{result['format']} as {result['pattern']}"
+           f"{result['format']} ({' … '.join(dict.fromkeys(result['files']))})"
     if result.get("movie"):
         text += f"; movie: {result['movie']}"
     if result.get("layers"):

@@ -414,7 +414,7 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
         finished += 1
         progress(finished, total, frame)
     result = {"frames": len(frames), "skipped": total - len(frames), "out": str(clean_dir), "format": fmt.name,
-              "pattern": out.clean_pattern(fmt.ext)}
+              "pattern": out.clean_pattern(fmt.ext), "files": [out.clean_path(f, fmt.ext).name for f in (start, end)]}
     if req.movie:
         path = out.clean_movie(_MOVIE_SUFFIX[req.movie])
         result["movie"] = str(write_clean_movie(out.scan(clean_dir, prefer=fmt.ext), range(start, end + 1), video.fps,

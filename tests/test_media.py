@@ -308,7 +308,7 @@ def test_track_layers_and_the_session_patterns(tmp_path):
     run = vta("track", str(src), "--init-mask", str(_mask_file(tmp_path)), "--frame", "0", "--object", "Boom Mic",
               "--out", str(out), "--layers", "--matte-format", "png16")
     assert run.returncode == 0, run.stderr
-    assert "Boom_Mic.{number:04d}.png" in run.stdout
+    assert "(Boom_Mic.1001.png … Boom_Mic.1007.png)" in run.stdout
     layered = read_header(out / "layers" / "layers.1003.exr")
     assert layered.channels == ("Boom Mic.A",)  # the object's channel, named as the user named it
     assert abs(read_channel(out / "layers" / "layers.1003.exr", "Boom Mic.A").mean() - CLIP.mask(2).mean()) < 0.05
