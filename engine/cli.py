@@ -81,8 +81,10 @@ def _session_with_object(args, video):
                                      strict=getattr(args, "start_number", None) is not None)
     obj = session.find_object(_object_name(args)) or session.add_object(_object_name(args))
     matte = getattr(args, "matte_format", None) or {8: "png8", 16: "png16"}.get(getattr(args, "matte_bits", None))
-    if matte and matte != session.matte_format:
+    compression = getattr(args, "exr_compression", None) if matte == "exr" else None
+    if (matte and matte != session.matte_format) or (compression and compression != session.exr_compression):
         session.matte_format, session.matte_bits = matte, 16 if matte == "png16" else 8
+        session.exr_compression = compression or session.exr_compression
         session.save()
     return session, obj
 
@@ -298,7 +300,7 @@ def _add_layer_options(p) -> None:
                    help="also write one multi-layer EXR per frame to OUT/layers/: a layer per object (<name>.A), "
                         "the clean plate as clean.R/G/B once removed")
     p.add_argument("--exr-compression", choices=EXR_COMPRESSIONS, default="zip",
-                   help="compression of the EXRs written (default zip; piz, dwaa)")
+                   help="compression of the EXRs written: layers, EXR mattes, an EXR plate (default zip; piz, dwaa)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,6 +122,7 @@ class Session:
         self.matte_bits: int = int(data.get("matte_bits", 8))
         #: "png8", "png16" or "exr" (half float, channel A); older sessions only said matte_bits
         self.matte_format: str = data.get("matte_format") or ("png16" if self.matte_bits == 16 else "png8")
+        self.exr_compression: str = data.get("exr_compression") or "zip"  # of EXR mattes
         self.objects: dict[int, TrackedObject] = {}
         for o in data.get("objects", []):
             obj = TrackedObject(int(o["id"]), o["name"], tuple(o["color"]), o.get("folder") or legacy_folder(o["name"]))
@@ -188,6 +189,7 @@ class Session:
             return {
                 "id": self.id, "video": self.video, "frame_count": self.frame_count, "start": self.start,
                 "end": self.end, "rev": self.rev, "matte_bits": self.matte_bits, "matte_format": self.matte_format,
+                "exr_compression": self.exr_compression,
                 "numbering": self.numbering.to_json() if self.numbering else None,
                 "objects": [
                     {"id": o.id, "name": o.name, "color": list(o.color), "folder": o.folder,
@@ -357,7 +359,7 @@ class Session:
         """A frame's matte from its coverage 0..1, in the session's matte format: 8-bit hard
         (coverage >= 0.5), 16-bit soft, or half-float EXR soft (channel A)."""
         from .fileio import write_matte
-        write_matte(self.result_path(obj, frame), prob, self.matte_format)
+        write_matte(self.result_path(obj, frame), prob, self.matte_format, self.exr_compression)
 
     def track_log_path(self, obj: TrackedObject) -> Path:
         return self.paths.track_log(obj.folder)

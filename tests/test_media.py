@@ -213,8 +213,9 @@ def _grow(mask: np.ndarray, px: int) -> np.ndarray:
 
 
 def test_half_exr_sequence_gives_half_exr_plate_exr_mattes_and_layers(tmp_path):
+    os.umask(0o022)
     src = write_sequence(tmp_path / "src", "shot", "exr", frame_linear, "half", compression="zip")
-    out = _track_and_remove(tmp_path, str(src / "shot.%04d.exr"), "--matte-format", "exr",
+    out = _track_and_remove(tmp_path, str(src / "shot.%04d.exr"), "--matte-format", "exr", "--exr-compression", "dwaa",
                             extra_remove=("--layers", "--exr-compression", "piz"))
     plate = out / "clean" / "plate.1005.exr"
     header = read_header(plate)
@@ -228,11 +229,16 @@ def test_half_exr_sequence_gives_half_exr_plate_exr_mattes_and_layers(tmp_path):
     matte = read_header(out / "masks" / "blob" / "blob.1005.exr")
     assert matte.channels == ("A",) and matte.pixel_type == "half"
     import OpenImageIO as oiio
+    assert oiio.ImageInput.open(str(out / "masks" / "blob" / "blob.1005.exr")).spec().get_string_attribute(
+        "compression").startswith("dwaa")
+    import OpenImageIO as oiio
     layered = oiio.ImageInput.open(str(out / "layers" / "layers.1005.exr"))
     spec = layered.spec()
     assert "blob.A" in spec.channelnames and {"clean.R", "clean.G", "clean.B"} <= set(spec.channelnames)
     assert spec.get_string_attribute("compression") == "piz"
     layered.close()
+    for path in out.rglob("*.exr"):  # written through OpenImageIO, still 0644 under umask 022
+        assert (path.stat().st_mode & 0o777) == 0o644, path
 
 
 def test_10bit_dpx_plate_stays_10bit_dpx(tmp_path):
@@ -257,6 +263,12 @@ def test_movie_keeps_its_names_unless_given_a_start_number(tmp_path):
     assert (out / "masks" / "blob" / "blob.1001.png").is_file() and (out / "clean" / "plate.1007.png").is_file()
     view = json.loads((out / "session.json").read_text())
     assert view["numbering"] == {"padding": 4, "runs": [[1001, 1007]]}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _tagged_movie(path: Path) -> Path:
@@ -298,6 +310,7 @@ def test_clean_movie_carries_the_source_colour_tags_and_is_named(tmp_path, codec
         assert np.abs(made.read(3).astype(int) - plate.read(3)).mean() < 2  # decoded as it was meant
     rerun = vta("remove", str(movie), "--masks", str(out), "--out", str(out), "--movie", codec)
     assert f"movie: {clean}" in rerun.stdout  # the closing message names the file
+    assert (clean.stat().st_mode & 0o777) == 0o666 & ~_umask()
 
 
 def test_track_layers_and_the_session_patterns(tmp_path):
