@@ -14,7 +14,10 @@ from pathlib import Path
 
 from . import __version__, backends, config, workflow
 from .errors import Cancelled, EngineError
-from .fileio import read_mask
+from .fileio import MATTE_FORMATS, read_mask
+from .media.images import EXR_COMPRESSIONS
+from .media.numbering import Numbering
+from .media.plate import PLATE_FORMATS
 from .progress import ConsoleProgress
 from .session import Layout, Session, check_folder
 from .tracking import DIRECTIONS
@@ -70,12 +73,19 @@ def _require_keyframe(args, request) -> None:
     raise EngineError("give at least one --click X,Y (or --init-mask PNG)")
 
 
+def _numbering(args, video) -> Numbering | None:
+    return Numbering.of(video.info, getattr(args, "start_number", None))
+
+
 def _session_with_object(args, video):
-    session = Session.open_or_create(args.out, str(Path(args.video).resolve()), len(video))
+    session = Session.open_or_create(args.out, str(Path(args.video).resolve()), len(video), _numbering(args, video),
+                                     strict=getattr(args, "start_number", None) is not None)
     obj = session.find_object(_object_name(args)) or session.add_object(_object_name(args))
-    bits = getattr(args, "matte_bits", None)
-    if bits and bits != session.matte_bits:
-        session.matte_bits = bits
+    matte = getattr(args, "matte_format", None) or {8: "png8", 16: "png16"}.get(getattr(args, "matte_bits", None))
+    compression = getattr(args, "exr_compression", None) if matte == "exr" else None
+    if (matte and matte != session.matte_format) or (compression and compression != session.exr_compression):
+        session.matte_format, session.matte_bits = matte, 16 if matte == "png16" else 8
+        session.exr_compression = compression or session.exr_compression
         session.save()
     return session, obj
 
@@ -87,8 +97,33 @@ def _set_keyframe(session, obj, video, request, segmenter) -> float:
 
 
 # ---- subcommands ---------------------------------------------------------------------------------
+def _open(args):
+    """The clip, with the rate and numbering the command line gives (sequences: --fps; movies:
+    --start-number)."""
+    fps = getattr(args, "fps", None)
+    if fps is not None and not 0 < fps < 1000:
+        raise EngineError(f"--fps must be a rate in frames per second, got {fps:g}")
+    return open_video(args.video, fps=fps, start_number=getattr(args, "start_number", None))
+
+
+def describe_source(info: dict) -> list[str]:
+    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps."""
+    from .media.info import describe_gaps
+
+    depth = f"{info['pixel_type']}, {info['bit_depth']}-bit"
+    colour = f", colour space {info['colorspace']}" if info.get("colorspace") else ""
+    rotation = f", rotated {info['rotation']}° on display (read upright)" if info.get("rotation") else ""
+    numbers = info["frame_numbers"]
+    lines = [f"  format {info['file_format']} ({depth}){colour}{rotation}",
+             f"  frames {numbers[0]}-{numbers[-1]}" + (f", padding {info['padding']}" if info.get("padding") else "")
+             + (f"; gaps (missing numbers): {describe_gaps(info['gaps'])}" if info.get("gaps") else "")]
+    if info.get("fps_source") == "default":
+        lines.append(f"  rate: the files give none, {info['fps']:g} fps assumed (--fps to say otherwise)")
+    return lines
+
+
 def cmd_info(args) -> None:
-    with open_video(args.video) as video:
+    with _open(args) as video:
         info = video.info.to_dict()
     info["backends"] = backends.report()
     from .device import choose_device, describe
@@ -98,6 +133,8 @@ def cmd_info(args) -> None:
         return
     print(f"{info['path']}: {info['kind']} {info['width']}x{info['height']} {info['fps']:.3f} fps, "
           f"{info['frame_count']} frames ({info['codec']}); device {info['device']}")
+    for line in describe_source(info):
+        print(line)
     for kind, rep in info["backends"].items():
         notes = "; ".join(f"{n}: {r}" for n, r in rep["reasons"].items())
         print(f"  {kind:9s} {rep['auto']}" + (f"   (not available: {notes})" if notes else ""))
@@ -105,7 +142,7 @@ def cmd_info(args) -> None:
 
 def cmd_segment(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         request = _keyframe_request(args, Clip.of(video))
         if request is None:
             raise EngineError("give at least one --click X,Y")
@@ -132,53 +169,83 @@ def _track(args, video) -> tuple:
         _set_keyframe(session, obj, video, request, segmenter)
     result = workflow.track(session, video, tracker, replace(track_request, objects=(obj.id,)),
                             progress=ConsoleProgress("track", args.json))
+    result["files"] = [session.result_path(obj, f).name for f in (start, end)]  # the first and last matte
+    if getattr(args, "layers", False) and args.command == "track":
+        result.update(workflow.layers(session.paths, [(o.name, session.result_files(o))
+                                                      for o in session.objects.values()], args.exr_compression))
     return session, obj, result
 
 
 def cmd_track(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         session, obj, result = _track(args, video)
         low = sorted(f for f, c in session.confidence(obj.id).items() if c < 0.5)
     mask_dir = session.mask_dir(obj)
-    emit(args, f"{mask_dir}: {result['frames']} frames tracked" +
-         (f"; low confidence on {len(low)} frames (first: {low[:10]})" if low else ""),
-         masks=str(mask_dir), low_confidence=low, **result)
+    pattern = session.object_files(obj)["pattern"]
+    named = " … ".join(dict.fromkeys(result["files"]))
+    emit(args, f"{mask_dir}: {result['frames']} frames tracked ({named})" +
+         (f"; low confidence on {len(low)} frames (first: {low[:10]})" if low else "") +
+         (f"; layers in {result['layers']}" if result.get("layers") else ""),
+         masks=str(mask_dir), pattern=pattern, low_confidence=low, **result)
 
 
 def _remove(args, video, masks_root) -> dict:
     names = [n for n in args.objects.split(",") if n] if getattr(args, "objects", None) else None
-    request = RemoveRequest(None, args.start, args.end, args.dilate, args.resize_ratio, args.movie)
-    out = Layout(check_folder(args.out))
+    request = _remove_request(args)
+    numbering = _numbering(args, video)
     shape = (video.height, video.width)
     if Layout(masks_root).session_file.exists():  # a track output folder: its objects by name
         session = Session.load(masks_root)
         ids = tuple(session.get_object(n, by_name=True).id for n in names) if names else None
         request = replace(request, objects=ids)
         objs = request.resolve(session)
-        masks = workflow.MaskFolders([session.mask_dir(o) for o in objs], shape)
+        masks = workflow.MaskFolders.of_session(session, objs, shape)
+        if args.start_number is None:
+            numbering = session.numbering  # the clean plate numbered like the mattes it comes from
     else:
-        masks = workflow.MaskFolders.find(masks_root, shape, names)
+        masks = workflow.MaskFolders.find(masks_root, shape, names, Layout(masks_root, numbering))
+    out = Layout(check_folder(args.out), numbering)
     inpainter = _backend(args, "inpainter")
-    return workflow.remove_masks(video, inpainter, masks, out, request, progress=ConsoleProgress("remove", args.json))
+    result = workflow.remove_masks(video, inpainter, masks, out, request,
+                                   progress=ConsoleProgress("remove", args.json))
+    if args.layers:
+        result.update(workflow.layers(out, masks.objects(), args.exr_compression))
+    return result
+
+
+def _remove_request(args) -> RemoveRequest:
+    return RemoveRequest(None, args.start, args.end, args.dilate, args.resize_ratio, args.movie, args.plate_format,
+                         args.exr_compression)
+
+
+def _removed_message(result: dict) -> str:
+    text = f"{result['out']}: {result['frames']} frames cleaned ({result['skipped']} kept from before), " \
+           f"{result['format']} ({' … '.join(dict.fromkeys(result['files']))})"
+    if result.get("movie"):
+        text += f"; movie: {result['movie']}"
+    if result.get("layers"):
+        text += f"; layers in {result['layers']}"
+    return text
 
 
 def cmd_remove(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
+    with _open(args) as video:
         result = _remove(args, video, Path(args.masks))
-    emit(args, f"{result['out']}: {result['frames']} frames cleaned ({result['skipped']} kept from before)", **result)
+    emit(args, _removed_message(result), **result)
 
 
 def cmd_run(args) -> None:
     check_folder(args.out)
-    with open_video(args.video) as video:
-        RemoveRequest(None, args.start, args.end, args.dilate, args.resize_ratio, args.movie)  # checked first
+    with _open(args) as video:
+        _remove_request(args)  # checked first
         session, obj, tracked = _track(args, video)
         args.objects = None
         removed = _remove(args, video, Path(args.out))
-    emit(args, f"masks: {session.mask_dir(obj)} ({tracked['frames']} frames), clean plate: {removed['out']}",
-         masks=str(session.mask_dir(obj)), clean=removed["out"])
+    emit(args, f"masks: {session.mask_dir(obj)} ({tracked['frames']} frames), clean plate: "
+         + _removed_message(removed), masks=str(session.mask_dir(obj)), clean=removed["out"],
+         movie=removed.get("movie"), layers=removed.get("layers"))
 
 
 def cmd_demo(args) -> None:
@@ -198,6 +265,15 @@ def _add_range(p) -> None:
     p.add_argument("--end", type=int, help="last frame, inclusive (default: last)")
 
 
+def _add_source_options(p, numbering: bool = True) -> None:
+    p.add_argument("--fps", type=float, metavar="FPS",
+                   help="frame rate of an image sequence (default: from the files' metadata, else 24)")
+    if numbering:
+        p.add_argument("--start-number", type=int, metavar="N",
+                       help="number a movie's output frames from N, e.g. 1001 (default: 00000.png, 00001.png, "
+                            "...); an image sequence's outputs always carry its own file numbers")
+
+
 def _add_keyframe_options(p, mask: bool = True) -> None:
     p.add_argument("--click", action="append", metavar="X,Y[,+|-]",
                    help="a click in image pixels, '-' last for background; repeat for more. A value that "
@@ -214,6 +290,18 @@ def _add_remove_options(p) -> None:
     p.add_argument("--resize-ratio", type=float, default=workflow.RESIZE_RATIO_DEFAULT, metavar="R",
                    help="inpaint at R times the size, 0<R<=1, to save memory and time (default 1)")
     p.add_argument("--movie", choices=workflow.MOVIE_CODECS, help="also write the clean plate as a lossless movie")
+    p.add_argument("--plate-format", choices=PLATE_FORMATS, default="source",
+                   help="clean plate files: the source's format and bit depth (default), or png8, png16, tiff16, "
+                        "exr (half float) or dpx")
+    _add_layer_options(p)
+
+
+def _add_layer_options(p) -> None:
+    p.add_argument("--layers", action="store_true",
+                   help="also write one multi-layer EXR per frame to OUT/layers/: a layer per object (<name>.A), "
+                        "the clean plate as clean.R/G/B once removed")
+    p.add_argument("--exr-compression", choices=EXR_COMPRESSIONS, default="zip",
+                   help="compression of the EXRs written: layers, EXR mattes, an EXR plate (default zip; piz, dwaa)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,11 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", parents=[common], help="video size, fps, frame count; backends in use")
     p.add_argument("video")
+    _add_source_options(p, numbering=False)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("segment", parents=[common], help="mask of one frame from clicks")
     p.add_argument("video")
     _add_keyframe_options(p, mask=False)
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_segment, start=None)
     config.add_backend_arguments(p, ["segmenter"])
@@ -242,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true", help="also write combined/ mattes and preview.mp4")
     p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
                    help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
+    p.add_argument("--matte-format", choices=MATTE_FORMATS, default=None,
+                   help="png8 (hard matte, default), png16 (soft edges) or exr (half float, one channel A)")
+    _add_layer_options(p)
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["segmenter", "tracker"])
     p.set_defaults(func=cmd_track)
@@ -252,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objects", help="comma-separated object names to remove (default: all)")
     _add_range(p)
     _add_remove_options(p)
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["inpainter"])
     p.set_defaults(func=cmd_remove)
@@ -262,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(p)
     _add_remove_options(p)
     p.add_argument("--direction", choices=DIRECTIONS, default="both")
+    _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["segmenter", "tracker", "inpainter"])
     p.set_defaults(func=cmd_run)

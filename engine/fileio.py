@@ -1,7 +1,9 @@
 """Atomic file writes: a result on disk is either complete or absent, never truncated.
 
 Every writer goes to a temporary file in the same folder and renames it over the target, so a
-cancelled run, a crash or kill -9 leaves either the old file or the new one.
+cancelled run, a crash or kill -9 leaves either the old file or the new one. The file gets the
+mode a plain open() would give (0666 less the umask: 0644 under 022), not mkstemp's private 0600,
+so another user or a render farm can read the results.
 """
 
 from __future__ import annotations
@@ -15,6 +17,36 @@ import cv2
 import numpy as np
 
 
+def _read_umask() -> int:
+    """The process umask, read without changing it where the system says it (/proc on Linux);
+    elsewhere set and restored at once, here at import, before any writer thread runs."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+FILE_MODE = 0o666 & ~UMASK
+
+
+def publish_file(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """A finished temporary file: flushed to disk, given the umask's mode, renamed over `path`."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,6 +55,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -100,8 +133,10 @@ def matte_channel(image: np.ndarray) -> np.ndarray:
 
 
 def matte_coverage(image: np.ndarray) -> np.ndarray:
-    """A decoded matte → float32 coverage 0..1 (8-bit /255, 16-bit /65535)."""
+    """A decoded matte → float32 coverage 0..1 (8-bit /255, 16-bit /65535, float as is)."""
     image = matte_channel(image)
+    if image.dtype.kind == "f":
+        return np.clip(image, 0, 1).astype(np.float32)
     top = 65535.0 if image.dtype == np.uint16 else 255.0
     return image.astype(np.float32) / np.float32(top)
 
@@ -109,6 +144,8 @@ def matte_coverage(image: np.ndarray) -> np.ndarray:
 def image_to_mask(image: np.ndarray) -> np.ndarray:
     """A decoded matte → bool mask with the one threshold (MASK_THRESHOLD)."""
     image = matte_channel(image)
+    if image.dtype.kind == "f":
+        return image > MASK_THRESHOLD
     if image.max() <= 1:
         return image > 0
     top = 65535 if image.dtype == np.uint16 else 255
@@ -121,6 +158,13 @@ def decode_mask(data: bytes, what: str = "the mask") -> np.ndarray:
 
 
 def _read_image(path: str | os.PathLike) -> np.ndarray:
+    if Path(path).suffix.lower() == ".exr":  # an EXR matte: its A channel (OpenCV reads no EXR)
+        from .errors import VideoError
+        from .media.images import read_channel
+        try:
+            return read_channel(path)
+        except VideoError:
+            raise FileNotFoundError(f"cannot read mask '{path}'") from None
     data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data is not None and data.size else None
     if image is None:
@@ -136,6 +180,22 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 def read_coverage(path: str | os.PathLike) -> np.ndarray:
     """A matte file → float32 coverage 0..1 (a 16-bit probability map keeps its precision)."""
     return matte_coverage(_read_image(path))
+
+
+MATTE_FORMATS = ("png8", "png16", "exr")
+
+
+def write_matte(path: str | os.PathLike, coverage: np.ndarray, matte_format: str = "png8",
+                compression: str = "zip") -> None:
+    """A matte from coverage 0..1: png8 a hard matte (coverage >= 0.5 → 255), png16 the soft
+    coverage, exr the soft coverage as half float in one channel named A."""
+    if matte_format == "exr":
+        from .media.images import write_image
+        write_image(path, np.clip(coverage.astype(np.float32), 0, 1), "half", channels=["A"], compression=compression)
+    elif matte_format == "png16":
+        atomic_write_png(path, mask_to_png_array(coverage.astype(np.float32), bits=16))
+    else:
+        atomic_write_png(path, mask_to_png_array(coverage >= 0.5, bits=8))
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:

@@ -1,6 +1,7 @@
-"""Deliverables beyond the per-object mattes: the combined matte, the overlay preview movie, and the
-clean plate as a lossless movie. Movies are encoded to a temporary file and renamed when complete,
-so a cancelled run never leaves a truncated movie that looks finished."""
+"""Deliverables beyond the per-object mattes: the clean plate at the source's depth, the combined
+matte, the multi-layer EXRs, the overlay preview movie, and the clean plate as a lossless movie
+carrying the source's colour tags. Movies are encoded to a temporary file and renamed when
+complete, so a cancelled run never leaves a truncated movie that looks finished."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ import cv2
 import numpy as np
 
 from .errors import EngineError
-from .fileio import atomic_write_png, mask_to_png_array, read_mask
+from .fileio import FILE_MODE, atomic_write_png, mask_to_png_array, read_coverage, read_mask
+from .layout import Layout
+from .media import colour
+from .media.images import read_rgb, write_image
+from .media.plate import PlateFormat, to_depth
+from .media.sequence import to_display8
 from .progress import CancelToken
-from .session import Layout, frame_name
+
+#: the colour tags of a movie: FFmpeg's numbers (libavutil/pixfmt.h), as PyAV reads and writes them
+COLOUR_TAGS = ("color_primaries", "color_trc", "colorspace", "color_range")
+_UNSPECIFIED = {"color_primaries": 2, "color_trc": 2, "colorspace": 2, "color_range": 0}
 
 MOVIE_CODECS = {  # name → (FFmpeg encoder, pixel format, container suffix)
     "ffv1": ("ffv1", "bgr0", ".mkv"),
@@ -26,7 +35,8 @@ MOVIE_CODECS = {  # name → (FFmpeg encoder, pixel format, container suffix)
 class MovieWriter:
     """Encode RGB frames with PyAV to `path`, atomically (temp file renamed on close)."""
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float, codec: str = "h264") -> None:
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, codec: str = "h264",
+                 colour_tags: dict | None = None) -> None:
         import av
         from fractions import Fraction
 
@@ -48,12 +58,20 @@ class MovieWriter:
             self.stream.options = {"crf": "18", "preset": "veryfast"}
         elif codec == "prores":
             self.stream.options = {"profile": "4"}  # 4444
+        self.tags = movie_colour_tags(colour_tags or {}, rgb_coded=pix_fmt in ("bgr0", "rgb24", "gbrp"))
+        for key, value in self.tags.items():
+            setattr(self.stream.codec_context, key, value)
 
     def write(self, rgb: np.ndarray) -> None:
         h, w = self.stream.height, self.stream.width
         if rgb.shape[:2] != (h, w):
             rgb = cv2.copyMakeBorder(rgb, 0, h - rgb.shape[0], 0, w - rgb.shape[1], cv2.BORDER_REPLICATE)
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb48le" if rgb.dtype == np.uint16
+                                                  else "rgb24")
+        if "colorspace" in self.tags and self.stream.pix_fmt.startswith("yuv"):
+            # convert to YUV with the matrix and range the tags say, so players decode what was meant
+            frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace=self.tags["colorspace"],
+                                   dst_color_range=self.tags.get("color_range", 1))
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
@@ -65,6 +83,7 @@ class MovieWriter:
         finally:
             self.container.close()
         if ok:
+            os.chmod(self.tmp, FILE_MODE)
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
@@ -74,6 +93,27 @@ class MovieWriter:
 
     def __exit__(self, exc_type, *_) -> None:
         self.close(ok=exc_type is None)
+
+
+def movie_colour_tags(source: dict, rgb_coded: bool) -> dict:
+    """The colour tags a movie made from a source carries (pure): the source's primaries,
+    transfer, matrix and range where it says them; an RGB-coded stream (FFV1 bgr0) is RGB and full
+    range whatever the source's matrix was."""
+    tags = {k: int(v) for k, v in source.items() if k in COLOUR_TAGS and v is not None and int(v) != _UNSPECIFIED[k]}
+    if rgb_coded and tags:
+        tags["colorspace"], tags["color_range"] = 0, 2
+    return tags
+
+
+def write_plate(path: Path, image: np.ndarray, fmt: PlateFormat, linear: str, compression: str = "zip") -> None:
+    """One clean-plate frame (already at `fmt`'s depth) to `path`: PNGs through the engine's PNG
+    writer, TIFF/DPX/EXR through OpenImageIO; an EXR names its colour space in its metadata."""
+    if fmt.ext == ".png":
+        atomic_write_png(path, image)
+    elif fmt.name == "exr":
+        write_image(path, image, "half", compression=compression, attributes={"oiio:ColorSpace": linear})
+    else:
+        write_image(path, image, fmt.stored, bits=fmt.bits)
 
 
 def overlay(image: np.ndarray, masks: Iterable[tuple[np.ndarray, tuple[int, int, int]]], alpha: float = 0.5) -> np.ndarray:
@@ -91,11 +131,12 @@ def overlay(image: np.ndarray, masks: Iterable[tuple[np.ndarray, tuple[int, int,
     return out
 
 
-def write_mask_products(video, objects: list[tuple[Path, tuple[int, int, int]]], frames: Iterable[int],
+def write_mask_products(video, objects: list[tuple[Path | dict, tuple[int, int, int]]], frames: Iterable[int],
                         layout: Layout, combined: bool = True, preview: bool = True,
                         cancel: CancelToken | None = None, progress: Callable | None = None) -> dict:
-    """From per-object matte folders: the layout's combined/<frame>.png and preview.mp4."""
+    """From per-object mattes (a folder, or frame → file): the layout's combined/ and preview.mp4."""
     frames = list(frames)
+    files = [(found if isinstance(found, dict) else layout.scan(Path(found)), color) for found, color in objects]
     writer = MovieWriter(layout.preview_path, video.width, video.height, video.fps) if preview else None
     ok = False
     try:
@@ -103,14 +144,15 @@ def write_mask_products(video, objects: list[tuple[Path, tuple[int, int, int]]],
             if cancel:
                 cancel.check()
             masks = []
-            for folder, color in objects:
-                path = folder / frame_name(frame)
-                masks.append((read_mask(path) if path.exists() else np.zeros((video.height, video.width), bool), color))
+            for found, color in files:
+                path = found.get(frame)
+                masks.append((read_mask(path) if path is not None and path.exists()
+                               else np.zeros((video.height, video.width), bool), color))
             if combined:
                 union = np.zeros((video.height, video.width), bool)
                 for m, _ in masks:
                     union |= m
-                atomic_write_png(layout.combined_dir / frame_name(frame), mask_to_png_array(union))
+                atomic_write_png(layout.combined_path(frame), mask_to_png_array(union))
             if writer:
                 writer.write(overlay(video.read(frame), masks))
             if progress:
@@ -123,16 +165,54 @@ def write_mask_products(video, objects: list[tuple[Path, tuple[int, int, int]]],
             "preview": str(layout.preview_path) if preview else None}
 
 
-def write_clean_movie(clean_dir: str | Path, frames: Iterable[int], fps: float, path: str | Path,
-                      codec: str = "ffv1") -> Path:
-    """The clean plate PNG sequence as one lossless movie (FFV1 in .mkv or ProRes 4444 in .mov)."""
-    frames = list(frames)
-    first = cv2.imread(str(Path(clean_dir) / frame_name(frames[0])), cv2.IMREAD_COLOR)
-    if first is None:
-        raise EngineError(f"no clean plate frames in '{clean_dir}'")
+def write_layers(layout: Layout, objects: list[tuple[str, dict[int, Path]]], frames: Iterable[int],
+                 clean: dict[int, Path] | None = None, compression: str = "zip",
+                 cancel: CancelToken | None = None) -> Path:
+    """One multi-layer EXR per frame in layers/: each object's coverage as half float in the
+    channel `<name>.A`, named as the user named it, and the clean plate as `clean.R/G/B`
+    (scene-linear: an integer plate goes through the OCIO processor from sRGB) when there is one."""
+    linear = colour.linear_space()
+    for frame in frames:
+        if cancel:
+            cancel.check()
+        channels, planes = [], []
+        shape = None
+        plate = clean.get(frame) if clean else None
+        if plate is not None and plate.exists():
+            pixels, header = read_rgb(plate)
+            space = colour.linear_space(header.colorspace) if pixels.dtype.kind == "f" else linear
+            rgb = to_depth(pixels, "float32", space)
+            shape = rgb.shape[:2]
+            channels += ["clean.R", "clean.G", "clean.B"]
+            planes += [rgb[:, :, 0], rgb[:, :, 1], rgb[:, :, 2]]
+        for name, found in objects:
+            path = found.get(frame)
+            coverage = read_coverage(path) if path is not None and path.exists() else None
+            shape = shape or (coverage.shape if coverage is not None else None)
+            channels.append(f"{name}.A")
+            planes.append(coverage)
+        if shape is None:
+            continue  # nothing for this frame
+        planes = [p if p is not None else np.zeros(shape, np.float32) for p in planes]
+        write_image(layout.layers_path(frame), np.stack(planes, axis=2).astype(np.float32), "half",
+                    channels=channels, compression=compression, attributes={"oiio:ColorSpace": linear})
+    return layout.layers_dir
+
+
+def write_clean_movie(clean: dict[int, Path], frames: Iterable[int], fps: float, path: str | Path,
+                      codec: str = "ffv1", colour_tags: dict | None = None) -> Path:
+    """The clean plate frames (clip position → file, any format the engine writes) as one lossless
+    movie, FFV1 in .mkv or ProRes 4444 in .mov, tagged with the source's colour tags. A 16-bit
+    plate goes into ProRes at its 10 bits; EXR is shown as sRGB through OCIO first."""
+    frames = [f for f in frames if f in clean]
+    if not frames:
+        raise EngineError("no clean plate frames to put in a movie")
+    first, _ = read_rgb(clean[frames[0]])
     path = Path(path)
-    with MovieWriter(path, first.shape[1], first.shape[0], fps, codec) as writer:
+    with MovieWriter(path, first.shape[1], first.shape[0], fps, codec, colour_tags) as writer:
         for frame in frames:
-            bgr = cv2.imread(str(Path(clean_dir) / frame_name(frame)), cv2.IMREAD_COLOR)
-            writer.write(bgr[:, :, ::-1])
+            pixels, header = read_rgb(clean[frame])
+            if not (pixels.dtype == np.uint16 and codec == "prores"):
+                pixels = to_display8(pixels, header)
+            writer.write(pixels)
     return path

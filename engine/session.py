@@ -2,15 +2,18 @@
 
 Everything an artist made is persisted the moment it is made (atomic JSON + PNG), so a crash or
 kill -9 of the engine loses nothing. Every path of a session folder is built here, by `Layout`,
-and nowhere else (docs/OUTPUTS.md describes the files):
+and nowhere else (engine/layout.py; docs/OUTPUTS.md describes the files):
 
-    session.json                               clip, range, objects (name → folder), keyframes
-    keyframes/<object id>/<frame:05d>.png      the mask each keyframe stands for
-    masks/<object folder>/<frame:05d>.png      tracked matte per frame
+    session.json                               clip, range, numbering, objects (name → folder), keyframes
+    keyframes/<object id>/<frame:05d>.png      the mask each keyframe stands for (by clip position)
+    masks/<object folder>/<folder>.<number>.png  tracked matte per frame (`<frame:05d>.png` for a
+                                               movie without --start-number)
     masks/<object folder>/track.jsonl          per-frame confidence and the keyframes it came from
-    clean/<frame:05d>.png, clean/clean.jsonl   clean plate and what made each frame
-    combined/<frame:05d>.png, preview.mp4      union of the mattes, overlay movie (optional)
+    clean/plate.<number>.<ext>, clean/clean.jsonl  clean plate and what made each frame
+    combined/, layers/, preview.mp4            union of the mattes, multi-layer EXRs, overlay movie
     .work/<object id>/<anchors>/               a blended segment's forward pass while it runs
+
+Frames are indexed by clip position everywhere inside; only output file names carry numbers.
 """
 
 from __future__ import annotations
@@ -30,18 +33,14 @@ import numpy as np
 from .errors import EngineError, NotFound
 from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_png, mask_to_png_array, read_jsonl,
                      read_mask)
+from .layout import FRAME_PATTERN, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
+from .media.numbering import Numbering
 
 SESSION_FILE = "session.json"
-#: a frame's file name; str.format pattern with {frame} = the clip position (0-based)
-FRAME_PATTERN = "{frame:05d}.png"
 _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
             (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
 _FOLDER_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _FOLDER_MAX = 48
-
-
-def frame_name(frame: int) -> str:
-    return FRAME_PATTERN.format(frame=frame)
 
 
 def check_folder(path: str | Path, what: str = "--out") -> Path:
@@ -80,55 +79,6 @@ def object_folder(name: str, taken: set[str]) -> str:
     raise EngineError(f"no free folder name for object '{name}'")
 
 
-class Layout:
-    """Every path inside a session (or CLI output) folder; the one place they are spelled out."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    @property
-    def session_file(self) -> Path:
-        return self.root / SESSION_FILE
-
-    def keyframe_dir(self, obj_id: int) -> Path:
-        return self.root / "keyframes" / str(obj_id)
-
-    def keyframe_path(self, obj_id: int, frame: int) -> Path:
-        return self.keyframe_dir(obj_id) / frame_name(frame)
-
-    @property
-    def masks_dir(self) -> Path:
-        return self.root / "masks"
-
-    def mask_dir(self, folder: str) -> Path:
-        return self.masks_dir / folder
-
-    def track_log(self, folder: str) -> Path:
-        return self.mask_dir(folder) / "track.jsonl"
-
-    @property
-    def clean_dir(self) -> Path:
-        return self.root / "clean"
-
-    @property
-    def clean_log(self) -> Path:
-        return self.clean_dir / "clean.jsonl"
-
-    @property
-    def combined_dir(self) -> Path:
-        return self.root / "combined"
-
-    @property
-    def preview_path(self) -> Path:
-        return self.root / "preview.mp4"
-
-    def clean_movie(self, suffix: str) -> Path:
-        return self.root / f"clean{suffix}"
-
-    def work_dir(self, obj_id: int, key: str) -> Path:
-        return self.root / ".work" / str(obj_id) / key
-
-
 @dataclass
 class Click:
     x: float
@@ -159,7 +109,9 @@ class Session:
 
     def __init__(self, root: Path, data: dict) -> None:
         self.root = Path(root)
-        self.paths = Layout(self.root)
+        #: the numbers output files carry (None: clip positions, a movie without --start-number)
+        self.numbering: Numbering | None = Numbering.from_json(data.get("numbering"))
+        self.paths = Layout(self.root, self.numbering)
         self.lock = threading.RLock()
         self.id: str = data["id"]
         self.video: str = data["video"]
@@ -168,6 +120,9 @@ class Session:
         self.end: int = int(data["end"])
         self.rev: int = int(data.get("rev", 0))
         self.matte_bits: int = int(data.get("matte_bits", 8))
+        #: "png8", "png16" or "exr" (half float, channel A); older sessions only said matte_bits
+        self.matte_format: str = data.get("matte_format") or ("png16" if self.matte_bits == 16 else "png8")
+        self.exr_compression: str = data.get("exr_compression") or "zip"  # of EXR mattes
         self.objects: dict[int, TrackedObject] = {}
         for o in data.get("objects", []):
             obj = TrackedObject(int(o["id"]), o["name"], tuple(o["color"]), o.get("folder") or legacy_folder(o["name"]))
@@ -180,12 +135,12 @@ class Session:
     # ---- creation and persistence -------------------------------------------------------------
     @classmethod
     def create(cls, root: str | Path, video: str, frame_count: int, start: int | None = None,
-               end: int | None = None, session_id: str | None = None) -> "Session":
+               end: int | None = None, session_id: str | None = None, numbering: Numbering | None = None) -> "Session":
         root = check_folder(root, "session folder")
         if (root / SESSION_FILE).exists():
             raise EngineError(f"'{root}' already holds a session; load it instead")
         data = {"id": session_id or uuid.uuid4().hex[:12], "video": str(video), "frame_count": frame_count,
-                "start": 0, "end": frame_count - 1}
+                "start": 0, "end": frame_count - 1, "numbering": numbering.to_json() if numbering else None}
         session = cls(root, data)
         session.set_range(start, end)
         return session
@@ -202,22 +157,40 @@ class Session:
         return cls(Path(root), data)
 
     @classmethod
-    def open_or_create(cls, root: str | Path, video: str, frame_count: int) -> "Session":
+    def open_or_create(cls, root: str | Path, video: str, frame_count: int,
+                       numbering: Numbering | None = None, strict: bool = False) -> "Session":
         """Reuse the session in `root` when it is for the same video, so earlier keyframes and results
-        are kept; otherwise start one."""
+        are kept; otherwise start one. A session without results takes the numbering asked for;
+        one with results keeps its file names (a session made before outputs carried numbers keeps
+        `00000.png`), and with `strict` (an explicit --start-number) another numbering is refused."""
         root = check_folder(root)
         if Layout(root).session_file.exists():
             session = cls.load(root)
-            if Path(session.video).resolve() == Path(video).resolve() and session.frame_count == frame_count:
-                return session
-            raise EngineError(f"'{root}' holds a session for another video ('{session.video}'); choose another --out")
-        return cls.create(root, video, frame_count)
+            if Path(session.video).resolve() != Path(video).resolve() or session.frame_count != frame_count:
+                raise EngineError(f"'{root}' holds a session for another video ('{session.video}'); choose another --out")
+            if session.numbering != numbering:
+                if session.has_results() and not strict:
+                    return session
+                if session.has_results():
+                    first = session.paths.mask_pattern("<object>")
+                    raise EngineError(f"'{root}' holds results named {first}; these outputs would be numbered "
+                                      "otherwise (another --start-number?): choose another --out")
+                session.numbering, session.paths = numbering, Layout(session.root, numbering)
+                session.save()
+            return session
+        return cls.create(root, video, frame_count, numbering=numbering)
+
+    def has_results(self) -> bool:
+        return any(self.paths.scan(self.mask_dir(o)) for o in self.objects.values()) or \
+            bool(self.paths.scan(self.paths.clean_dir))
 
     def to_dict(self) -> dict:
         with self.lock:
             return {
                 "id": self.id, "video": self.video, "frame_count": self.frame_count, "start": self.start,
-                "end": self.end, "rev": self.rev, "matte_bits": self.matte_bits,
+                "end": self.end, "rev": self.rev, "matte_bits": self.matte_bits, "matte_format": self.matte_format,
+                "exr_compression": self.exr_compression,
+                "numbering": self.numbering.to_json() if self.numbering else None,
                 "objects": [
                     {"id": o.id, "name": o.name, "color": list(o.color), "folder": o.folder,
                      "keyframes": [asdict(k) for k in sorted(o.keyframes.values(), key=lambda k: k.frame)]}
@@ -375,8 +348,22 @@ class Session:
     def mask_dir(self, obj: TrackedObject) -> Path:
         return self.paths.mask_dir(obj.folder)
 
+    @property
+    def matte_ext(self) -> str:
+        return ".exr" if self.matte_format == "exr" else ".png"
+
     def result_path(self, obj: TrackedObject, frame: int) -> Path:
-        return self.mask_dir(obj) / frame_name(frame)
+        return self.paths.mask_path(obj.folder, frame, self.matte_ext)
+
+    def result_files(self, obj: TrackedObject) -> dict[int, Path]:
+        """frame → matte file, for the mattes on disk (in this session's matte format first)."""
+        return self.paths.scan(self.mask_dir(obj), prefer=self.matte_ext)
+
+    def write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray) -> None:
+        """A frame's matte from its coverage 0..1, in the session's matte format: 8-bit hard
+        (coverage >= 0.5), 16-bit soft, or half-float EXR soft (channel A)."""
+        from .fileio import write_matte
+        write_matte(self.result_path(obj, frame), prob, self.matte_format, self.exr_compression)
 
     def track_log_path(self, obj: TrackedObject) -> Path:
         return self.paths.track_log(obj.folder)
@@ -414,7 +401,13 @@ class Session:
 
     def object_files(self, obj: TrackedObject) -> dict:
         """Where an object's mattes are, for clients that read them from disk."""
-        return {"folder": obj.folder, "dir": str(self.mask_dir(obj).resolve()), "pattern": FRAME_PATTERN}
+        return {"folder": obj.folder, "dir": str(self.mask_dir(obj).resolve()),
+                "pattern": self.paths.mask_pattern(obj.folder, self.matte_ext)}
+
+    def clean_ext(self) -> str:
+        """The extension of the clean plate on disk (.png before any)."""
+        found = self.paths.scan(self.paths.clean_dir)
+        return next(iter(found.values())).suffix if found else ".png"
 
     def summary(self) -> dict:
         """JSON-ready view for the API and the add-on."""
@@ -426,5 +419,6 @@ class Session:
             o["tracked_frames"] = len(self.confidence(obj.id))
             o.update(self.object_files(obj))
         data["clean_dir"] = str(self.paths.clean_dir.resolve())
-        data["clean_pattern"] = FRAME_PATTERN
+        data["clean_pattern"] = self.paths.clean_pattern(self.clean_ext())
+        data["numbers"] = self.paths.numbers(self.frame_count)
         return data

@@ -237,11 +237,7 @@ class TrackRun:
             shutil.rmtree(work[obj.id], ignore_errors=True)
 
     def _write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, conf: float, signature: list) -> None:
-        if self.session.matte_bits == 16:
-            image = mask_to_png_array(prob.astype(np.float32), bits=16)
-        else:
-            image = mask_to_png_array(prob >= 0.5, bits=8)
-        atomic_write_png(self.session.result_path(obj, frame), image)
+        self.session.write_result(obj, frame, prob)
         append_jsonl(self.session.track_log_path(obj), {"frame": frame, "confidence": round(float(conf), 4),
                                                         "sig": signature})
         self.written += 1

@@ -10,7 +10,6 @@ frame numbers, click positions and objects, before anything is written.
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,13 @@ import numpy as np
 
 from .backends.base import Inpainter, Segmenter, Tracker
 from .errors import EngineError, NotFound
-from .fileio import append_jsonl, atomic_write_png, read_jsonl, read_mask, sweep_partial_files
-from .outputs import write_clean_movie, write_mask_products
+from .fileio import append_jsonl, read_jsonl, read_mask, sweep_partial_files
+from .media import colour
+from .media.images import EXR_COMPRESSIONS
+from .media.plate import PLATE_FORMATS, compose, plate_format, to_depth
+from .outputs import write_clean_movie, write_layers, write_mask_products, write_plate
 from .progress import CancelToken, no_progress
-from .session import Click, Keyframe, Layout, Session, TrackedObject, frame_name
+from .session import Click, Keyframe, Layout, Session, TrackedObject
 from .tracking import DIRECTIONS, TrackRun
 
 DILATE_DEFAULT = 8  # pixels the masks grow by before removal: covers motion blur and matte edges
@@ -233,7 +235,7 @@ def track(session: Session, video, tracker: Tracker, req: TrackRequest, cancel: 
             drop_mask_products(session.paths)
     if req.preview and (result["written"] or not session.paths.preview_path.exists()):
         everything = list(session.objects.values())
-        write_mask_products(video, [(session.mask_dir(o), o.color) for o in everything], range(start, end + 1),
+        write_mask_products(video, [(session.result_files(o), o.color) for o in everything], range(start, end + 1),
                             session.paths, cancel=cancel)
         result["preview"] = str(session.paths.preview_path)
     return result
@@ -256,8 +258,14 @@ class RemoveRequest:
     dilate: int = DILATE_DEFAULT
     resize_ratio: float = RESIZE_RATIO_DEFAULT
     movie: str | None = None  # also write the clean plate as a lossless movie: "ffv1" or "prores"
+    plate_format: str = "source"  # the source's format and depth, or png8/png16/tiff16/exr/dpx
+    compression: str = "zip"  # of an EXR plate: zip, piz or dwaa
 
     def __post_init__(self) -> None:
+        if self.plate_format not in PLATE_FORMATS:
+            raise EngineError(f"plate format must be one of: {', '.join(PLATE_FORMATS)}")
+        if self.compression not in EXR_COMPRESSIONS:
+            raise EngineError(f"EXR compression must be one of: {', '.join(EXR_COMPRESSIONS)}")
         if not (isinstance(self.resize_ratio, (int, float)) and 0 < self.resize_ratio <= 1):
             raise EngineError(f"resize ratio must be in (0, 1], got {self.resize_ratio}")
         if not 0 <= self.dilate <= DILATE_MAX:
@@ -280,26 +288,36 @@ class RemoveRequest:
 
     def to_params(self) -> dict:
         return {"objects": list(self.objects) if self.objects is not None else None, "start": self.start,
-                "end": self.end, "dilate": self.dilate, "resize_ratio": self.resize_ratio}
-
-
-_FRAME_FILE = re.compile(r"^(\d+)\.png$")
+                "end": self.end, "dilate": self.dilate, "resize_ratio": self.resize_ratio,
+                "plate_format": self.plate_format, "compression": self.compression}
 
 
 class MaskFolders:
-    """The union of several objects' matte sequences (folders of <frame>.png), read lazily."""
+    """The union of several objects' matte sequences, read lazily: for each object, clip position →
+    its matte file (named by the output's numbering, engine/layout.py)."""
 
-    def __init__(self, folders: list[Path], shape: tuple[int, int]) -> None:
-        self.folders, self.shape = folders, shape
+    def __init__(self, files: list[dict[int, Path]], shape: tuple[int, int], names: list[str] | None = None) -> None:
+        self.files, self.shape = files, shape
+        self.names = names or [f"object{i + 1}" for i in range(len(files))]  # for the layers' channels
 
     @classmethod
-    def find(cls, root: str | Path, shape: tuple[int, int], objects: list[str] | None = None) -> "MaskFolders":
+    def of_session(cls, session: Session, objs: list[TrackedObject], shape: tuple[int, int]) -> "MaskFolders":
+        return cls([session.result_files(o) for o in objs], shape, [o.name for o in objs])
+
+    def objects(self) -> list[tuple[str, dict[int, Path]]]:
+        return list(zip(self.names, self.files))
+
+    @classmethod
+    def find(cls, root: str | Path, shape: tuple[int, int], objects: list[str] | None = None,
+             layout: Layout | None = None) -> "MaskFolders":
         """Folders of matte frames not made by a session: a folder of object folders, or one
-        folder of frames; `objects` are folder names."""
+        folder of frames; `objects` are folder names. A file is a frame's when its name ends in
+        the frame's number (`layout`'s numbering: a sequence's file numbers; else clip positions)."""
         root = Path(root)
         if not root.is_dir():
             raise EngineError(f"mask folder '{root}' does not exist")
-        base = Layout(root).masks_dir if Layout(root).masks_dir.is_dir() else root
+        names = Layout(root, layout.numbering if layout else None)
+        base = names.masks_dir if names.masks_dir.is_dir() else root
         folders = [d for d in sorted(base.iterdir()) if d.is_dir() and not d.name.startswith((".", "_"))]
         if objects:
             by_name = {d.name: d for d in folders}
@@ -307,12 +325,17 @@ class MaskFolders:
             if missing:
                 raise EngineError(f"unknown object {', '.join(missing)} in '{base}' (have: {', '.join(by_name) or 'none'})")
             folders = [by_name[o] for o in objects]
-        if not folders and any(_FRAME_FILE.match(f.name) for f in base.iterdir()):
+        if not folders and (names.scan(base) or Layout(root).scan(base)):
             folders = [base]
-        folders = [d for d in folders if any(_FRAME_FILE.match(f.name) for f in d.iterdir())]
-        if not folders:
-            raise EngineError(f"no mask frames (NNNNN.png) found in '{root}'")
-        return cls(folders, shape)
+        scanned = [(d.name, names.scan(d)) for d in folders]
+        if names.numbering is not None and not any(found for _, found in scanned):
+            positions = Layout(root)  # mattes made before outputs carried numbers: 00000.png
+            scanned = [(d.name, positions.scan(d)) for d in folders]
+        files = [found for _, found in scanned if found]
+        if not files:
+            expected = names.pattern("<name>").format(frame=0, number=names.numbers(1)[0]) if names.numbering else "00000.png"
+            raise EngineError(f"no mask frames (like {expected}) found in '{root}'")
+        return cls(files, shape, [name for name, found in scanned if found])
 
     def stamp(self) -> str:
         """A digest of which matte files there are and when each was last written: a clean frame
@@ -320,23 +343,21 @@ class MaskFolders:
         import hashlib
 
         h = hashlib.sha1()
-        for d in self.folders:
-            for f in sorted(f for f in d.iterdir() if _FRAME_FILE.match(f.name)):
+        for found in self.files:
+            for frame in sorted(found):
+                f = found[frame]
                 st = f.stat()
-                h.update(f"{d}/{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+                h.update(f"{f.parent}/{frame:05d}.png:{st.st_size}:{st.st_mtime_ns};".encode())
         return h.hexdigest()[:16]
 
     def frames(self) -> list[int]:
-        found = set()
-        for d in self.folders:
-            found.update(int(m.group(1)) for f in d.iterdir() if (m := _FRAME_FILE.match(f.name)))
-        return sorted(found)
+        return sorted(set().union(*(found.keys() for found in self.files)))
 
     def __call__(self, frame: int) -> np.ndarray:
         union = np.zeros(self.shape, bool)
-        for d in self.folders:
-            path = d / frame_name(frame)
-            if path.exists():
+        for found in self.files:
+            path = found.get(frame)
+            if path is not None and path.exists():
                 mask = read_mask(path)
                 if mask.shape != self.shape:
                     raise EngineError(f"mask '{path}' is {mask.shape[1]}x{mask.shape[0]}, "
@@ -349,8 +370,18 @@ def remove(session: Session, video, inpainter: Inpainter, req: RemoveRequest, ca
            progress: Callable = no_progress) -> dict:
     """The clean plate of a session's objects, into the session's clean/."""
     objs = req.resolve(session)
-    masks = MaskFolders([session.mask_dir(o) for o in objs], (video.height, video.width))
+    masks = MaskFolders.of_session(session, objs, (video.height, video.width))
     return remove_masks(video, inpainter, masks, session.paths, req, cancel, progress)
+
+
+def _linear_space(info, plate: str) -> str:
+    """The scene-linear colour space float pixels are in: a float source's own (its tag, else
+    linear Rec.709), the same for an EXR plate of an integer source; "" when no float is involved
+    (no OCIO config is loaded then)."""
+    is_float = info.pixel_type in ("half", "float")
+    if not is_float and plate != "exr":
+        return ""
+    return colour.linear_space(info.colorspace if is_float else None)
 
 
 def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, req: RemoveRequest,
@@ -362,23 +393,43 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     start, end = Clip.of(video).check_range(req.start, req.end, have[0], have[-1])
     clean_dir, log = out.clean_dir, out.clean_log
     sweep_partial_files(clean_dir)
+    fmt = plate_format(video.info, req.plate_format)
+    linear = _linear_space(video.info, fmt.name)
     params = {"dilate": req.dilate, "resize_ratio": req.resize_ratio, "backend": inpainter.name}
+    if fmt.name != "png8":  # (8-bit plates keep the parameters older runs logged, so they resume)
+        params["plate"] = fmt.name + (f"-{req.compression}" if fmt.name == "exr" else "")
     stamp = masks.stamp()
     done = {int(r["frame"]) for r in read_jsonl(log) if r.get("params") == params and r.get("masks") == stamp}
     frames = list(range(start, end + 1))
-    while frames and frames[0] in done and (clean_dir / frame_name(frames[0])).exists():
+    while frames and frames[0] in done and out.clean_path(frames[0], fmt.ext).exists():
         frames.pop(0)
     total = end - start + 1
     finished = total - len(frames)
     progress(finished, total, None)
     for frame, image in inpainter.inpaint(video, masks, frames, dilate=req.dilate, resize_ratio=req.resize_ratio,
                                           cancel=cancel):
-        atomic_write_png(clean_dir / frame_name(frame), image)
+        plate = compose(video.read_source(frame), video.read(frame), image, masks(frame), linear)
+        write_plate(out.clean_path(frame, fmt.ext), to_depth(plate, fmt.dtype, linear), fmt, linear, req.compression)
         append_jsonl(log, {"frame": frame, "params": params, "masks": stamp})
         finished += 1
         progress(finished, total, frame)
-    result = {"frames": len(frames), "skipped": total - len(frames), "out": str(clean_dir)}
+    result = {"frames": len(frames), "skipped": total - len(frames), "out": str(clean_dir), "format": fmt.name,
+              "pattern": out.clean_pattern(fmt.ext), "files": [out.clean_path(f, fmt.ext).name for f in (start, end)]}
     if req.movie:
         path = out.clean_movie(_MOVIE_SUFFIX[req.movie])
-        result["movie"] = str(write_clean_movie(clean_dir, range(start, end + 1), video.fps, path, req.movie))
+        result["movie"] = str(write_clean_movie(out.scan(clean_dir, prefer=fmt.ext), range(start, end + 1), video.fps,
+                                                path, req.movie, getattr(video, "colour_tags", None)))
     return result
+
+
+def layers(out: Layout, objects: list[tuple[str, dict[int, Path]]], compression: str = "zip",
+           cancel: CancelToken | None = None) -> dict:
+    """The multi-layer EXRs (layers/): one per frame that has a matte or a clean plate, a layer per
+    object named as the user named it (`<name>.A`), the clean plate as `clean.R/G/B` where removal
+    has run."""
+    if compression not in EXR_COMPRESSIONS:
+        raise EngineError(f"EXR compression must be one of: {', '.join(EXR_COMPRESSIONS)}")
+    clean = out.scan(out.clean_dir)
+    frames = sorted(set(clean).union(*(found.keys() for _, found in objects)))
+    folder = write_layers(out, objects, frames, clean, compression, cancel)
+    return {"layers": str(folder), "layers_pattern": out.pattern("layers", ".exr"), "layer_frames": len(frames)}

@@ -16,7 +16,8 @@ from engine.video_io import open_video
 def test_clean_movie_is_lossless(tmp_path, synthetic_clip):
     for i in range(4):
         atomic_write_png(tmp_path / "clean" / f"{i:05d}.png", synthetic_clip.frame(i))
-    path = write_clean_movie(tmp_path / "clean", range(4), 24.0, tmp_path / "clean.mkv", "ffv1")
+    clean = Layout(tmp_path).scan(tmp_path / "clean")
+    path = write_clean_movie(clean, range(4), 24.0, tmp_path / "clean.mkv", "ffv1")
     with open_video(path) as video:
         assert len(video) == 4 and np.array_equal(video.read(2), synthetic_clip.frame(2))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,9 @@ def digest(folder: Path, part: str) -> str:
     h = hashlib.sha256()
     files = sorted(p for p in (folder / part).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     for p in files:
-        h.update(p.name.encode())
+        # the frame number and extension, not the sequence name a numbered output puts before
+        # them (`obj.00003.png` hashes as `00003.png`, the name outputs had before they carried one)
+        h.update(re.sub(r"^.*\.(-?\d+)(\.\w+)$", r"\1\2", p.name).encode())
         h.update(p.read_bytes())
     return f"{len(files):4d} files {h.hexdigest()[:16]}"
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import PROTOCOL, __version__, backends, workflow
 from ..errors import EngineError, NotFound
-from ..session import FRAME_PATTERN, Click, TrackedObject, frame_name
+from ..session import Click, TrackedObject
 from ..video_io import open_video
 from .jobs import Job, JobManager
 from .security import MiB, Roots
@@ -134,6 +134,8 @@ class Engine:
         if with_info:
             try:
                 data["clip"] = handle.info()
+                # the source number of each clip position: what `{number}` in a pattern stands for
+                data["clip"]["numbers"] = data["numbers"]
             except EngineError as exc:
                 data["clip"] = None
                 data["clip_error"] = str(exc)
@@ -249,9 +251,11 @@ class Engine:
             conf = session.confidence(obj.id)
             objects.append({"id": obj.id, "name": obj.name, **session.object_files(obj), "frames": sorted(conf)})
         clean_dir = session.clean_dir()
-        clean = sorted(int(p.stem) for p in clean_dir.glob("*.png") if p.stem.isdigit()) if clean_dir.is_dir() else []
+        clean = sorted(session.paths.scan(clean_dir))
+        # patterns are str.format patterns: {number} the source frame number, {frame} the clip position
         return {"objects": objects, "clean": clean, "clean_dir": str(clean_dir.resolve()),
-                "clean_pattern": FRAME_PATTERN}
+                "clean_pattern": session.paths.clean_pattern(session.clean_ext()),
+                "numbers": session.paths.numbers(session.frame_count)}
 
     def mask_result_path(self, session_id: str, ref: str, frame: int) -> Path:
         session = self.store.get(session_id).session
@@ -265,8 +269,8 @@ class Engine:
     def clean_result_path(self, session_id: str, frame: int) -> Path:
         session = self.store.get(session_id).session
         session.check_frame(frame)
-        path = session.clean_dir() / frame_name(frame)
-        if not path.exists():
+        path = session.paths.scan(session.clean_dir()).get(frame)
+        if path is None or not path.exists():
             raise NotFound(f"no clean plate for frame {frame}")
         return path
 
@@ -276,15 +280,14 @@ class Engine:
         session = self.store.get(session_id).session
         lo = 0 if start is None else start
         hi = session.frame_count - 1 if end is None else end
-        wanted = lambda p: p.stem.isdigit() and lo <= int(p.stem) <= hi  # noqa: E731
         files: list[tuple[Path, str]] = []
         if kind in ("masks", "all"):
             for obj in objects_for(session, objects):
-                folder = session.mask_dir(obj)
-                if folder.is_dir():
-                    files += [(p, f"masks/{folder.name}/{p.name}") for p in sorted(folder.glob("*.png")) if wanted(p)]
-        if kind in ("clean", "all") and session.clean_dir().is_dir():
-            files += [(p, f"clean/{p.name}") for p in sorted(session.clean_dir().glob("*.png")) if wanted(p)]
+                found = session.result_files(obj)
+                files += [(p, f"masks/{obj.folder}/{p.name}") for f, p in sorted(found.items()) if lo <= f <= hi]
+        if kind in ("clean", "all"):
+            found = session.paths.scan(session.clean_dir())
+            files += [(p, f"clean/{p.name}") for f, p in sorted(found.items()) if lo <= f <= hi]
         return files
 
     # ---- jobs -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import config
 from ..errors import EngineError, NotFound
 from ..session import SESSION_FILE, Session
+from ..media.numbering import Numbering
 from ..video_io import VideoReader, open_video
 
 
@@ -105,7 +106,8 @@ class SessionStore:
             session_id = uuid.uuid4().hex[:12]
             root = self.dir / session_id
             try:
-                session = Session.create(root, video, len(reader), start, end, session_id=session_id)
+                session = Session.create(root, video, len(reader), start, end, session_id=session_id,
+                                         numbering=Numbering.of(reader.info))
             except (EngineError, OSError):  # e.g. a full disk: no half-made session folder is left
                 shutil.rmtree(root, ignore_errors=True)
                 raise

@@ -1,0 +1,81 @@
+"""The reader interface every clip has: `read` for the backends (RGB uint8, display-referred,
+cached) and `read_source` for the outputs (the frame at full depth in its native type)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..errors import VideoError
+from ..lru import LRUCache
+from .info import VideoInfo
+
+_CACHE_FRAMES = 8
+
+
+def uint16_to_8(image: np.ndarray) -> np.ndarray:
+    """Full-range 16-bit → 8-bit, rounded (65535 → 255, 257·v → v exactly)."""
+    return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+class VideoReader:
+    """Random access to the frames of one clip. Thread-safe; use as a context manager or close()."""
+
+    info: VideoInfo
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    @property
+    def width(self) -> int:
+        return self.info.width
+
+    @property
+    def height(self) -> int:
+        return self.info.height
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps
+
+    def check_index(self, index: int) -> None:
+        if not 0 <= index < self.info.frame_count:
+            raise VideoError(f"frame {index} is out of range: the clip has frames 0..{self.info.frame_count - 1}")
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame `index` (0-based position in the clip) as an RGB uint8 array of shape (H, W, 3),
+        display-referred: what every backend takes."""
+        self.check_index(index)
+        with self._lock:
+            frame = self._cache.get(index)
+            if frame is None:
+                frame = self._decode(index)
+                self._cache.put(index, frame)
+            return frame
+
+    def read_source(self, index: int) -> np.ndarray:
+        """Frame `index` at full depth in its native type: RGB uint8, uint16 or float32 (half and
+        float EXR; scene-linear as stored). Not cached: outputs read each frame once."""
+        self.check_index(index)
+        with self._lock:
+            return self._decode_source(index)
+
+    def _decode(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _decode_source(self, index: int) -> np.ndarray:
+        return self._decode(index)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _init_common(self) -> None:
+        self._lock = threading.RLock()
+        self._cache: LRUCache[int, np.ndarray] = LRUCache(_CACHE_FRAMES)
