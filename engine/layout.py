@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .media.numbering import Numbering
 
+SESSION_FILE = "session.json"
+
 #: a frame's file name by clip position: internal files, and outputs of a movie without numbering
 FRAME_PATTERN = "{frame:05d}.png"
 CLEAN_NAME, COMBINED_NAME, LAYERS_NAME = "plate", "combined", "layers"
@@ -75,7 +77,6 @@ class Layout:
     # ---- the folders and files --------------------------------------------------------------------
     @property
     def session_file(self) -> Path:
-        from .session import SESSION_FILE
         return self.root / SESSION_FILE
 
     def keyframe_dir(self, obj_id: int) -> Path:

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from .errors import EngineError
-from .fileio import FILE_MODE, atomic_write_png, mask_to_png_array, read_coverage, read_mask
+from .atomic import FILE_MODE
+from .fileio import atomic_write_png, mask_to_png_array, read_coverage, read_mask
 from .layout import Layout
 from .media import colour
 from .media.images import read_rgb, write_image

@@ -33,10 +33,9 @@ import numpy as np
 from .errors import EngineError, NotFound
 from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_png, mask_to_png_array, read_jsonl,
                      read_mask)
-from .layout import FRAME_PATTERN, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
+from .layout import FRAME_PATTERN, SESSION_FILE, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
 from .media.numbering import Numbering
 
-SESSION_FILE = "session.json"
 _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
             (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
 _FOLDER_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")

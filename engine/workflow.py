@@ -19,7 +19,8 @@ import numpy as np
 
 from .backends.base import Inpainter, Segmenter, Tracker
 from .errors import EngineError, NotFound
-from .fileio import append_jsonl, read_jsonl, read_mask, sweep_partial_files
+from .atomic import sweep_partial_files
+from .fileio import append_jsonl, read_jsonl, read_mask
 from .media import colour
 from .media.images import EXR_COMPRESSIONS
 from .media.plate import PLATE_FORMATS, compose, plate_format, to_depth

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import publish_file
 from ..errors import VideoError
 
 FORMAT_NAMES = {"openexr": "exr", "tiff": "tiff", "png": "png", "jpeg": "jpeg", "dpx": "dpx", "bmp": "bmp",
@@ -143,8 +144,6 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str, ch
     """Write an image through OpenImageIO, atomically: to `.<name>.<random>.tmp` in the same folder
     (created with the process umask), flushed, then renamed over the target. The format follows the
     file's extension; `pixel_type` is what is stored ("uint8", "uint16", "half", "float")."""
-    from ..fileio import publish_file
-
     oiio = _oiio()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
