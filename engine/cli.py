@@ -15,6 +15,7 @@ from . import __version__, backends, config, workflow
 from .errors import Cancelled, EngineError
 from .fileio import read_mask
 from .progress import ConsoleProgress
+from .quality import is_weak
 from .session import Layout, Session, check_folder
 from .tracking import DIRECTIONS
 from .video_io import open_video
@@ -138,7 +139,8 @@ def cmd_track(args) -> None:
     check_folder(args.out)
     with open_video(args.video) as video:
         session, obj, result = _track(args, video)
-        low = sorted(f for f, c in session.confidence(obj.id).items() if c < 0.5)
+        keys = session.objects[obj.id].keyframes
+        low = sorted(f for f, c in session.confidence(obj.id).items() if is_weak(c, f in keys))
     mask_dir = session.mask_dir(obj)
     emit(args, f"{mask_dir}: {result['frames']} frames tracked" +
          (f"; low confidence on {len(low)} frames (first: {low[:10]})" if low else ""),

@@ -1,10 +1,13 @@
 """Per-frame tracking confidence: the number that tells the artist where to look and correct.
 
-It is built from cues that fall when the matte degrades: the flow inside the mask no longer agrees
-forward and backward (occlusion, fast deformation), the colours inside stop looking like the
-object against its surroundings, the area jumps from one frame to the next or drifts far from what
-it was, the frame pair is a cut, the object was lost or just re-found. Pure functions, so the
-mapping can be tested and tuned in isolation.
+Two numbers come out of the same cues. `matte_quality` is the reported confidence, an estimate of
+the matte's IoU with the truth: the mean of a colour cue (the matte's colours still look like the
+keyframe object, against its surroundings) and a shape cue (the matte still overlaps the keyframe
+shape carried along by the object's motion) — the two cues that rank frames by their true J best on
+the clips with ground truth (docs/CONFIDENCE.md has the measurements); a frame below
+engine.quality.WEAK_BELOW is weak. `combine_confidence` is the tracker's own gate for adapting its
+colour model and reference area (flow consistency, colour, area jumps): it decides the masks, so it
+stays as it was. Pure functions, so the mappings can be tested and tuned in isolation.
 """
 
 from __future__ import annotations
@@ -12,9 +15,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
+
 from .params import TrackerParams
 
 _DEFAULTS = TrackerParams()
+
+
+class Confidences(dict):
+    """{object id: reported confidence} as every tracker yields it, plus `blend`: {object id: the
+    adaptation gate's value}, the weight engine/tracking.py gives this pass where a forward and a
+    backward pass meet between two keyframes (what it weighed them by before the reported
+    confidence became a quality estimate, so blended mattes stay as they were)."""
+
+    def __init__(self, reported: dict, blend: dict) -> None:
+        super().__init__(reported)
+        self.blend = blend
 
 
 @dataclass
@@ -28,6 +45,14 @@ class FrameQuality:
     cut: bool = False
     lost: bool = False
     reacquired: bool = False
+    # signals that see drift (for the reported quality, not the adaptation gate)
+    separation: float = 1.0  # colour separation inside vs around / the keyframe's
+    likeness: float = 1.0  # keyframe-colour likeness inside / the keyframe's
+    area_vs_key: float = 1.0  # area / keyframe area
+    anchor_fit: float = 1.0  # IoU of the matte with the keyframe shape carried to this frame
+    prior_fit: float = 1.0  # IoU of the matte with the warped previous matte
+    edge: float = 1.0  # image gradient on the matte's boundary vs around it, / the keyframe's
+    uncertain: float = 0.0  # share of the matte's pixels whose probability is undecided (0.3..0.7)
 
 
 def _clip01(x: float) -> float:
@@ -51,3 +76,43 @@ def combine_confidence(q: FrameQuality, cut_score: float, trust: float, p: Track
     if q.reacquired or q.cut:
         value = min(value, p.confidence_review_cap)
     return round(_clip01(value), 4)
+
+
+def matte_quality(q: FrameQuality, cut_score: float, trust: float, p: TrackerParams | None = None) -> float:
+    """The reported confidence, 0..1, an estimate of the matte's IoU with the truth (monotone in
+    every cue): w × colour cue + (1 − w) × shape cue, times trust and (1 − cut score); 0 when the
+    object is lost, at most the review cap on a cut or a re-found frame."""
+    p = p or _DEFAULTS
+    if q.lost:
+        return 0.0
+    w = p.quality_colour_weight
+    value = (w * _clip01(q.appearance) + (1 - w) * _clip01(q.anchor_fit)) * trust * (1.0 - _clip01(cut_score))
+    if q.reacquired or q.cut:
+        value = min(value, p.confidence_review_cap)
+    return round(_clip01(value), 4)
+
+
+def edge_contrast(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """Mean image gradient on the matte's boundary over the mean just around it: a matte that sits
+    on the object's edges scores high, one that has slid onto flat background or cuts through
+    texture scores lower (compared with the keyframe's own value by the caller)."""
+    if not mask.any():
+        return 0.0
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    m = mask.astype(np.uint8)
+    small = np.ones((3, 3), np.uint8)
+    band = (cv2.dilate(m, small) ^ cv2.erode(m, small)) > 0
+    near = (cv2.dilate(m, np.ones((15, 15), np.uint8)) > 0) & ~band
+    if not band.any() or not near.any():
+        return 0.0
+    return float(grad[band].mean() / (grad[near].mean() + 1.0))
+
+
+def undecided_share(prob: np.ndarray, low: float = 0.3, high: float = 0.7) -> float:
+    """Share of the matte's pixels (prob > 0.5) whose probability is undecided (low..high): the
+    evidence fought over them (warp against colour, graph cut against the fused map)."""
+    inside = int(np.count_nonzero(prob > 0.5))
+    if inside == 0:
+        return 1.0
+    return float(np.count_nonzero((prob > low) & (prob < high))) / inside
