@@ -13,8 +13,7 @@ import pytest
 from engine.backends.classical.tracker import ClassicalTracker
 from engine.backends.classical.tracker.recover import search_window
 from engine.backends.classical.tracker.segment import size_bias
-from engine.backends.classical.tracker.confidence import (Confidences, FrameQuality, combine_confidence,
-                                                          edge_contrast, matte_quality, undecided_share)
+from engine.backends.classical.tracker.confidence import Confidences, FrameQuality, combine_confidence, matte_quality
 from engine.backends.flow import cut_score
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import jaccard
@@ -241,23 +240,6 @@ def test_reported_confidence_is_a_monotone_quality_estimate():
     assert matte_quality(good, 0.0, 0.4) < LOW_CONFIDENCE  # trust after a loss
     # cues beyond their range are clipped: a colour separation above the keyframe's is still 1
     assert matte_quality(FrameQuality(appearance=3.0, anchor_fit=1.0), 0.0, 1.0) == 1.0
-
-
-def test_signal_helpers():
-    rgb = np.zeros((40, 40, 3), np.uint8)
-    rgb[10:30, 10:30] = 200
-    on_edge = np.zeros((40, 40), bool)
-    on_edge[10:30, 10:30] = True
-    off_edge = np.zeros((40, 40), bool)
-    off_edge[14:26, 2:14] = True  # straddles the square's left side: its boundary is mostly flat
-    assert edge_contrast(rgb, on_edge) > 2 * edge_contrast(rgb, off_edge)
-    assert edge_contrast(rgb, np.zeros((40, 40), bool)) == 0.0
-    prob = np.zeros((10, 10), np.float32)
-    prob[:5] = 0.9
-    assert undecided_share(prob) == 0.0
-    prob[:2] = 0.6
-    assert undecided_share(prob) == pytest.approx(0.4)
-    assert undecided_share(np.zeros((4, 4), np.float32)) == 1.0
 
 
 def test_blend_weight_is_the_adaptation_gate_not_the_reported_confidence():

@@ -15,9 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
 from .params import TrackerParams
 
 _DEFAULTS = TrackerParams()
@@ -45,14 +42,13 @@ class FrameQuality:
     cut: bool = False
     lost: bool = False
     reacquired: bool = False
-    # signals that see drift (for the reported quality, not the adaptation gate)
+    # cues that see drift (matte_quality uses appearance and anchor_fit; the others are dumped by
+    # tools/eval_tracking.py --signals for choosing, docs/CONFIDENCE.md)
     separation: float = 1.0  # colour separation inside vs around / the keyframe's
     likeness: float = 1.0  # keyframe-colour likeness inside / the keyframe's
     area_vs_key: float = 1.0  # area / keyframe area
     anchor_fit: float = 1.0  # IoU of the matte with the keyframe shape carried to this frame
     prior_fit: float = 1.0  # IoU of the matte with the warped previous matte
-    edge: float = 1.0  # image gradient on the matte's boundary vs around it, / the keyframe's
-    uncertain: float = 0.0  # share of the matte's pixels whose probability is undecided (0.3..0.7)
 
 
 def _clip01(x: float) -> float:
@@ -90,29 +86,3 @@ def matte_quality(q: FrameQuality, cut_score: float, trust: float, p: TrackerPar
     if q.reacquired or q.cut:
         value = min(value, p.confidence_review_cap)
     return round(_clip01(value), 4)
-
-
-def edge_contrast(rgb: np.ndarray, mask: np.ndarray) -> float:
-    """Mean image gradient on the matte's boundary over the mean just around it: a matte that sits
-    on the object's edges scores high, one that has slid onto flat background or cuts through
-    texture scores lower (compared with the keyframe's own value by the caller)."""
-    if not mask.any():
-        return 0.0
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
-    m = mask.astype(np.uint8)
-    small = np.ones((3, 3), np.uint8)
-    band = (cv2.dilate(m, small) ^ cv2.erode(m, small)) > 0
-    near = (cv2.dilate(m, np.ones((15, 15), np.uint8)) > 0) & ~band
-    if not band.any() or not near.any():
-        return 0.0
-    return float(grad[band].mean() / (grad[near].mean() + 1.0))
-
-
-def undecided_share(prob: np.ndarray, low: float = 0.3, high: float = 0.7) -> float:
-    """Share of the matte's pixels (prob > 0.5) whose probability is undecided (low..high): the
-    evidence fought over them (warp against colour, graph cut against the fused map)."""
-    inside = int(np.count_nonzero(prob > 0.5))
-    if inside == 0:
-        return 1.0
-    return float(np.count_nonzero((prob > low) & (prob < high))) / inside

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...flow import warp_map
 from .appearance import ColourModel, background_ring
-from .confidence import FrameQuality, edge_contrast, undecided_share
+from .confidence import FrameQuality
 from .frame import Frame, grid
 from .memory import ShapeMemory
 from .motion import affine_warp, object_motion
@@ -42,7 +42,6 @@ class ObjectTrack:
         self.like_key = float(colour[mask].mean()) - 0.5 if mask.any() else 0.0
         self.ring = ring
         self.long_side = long_side
-        self.edge_key = edge_contrast(frame.rgb, mask)
 
     def claim(self, f: Frame) -> np.ndarray | None:
         """Where the flow puts this object on the new frame: the other objects treat it as taken."""
@@ -96,9 +95,7 @@ class ObjectTrack:
             cut=f.cut, reacquired=reacquired,
             separation=sep, likeness=likeness, area_vs_key=area / max(self.area_key, 1.0),
             anchor_fit=iou(self.memory.anchor(mask.shape) > 0.5, mask),
-            prior_fit=iou(flow_prior, mask) if flow_prior is not None else 0.0,
-            edge=edge_contrast(f.rgb, mask) / max(self.edge_key, 1e-3),
-            uncertain=undecided_share(prob))
+            prior_fit=iou(flow_prior, mask) if flow_prior is not None else 0.0)
         self.prob, self.area_prev, self.box = prob, area, bbox(mask)
         self.prev_rgb = f.rgb
         return prob, quality
