@@ -19,6 +19,7 @@ from .media.images import EXR_COMPRESSIONS
 from .media.numbering import Numbering
 from .media.plate import PLATE_FORMATS
 from .progress import ConsoleProgress
+from .quality import is_weak
 from .session import Layout, Session, check_folder
 from .tracking import DIRECTIONS
 from .video_io import open_video
@@ -180,7 +181,8 @@ def cmd_track(args) -> None:
     check_folder(args.out)
     with _open(args) as video:
         session, obj, result = _track(args, video)
-        low = sorted(f for f, c in session.confidence(obj.id).items() if c < 0.5)
+        keys = session.objects[obj.id].keyframes
+        low = sorted(f for f, c in session.confidence(obj.id).items() if is_weak(c, f in keys))
     mask_dir = session.mask_dir(obj)
     pattern = session.object_files(obj)["pattern"]
     named = " … ".join(dict.fromkeys(result["files"]))

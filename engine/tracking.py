@@ -21,6 +21,7 @@ import numpy as np
 from .backends.base import Tracker
 from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_coverage, read_jsonl, read_mask
 from .progress import CancelToken, no_progress
+from .quality import is_weak
 from .session import Session, TrackedObject, frame_name
 from .video_io import VideoReader
 
@@ -83,6 +84,12 @@ def blend_weights(frame: int, left: int, right: int, conf_fwd: float, conf_bwd: 
     w_b = (frame - left) / span * (conf_bwd + 1e-3)
     total = w_f + w_b
     return w_f / total, w_b / total
+
+
+def blend_confidence(confs: dict, oid: int) -> float:
+    """How much to trust a pass where two meet: the tracker's own blend weight when it gives one
+    (the classical tracker's `Confidences.blend`), else its confidence."""
+    return float(getattr(confs, "blend", confs)[oid])
 
 
 class TrackRun:
@@ -156,7 +163,7 @@ class TrackRun:
             obj = self.session.objects[oid]
             mask = self.session.keyframe_mask(oid, frame)
             conf = obj.keyframes[frame].confidence
-            self._write_result(obj, frame, mask.astype(np.float32), conf, seg.signature)
+            self._write_result(obj, frame, mask.astype(np.float32), conf, seg.signature, keyframe=True)
             self._advance(1, self._total, frame)
 
     def _resume_point(self, seg: Segment, objects: list[TrackedObject]) -> int:
@@ -207,13 +214,16 @@ class TrackRun:
             for frame, probs, confs in self.tracker.propagate(self.video, init_frame, init, seg.frames[start_idx:], self.cancel):
                 for obj in objects:
                     prob16 = mask_to_png_array(probs[obj.id], bits=16)
-                    append_jsonl(work[obj.id] / "fwd.jsonl", {"frame": frame, "confidence": float(confs[obj.id])})
+                    append_jsonl(work[obj.id] / "fwd.jsonl", {"frame": frame, "confidence": float(confs[obj.id]),
+                                                              "blend": blend_confidence(confs, obj.id)})
                     atomic_write_png(work[obj.id] / frame_name(frame), prob16)
                     self._count_steps(1, total, frame)
         fwd_conf = {o.id: {} for o in objects}
+        fwd_blend = {o.id: {} for o in objects}
         for obj in objects:
             for rec in read_jsonl(work[obj.id] / "fwd.jsonl"):
                 fwd_conf[obj.id][int(rec["frame"])] = float(rec["confidence"])
+                fwd_blend[obj.id][int(rec["frame"])] = float(rec.get("blend", rec["confidence"]))
         # backward pass from the right keyframe, blended with the forward result frame by frame
         backward = seg.frames[::-1]
         skip = self._resume_point(Segment(seg.left, seg.right, backward), objects)
@@ -229,17 +239,21 @@ class TrackRun:
                 for obj in objects:
                     fwd = read_coverage(work[obj.id] / frame_name(frame))
                     c_f = fwd_conf[obj.id].get(frame, 0.5)
-                    w_f, w_b = blend_weights(frame, left, right, c_f, confs[obj.id])
+                    w_f, w_b = blend_weights(frame, left, right, fwd_blend[obj.id].get(frame, c_f),
+                                             blend_confidence(confs, obj.id))
                     prob = w_f * fwd + w_b * probs[obj.id]
                     self._write_result(obj, frame, prob, w_f * c_f + w_b * confs[obj.id], seg.signature)
                     self._advance(1, total, frame)
         for obj in objects:
             shutil.rmtree(work[obj.id], ignore_errors=True)
 
-    def _write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, conf: float, signature: list) -> None:
+    def _write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, conf: float, signature: list,
+                      keyframe: bool = False) -> None:
+        """The matte and its track.jsonl record; "weak" is engine.quality's flag (never on a keyframe's
+        own frame: that matte is the artist's)."""
         self.session.write_result(obj, frame, prob)
         append_jsonl(self.session.track_log_path(obj), {"frame": frame, "confidence": round(float(conf), 4),
-                                                        "sig": signature})
+                                                        "weak": is_weak(conf, keyframe), "sig": signature})
         self.written += 1
         self.on_frame(obj.id, frame, float(conf))
 

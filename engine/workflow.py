@@ -11,10 +11,11 @@ frame numbers, click positions and objects, before anything is written.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from .backends.base import Inpainter, Segmenter, Tracker
@@ -107,8 +108,6 @@ class SegmentRequest:
     def __post_init__(self) -> None:
         if not self.clicks:
             raise EngineError("give at least one click on the object")
-        if not any(c.positive for c in self.clicks):
-            raise EngineError("add a positive click on the object first (negative clicks only remove)")
 
     def check(self, clip: Clip) -> "SegmentRequest":
         clip.check_frame(self.frame)
@@ -146,7 +145,8 @@ class KeyframeResult:
 def segment(session: Session, video, segmenter: Segmenter, obj_id: int, req: SegmentRequest) -> KeyframeResult:
     """Segment the request's clicks and store the mask as the frame's keyframe. The same clicks as
     the stored keyframe give it back untouched (no new revision: nothing downstream is redone);
-    on failure nothing stored changes, so earlier clicks are never lost."""
+    on failure nothing stored changes, so earlier clicks are never lost. The segmenter starts from
+    the frame's keyframe, or, on a frame without one, from its tracked matte (a correction)."""
     obj = session.get_object(obj_id)
     req.check(Clip.of(video))
     session.check_frame(req.frame)
@@ -155,15 +155,64 @@ def segment(session: Session, video, segmenter: Segmenter, obj_id: int, req: Seg
     if key is not None and key.source == "clicks" and key.clicks == clicks:
         return KeyframeResult(session.keyframe_mask(obj.id, req.frame), key.confidence, key)
     image = video.read(req.frame)
-    prev = session.keyframe_mask(obj.id, req.frame) if key is not None else None
+    prev = session.keyframe_mask(obj.id, req.frame) if key is not None else correction_prior(session, obj.id, req.frame)
+    if prev is None and not any(c.positive for c in clicks):
+        raise EngineError("add a positive click on the object first (negative clicks only remove, "
+                          "from a keyframe or a tracked matte)")
     points = np.array([[c.x, c.y] for c in clicks], np.float32)
     labels = np.array([1 if c.positive else 0 for c in clicks], np.int32)
     result = segmenter.segment(image, points, labels, prev_mask=prev, cache_key=(session.video, req.frame))
+    if key is None and prev is not None:  # a correction of the tracked matte: change it only near the clicks
+        result = replace(result, mask=correct_matte(prev, result.mask, clicks))
     if not result.mask.any():
         raise EngineError("these clicks give an empty mask; click inside the object")
     confidence = float(result.confidence)
     key = session.set_keyframe(obj.id, req.frame, result.mask, clicks, source="clicks", confidence=confidence)
     return KeyframeResult(result.mask, confidence, key)
+
+
+def correction_prior(session: Session, obj_id: int, frame: int) -> np.ndarray | None:
+    """The tracked matte of a frame without a keyframe, as the segmenter's previous mask: a
+    corrective click then fixes the part that is wrong and keeps the rest (SAM takes it as its mask
+    prompt, the classical segmenter as its prior); None where nothing was tracked there."""
+    try:
+        mask = session.result_mask(obj_id, frame)
+    except (OSError, ValueError):  # an unreadable matte: start from the clicks alone
+        return None
+    return mask if mask is not None and mask.any() else None
+
+
+CLICK_TOUCH = 4  # px: a change region within this of a click is the one it asked for
+CORRECTION_REACH = 0.5  # × sqrt(matte area): how far from its click a correction may change the matte
+
+
+def correct_matte(matte: np.ndarray, answer: np.ndarray, clicks: list[Click],
+                  reach: float = CORRECTION_REACH) -> np.ndarray:
+    """A tracked matte corrected by clicks (pure function): the parts of the segmenter's answer
+    (made from the clicks with the matte as prior) that a positive click touches are added, those
+    of the matte a negative click takes away are removed, each only within `reach` × sqrt(matte
+    area) of its click. Everything else stays as tracked: on its own the segmenter's answer loses
+    far parts the click said nothing about (the rest of the object) or leaks into a neighbour, and
+    scores below the tracked matte (docs/CONFIDENCE.md has the measurements)."""
+    matte, answer = matte.astype(bool), answer.astype(bool)
+    h, w = matte.shape
+    radius = reach * float(np.sqrt(max(float(matte.sum()), 100.0)))
+    out = matte.copy()
+    ys, xs = np.mgrid[0:h, 0:w]
+    for change, positive in ((answer & ~matte, True), (matte & ~answer, False)):
+        count, labels = cv2.connectedComponents(change.astype(np.uint8), connectivity=8)
+        for c in clicks:
+            if c.positive != positive or count < 2:
+                continue
+            x, y = int(round(min(max(c.x, 0), w - 1))), int(round(min(max(c.y, 0), h - 1)))
+            disk = np.zeros((h, w), np.uint8)
+            cv2.circle(disk, (x, y), CLICK_TOUCH, 1, -1)
+            touched = set(np.unique(labels[(disk > 0) & change]).tolist()) - {0}
+            if not touched:
+                continue
+            region = np.isin(labels, list(touched)) & (np.hypot(xs - x, ys - y) <= radius)
+            out = out | region if positive else out & ~region
+    return out
 
 
 def add_click(session: Session, video, segmenter: Segmenter, obj_id: int, frame: int, click: Click) -> KeyframeResult:

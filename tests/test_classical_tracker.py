@@ -13,7 +13,7 @@ import pytest
 from engine.backends.classical.tracker import ClassicalTracker
 from engine.backends.classical.tracker.recover import search_window
 from engine.backends.classical.tracker.segment import size_bias
-from engine.backends.classical.tracker.confidence import FrameQuality, combine_confidence
+from engine.backends.classical.tracker.confidence import Confidences, FrameQuality, combine_confidence, matte_quality
 from engine.backends.flow import cut_score
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import jaccard
@@ -21,7 +21,7 @@ from engine.progress import CancelToken
 from engine.evaluation.synthetic import SyntheticClip
 from engine.video_io import VideoInfo, VideoReader
 
-LOW_CONFIDENCE = 0.5  # the CLI lists frames below this for review (engine/cli.py)
+from engine.quality import WEAK_BELOW as LOW_CONFIDENCE  # the one weak-frame line (engine/quality.py)
 CLIPS = Path(os.environ.get("VTA_CLIPS") or Path(__file__).resolve().parents[1].parent / "shared" / "clips")
 
 
@@ -90,7 +90,7 @@ def test_recovers_after_full_occlusion_and_confidence_drops():
     iou = {i: jaccard(result[i][0][1] >= 0.5, clip.mask(i)) for i in range(1, 40)}
     hidden = [conf[i] for i in range(12, 17)]
     visible = [conf[i] for i in range(3, 11)]
-    assert max(hidden) < 0.3 < min(visible), (hidden, visible)
+    assert max(hidden) < LOW_CONFIDENCE < min(visible), (hidden, visible)  # hidden frames are weak
     # the object is found again by its keyframe colours within a few frames of reappearing
     assert max(iou[i] for i in range(17, 22)) > 0.7, iou
     assert np.mean([iou[i] for i in range(25, 40)]) > 0.8, iou
@@ -223,6 +223,32 @@ def test_pure_helpers():
     big = np.full((10, 10), 80.0, np.float32)
     assert cut_score(small, np.ones((10, 10), np.float32), flat, flat) == 0.0
     assert cut_score(big, np.zeros((10, 10), np.float32), flat, other) > 0.8
+
+
+def test_reported_confidence_is_a_monotone_quality_estimate():
+    """matte_quality rises with each cue, is 0 when lost and below the weak line on a cut or a
+    re-found frame, whatever the cues say."""
+    good = FrameQuality(appearance=1.0, anchor_fit=0.9)
+    assert matte_quality(good, 0.0, 1.0) == pytest.approx(0.95)
+    assert matte_quality(FrameQuality(appearance=1.0, anchor_fit=0.3), 0.0, 1.0) < matte_quality(good, 0.0, 1.0)
+    assert matte_quality(FrameQuality(appearance=0.2, anchor_fit=0.9), 0.0, 1.0) < matte_quality(good, 0.0, 1.0)
+    # a matte that lost the object's colours and the keyframe's shape is weak
+    assert matte_quality(FrameQuality(appearance=0.2, anchor_fit=0.3), 0.0, 1.0) < LOW_CONFIDENCE
+    assert matte_quality(FrameQuality(lost=True), 0.0, 1.0) == 0.0
+    assert matte_quality(FrameQuality(reacquired=True), 0.0, 1.0) < LOW_CONFIDENCE
+    assert matte_quality(FrameQuality(cut=True), 0.0, 1.0) < LOW_CONFIDENCE
+    assert matte_quality(good, 0.0, 0.4) < LOW_CONFIDENCE  # trust after a loss
+    # cues beyond their range are clipped: a colour separation above the keyframe's is still 1
+    assert matte_quality(FrameQuality(appearance=3.0, anchor_fit=1.0), 0.0, 1.0) == 1.0
+
+
+def test_blend_weight_is_the_adaptation_gate_not_the_reported_confidence():
+    """The reported confidence changed meaning (a quality estimate); where a forward and a backward
+    pass meet, TrackRun still weighs them by the gate, so blended mattes stay as they were."""
+    clip = SyntheticClip(frames=6)
+    for _, _, confs in ClassicalTracker().propagate(synthetic_video(clip), 0, {1: clip.mask(0)}, [1, 2, 3]):
+        assert isinstance(confs, Confidences) and set(confs.blend) == {1}
+        assert 0.0 <= confs[1] <= 1.0 and 0.0 <= confs.blend[1] <= 1.0
 
 
 @pytest.mark.clips

@@ -199,8 +199,7 @@ def test_requests_check_themselves():
         SegmentRequest(0, (Click(320, 5),)).check(clip)
     with pytest.raises(EngineError, match="out of range"):
         SegmentRequest(24, (Click(3, 5),)).check(clip)
-    with pytest.raises(EngineError, match="positive"):
-        SegmentRequest(0, (Click(3, 5, False),))
+    SegmentRequest(0, (Click(3, 5, False),))  # a negative click alone can correct a tracked matte (segment checks)
     SegmentRequest(23, (Click(319.5, 179.5),)).check(clip)
 
 
@@ -263,3 +262,89 @@ def test_no_engine_module_reads_the_environment_itself():
                      if "backends" not in p.parts and p.name != "config.py"
                      and any(w in p.read_text() for w in ("environ.get(", "environ[", "getenv(")))
     assert readers == [], readers
+
+
+# ---- corrections refine the tracked matte ---------------------------------------------------------
+def _tracked_session(tmp_path, frames: int = 10):
+    from engine import workflow
+    from engine.backends import create
+    from engine.session import Session
+    from engine.video_io import open_video
+
+    clip = SyntheticClip(320, 180, frames, seed=7)
+    movie = clip.write_movie(tmp_path / "clip.mp4")
+    video = open_video(movie)
+    session = Session.create(tmp_path / "s", str(movie), len(video))
+    obj = session.add_object("o")
+    workflow.import_mask(session, video, obj.id, workflow.ImportMaskRequest(0, clip.mask(0)))
+    workflow.track(session, video, create("tracker", "classical"), workflow.TrackRequest(direction="forward"))
+    return clip, video, session, obj
+
+
+def _overwrite_matte(session, obj, frame: int, mask: np.ndarray) -> None:
+    from engine.fileio import atomic_write_png, mask_to_png_array
+    atomic_write_png(session.result_path(obj, frame), mask_to_png_array(mask))
+
+
+def test_corrective_click_on_a_tracked_frame_keeps_the_part_it_did_not_touch(tmp_path):
+    """The tracked matte lost the object's left part; one click there brings it back and keeps the
+    right part the click said nothing about (a click from nothing drops some of it)."""
+    from engine import workflow
+    from engine.backends import create
+    from engine.evaluation.clicksim import next_click
+    from engine.evaluation.metrics import jaccard
+
+    clip, video, session, obj = _tracked_session(tmp_path)
+    frame, truth = 8, clip.mask(8)
+    xs = np.nonzero(truth)[1]
+    damaged = session.result_mask(obj.id, frame) & (np.arange(truth.shape[1])[None, :] >= xs.mean() - 5)
+    _overwrite_matte(session, obj, frame, damaged)
+    x, y, positive = next_click(damaged, truth)
+    assert positive
+    result = workflow.segment(session, video, create("segmenter", "classical"), obj.id,
+                              SegmentRequest(frame, (Click(x, y),)))
+    kept = damaged & truth
+    assert (result.mask & kept).sum() >= 0.98 * kept.sum(), "the part the click did not touch must stay"
+    assert jaccard(result.mask, truth) > jaccard(damaged, truth) + 0.1
+    assert session.objects[obj.id].keyframes[frame].source == "clicks"
+
+
+def test_negative_click_on_a_tracked_frame_removes_a_leak_and_keeps_the_object(tmp_path):
+    from engine import workflow
+    from engine.backends import create
+    from engine.evaluation.metrics import jaccard
+
+    clip, video, session, obj = _tracked_session(tmp_path)
+    frame, truth = 5, clip.mask(5)
+    ys, xs = np.nonzero(truth)
+    leak = np.zeros_like(truth)
+    leak[ys.min():ys.max(), xs.max():xs.max() + 30] = True
+    leak &= ~truth
+    tracked = session.result_mask(obj.id, frame)
+    _overwrite_matte(session, obj, frame, tracked | leak)
+    cy, cx = int(np.mean(np.nonzero(leak)[0])), int(np.mean(np.nonzero(leak)[1]))
+    result = workflow.segment(session, video, create("segmenter", "classical"), obj.id,
+                              SegmentRequest(frame, (Click(cx, cy, positive=False),)))
+    assert (result.mask & tracked & truth).sum() >= 0.98 * (tracked & truth).sum()
+    assert (result.mask & leak).sum() < (leak).sum(), "the clicked leak must shrink"
+    assert jaccard(result.mask, truth) >= jaccard(tracked | leak, truth)
+    # without a tracked matte or a keyframe, a negative click alone has nothing to remove from
+    session.result_path(obj, 9).unlink()
+    with pytest.raises(EngineError, match="positive"):
+        workflow.segment(session, video, create("segmenter", "classical"), obj.id,
+                         SegmentRequest(9, (Click(cx, cy, positive=False),)))
+
+
+def test_correct_matte_changes_only_near_the_clicks():
+    from engine.workflow import correct_matte
+
+    matte = np.zeros((60, 60), bool)
+    matte[10:30, 10:30] = True
+    answer = np.zeros((60, 60), bool)
+    answer[10:30, 25:59] = True  # the segmenter's answer: grew right (far), lost the left part
+    out = correct_matte(matte, answer, [Click(35, 20)], reach=0.5)  # reach: 0.5 × 20 px = 10 px
+    assert out[10:30, 10:30].all(), "nothing removed without a negative click"
+    assert out[20, 35] and not out[20, 50], "added only near the click"
+    cut = correct_matte(matte, np.zeros((60, 60), bool), [Click(12, 12, positive=False)], reach=0.5)
+    assert not cut[12, 12] and cut[28, 28], "removed only near the negative click"
+    assert np.array_equal(correct_matte(matte, answer, [Click(5, 50)]), matte)  # the click touches no change

@@ -17,6 +17,7 @@ fps with decoding (frames read from the JPEGs as the tracker asks for them) is p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -31,11 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends import create  # noqa: E402
 from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
+from engine.quality import WEAK_BELOW, is_weak  # noqa: E402
 from engine.video_io import VideoReader, open_video  # noqa: E402
 
 DEFAULT_CLIPS = ["davis16-blackswan", "davis16-dog", "davis16-car-roundabout", "davis16-libby",
                  "e2fgvi-schoolgirls-432x240", "propainter-bmx-trees-432x240"]
 DAVIS_MEAN_CLIPS = DEFAULT_CLIPS[:4]
+BAD_J = 0.5  # a frame with J below this is one the weak flag should find
 
 
 def clips_root(arg: str | None) -> Path:
@@ -105,14 +108,25 @@ def score(pred: dict[int, list[np.ndarray]], gt_frames: list[np.ndarray]) -> dic
             "_per_frame_J": {k: v[2] for k, v in per_object.items()}}
 
 
-def run_tracker(tracker, video, init: dict[int, np.ndarray], n: int):
+def run_tracker(tracker, video, init: dict[int, np.ndarray], n: int, signals: list | None = None):
+    """signals: when a list, the tracker's per-frame quality cues are appended to it (trackers whose
+    state keeps them as `last_quality`, the classical one)."""
     masks = {oid: [] for oid in init}
     confs = {oid: [] for oid in init}
     start = time.perf_counter()
-    for _, probs, conf in tracker.propagate(video, 0, init, list(range(1, n))):
+    if signals is None:
+        steps = tracker.propagate(video, 0, init, list(range(1, n)))
+    else:
+        state = tracker.start(video, 0, init)
+        steps = ((i, *state.step(i)) for i in range(1, n))
+    for frame, probs, conf in steps:
         for oid in init:
             masks[oid].append(probs[oid] >= 0.5)
             confs[oid].append(conf[oid])
+        if signals is not None and hasattr(state, "last_quality"):
+            for oid, (q, cut_score, trust) in state.last_quality.items():
+                signals.append({"frame": frame, "object": oid, "confidence": conf[oid], "cut_score": cut_score,
+                                "trust": trust, **dataclasses.asdict(q)})
     return masks, confs, time.perf_counter() - start
 
 
@@ -161,7 +175,29 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool) -> dict:
+def weak_flag_counts(confidences: list[float], js: list[float], bad_j: float = BAD_J) -> dict:
+    """How well the weak flag (confidence below quality.WEAK_BELOW) finds the bad frames (J < bad_j):
+    counts, so clips can be pooled; recall = flagged bad / bad, precision = flagged bad / flagged."""
+    weak = [is_weak(c) for c in confidences]
+    bad = [j < bad_j for j in js]
+    hit = sum(w and b for w, b in zip(weak, bad))
+    return {"frames": len(js), "bad": sum(bad), "weak": sum(weak), "weak_and_bad": hit}
+
+
+def rate(num: int, den: int) -> float:
+    return num / den if den else float("nan")
+
+
+def weak_columns(c: dict) -> str:
+    """bad frames, weak frames, recall, precision of the weak flag, as table columns."""
+    return (f"{c['bad']:4d} {c['weak']:4d} {rate(c['weak_and_bad'], c['bad']):6.2f} "
+            f"{rate(c['weak_and_bad'], c['weak']):6.2f}")
+
+
+def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, decode_timing: bool = True,
+                  signals: list | None = None) -> dict:
+    """signals: when a list, one record per object and frame is appended: the tracker's quality cues
+    and the frame's true J (for choosing the confidence offline, docs/CONFIDENCE.md)."""
     frames_dir = folder / "frames"
     mask_files = sorted((folder / "masks").glob("*.png"))
     source = open_video(frames_dir)
@@ -175,10 +211,15 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool) ->
     if via == "session":
         masks, conf, elapsed = run_session(tracker, frames_dir, init, n)
     else:
-        masks, conf, elapsed = run_tracker(tracker, memory, init, n)
+        clip_signals = [] if signals is not None else None
+        masks, conf, elapsed = run_tracker(tracker, memory, init, n, clip_signals)
     result["tracker"] = score(masks, gt)
     result["fps"] = (n - 1) / elapsed
-    if via == "direct":  # the same run again, decoding JPEGs as it goes
+    if signals is not None and via == "direct":
+        js = result["tracker"]["_per_frame_J"]
+        for rec in clip_signals:
+            signals.append({"clip": folder.name, "J": js[rec["object"]][rec["frame"] - 1], **rec})
+    if via == "direct" and decode_timing:  # the same run again, decoding JPEGs as it goes
         _, _, with_decode = run_tracker(create("tracker", tracker_name), open_video(frames_dir), init, n)
         result["fps_with_decoding"] = (n - 1) / with_decode
     per_frame_j = result["tracker"].pop("_per_frame_J")
@@ -186,6 +227,7 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool) ->
     pairs_j = [j for oid in ids for j in per_frame_j[oid]]
     result["confidence_mean"] = float(np.mean(pairs_c))
     result["confidence_vs_J_spearman"] = spearman(pairs_c, pairs_j)
+    result["weak_flag"] = weak_flag_counts(pairs_c, pairs_j)
     if baselines:
         result["naive_flow"] = score(naive_warp(memory, init, n), gt)
         result["copy_first"] = score({oid: [init[oid]] * (n - 1) for oid in ids}, gt)
@@ -203,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="call the tracker directly, or go through Session + TrackRun")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--json", help="write all numbers here")
+    ap.add_argument("--no-decode-timing", action="store_true",
+                    help="skip the second run that times decoding (half the time)")
+    ap.add_argument("--signals", help="write the tracker's per-frame quality cues and true J here (JSON lines)")
     args = ap.parse_args(argv)
 
     root = clips_root(args.clips)
@@ -213,17 +258,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cv2.setNumThreads(max(1, cv2.getNumThreads()))
     results = []
-    header = f"{'clip':32s} {'J':>6s} {'F':>6s} {'J&F':>6s}  {'naive':>6s} {'copy':>6s}  {'fps':>6s} {'fps+dec':>7s}  conf~J"
+    header = (f"{'clip':32s} {'J':>6s} {'F':>6s} {'J&F':>6s}  {'naive':>6s} {'copy':>6s}  {'fps':>6s} {'fps+dec':>7s}"
+              f"  conf~J  {'bad':>4s} {'weak':>4s} recall precis")
     print(header)
+    signals = [] if args.signals else None
     for name in present:
-        r = evaluate_clip(root / name, args.tracker, args.via, not args.no_baselines)
+        r = evaluate_clip(root / name, args.tracker, args.via, not args.no_baselines,
+                          not args.no_decode_timing, signals)
         results.append(r)
         t = r["tracker"]
         naive = f"{r['naive_flow']['JF']:6.3f}" if "naive_flow" in r else "     -"
         copy = f"{r['copy_first']['JF']:6.3f}" if "copy_first" in r else "     -"
         dec = f"{r['fps_with_decoding']:7.1f}" if "fps_with_decoding" in r else "      -"
         print(f"{name:32s} {t['J']:6.3f} {t['F']:6.3f} {t['JF']:6.3f}  {naive} {copy}  {r['fps']:6.1f} {dec}  "
-              f"{r['confidence_vs_J_spearman']:+.2f}", flush=True)
+              f"{r['confidence_vs_J_spearman']:+6.2f}  {weak_columns(r['weak_flag'])}", flush=True)
+    pooled = {k: sum(r["weak_flag"][k] for r in results) for k in results[0]["weak_flag"]}
+    print(f"weak flag (confidence < {WEAK_BELOW}) vs J < {BAD_J}, all {len(results)} clips: "
+          f"{weak_columns(pooled)}; rank correlation conf~J per clip: "
+          + ", ".join(f"{r['clip']} {r['confidence_vs_J_spearman']:+.2f}" for r in results))
+    if signals is not None:
+        Path(args.signals).write_text("".join(json.dumps(rec) + "\n" for rec in signals))
     davis = [r for r in results if r["clip"] in DAVIS_MEAN_CLIPS]
     summary = {}
     if davis:
@@ -241,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
               + (f"; with decoding: {np.mean([r['fps_with_decoding'] for r in big]):.1f}" if "fps_with_decoding" in big[0] else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"clips": results, "davis_mean": summary, "via": args.via,
-                                               "tracker": args.tracker}, indent=1))
+                                               "tracker": args.tracker, "weak_flag": pooled,
+                                               "weak_below": WEAK_BELOW, "bad_j": BAD_J}, indent=1))
     return 0
 
 

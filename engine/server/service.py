@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import PROTOCOL, __version__, backends, workflow
 from ..errors import EngineError, NotFound
+from ..quality import WEAK_BELOW
 from ..session import Click, TrackedObject
 from ..video_io import open_video
 from .jobs import Job, JobManager
@@ -129,6 +130,7 @@ class Engine:
         data = handle.session.summary()
         data["root"] = str(handle.session.root)
         data["masks_dir"] = str(handle.session.paths.masks_dir)
+        data["weak_below"] = WEAK_BELOW  # confidence below this marks a weak frame (engine/quality.py)
         active = self.jobs.active_for(handle.id)
         data["active_job"] = active.id if active else None
         if with_info:

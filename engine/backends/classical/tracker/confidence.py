@@ -1,10 +1,13 @@
 """Per-frame tracking confidence: the number that tells the artist where to look and correct.
 
-It is built from cues that fall when the matte degrades: the flow inside the mask no longer agrees
-forward and backward (occlusion, fast deformation), the colours inside stop looking like the
-object against its surroundings, the area jumps from one frame to the next or drifts far from what
-it was, the frame pair is a cut, the object was lost or just re-found. Pure functions, so the
-mapping can be tested and tuned in isolation.
+Two numbers come out of the same cues. `matte_quality` is the reported confidence, an estimate of
+the matte's IoU with the truth: the mean of a colour cue (the matte's colours still look like the
+keyframe object, against its surroundings) and a shape cue (the matte still overlaps the keyframe
+shape carried along by the object's motion) — the two cues that rank frames by their true J best on
+the clips with ground truth (docs/CONFIDENCE.md has the measurements); a frame below
+engine.quality.WEAK_BELOW is weak. `combine_confidence` is the tracker's own gate for adapting its
+colour model and reference area (flow consistency, colour, area jumps): it decides the masks, so it
+stays as it was. Pure functions, so the mappings can be tested and tuned in isolation.
 """
 
 from __future__ import annotations
@@ -15,6 +18,17 @@ from dataclasses import dataclass
 from .params import TrackerParams
 
 _DEFAULTS = TrackerParams()
+
+
+class Confidences(dict):
+    """{object id: reported confidence} as every tracker yields it, plus `blend`: {object id: the
+    adaptation gate's value}, the weight engine/tracking.py gives this pass where a forward and a
+    backward pass meet between two keyframes (what it weighed them by before the reported
+    confidence became a quality estimate, so blended mattes stay as they were)."""
+
+    def __init__(self, reported: dict, blend: dict) -> None:
+        super().__init__(reported)
+        self.blend = blend
 
 
 @dataclass
@@ -28,6 +42,13 @@ class FrameQuality:
     cut: bool = False
     lost: bool = False
     reacquired: bool = False
+    # cues that see drift (matte_quality uses appearance and anchor_fit; the others are dumped by
+    # tools/eval_tracking.py --signals for choosing, docs/CONFIDENCE.md)
+    separation: float = 1.0  # colour separation inside vs around / the keyframe's
+    likeness: float = 1.0  # keyframe-colour likeness inside / the keyframe's
+    area_vs_key: float = 1.0  # area / keyframe area
+    anchor_fit: float = 1.0  # IoU of the matte with the keyframe shape carried to this frame
+    prior_fit: float = 1.0  # IoU of the matte with the warped previous matte
 
 
 def _clip01(x: float) -> float:
@@ -48,6 +69,20 @@ def combine_confidence(q: FrameQuality, cut_score: float, trust: float, p: Track
     quality = (flow ** 0.5) * (appearance ** 0.5) * jump * drift
     cut = 1.0 - _clip01(cut_score)
     value = quality * min(cut, 1.0) * trust
+    if q.reacquired or q.cut:
+        value = min(value, p.confidence_review_cap)
+    return round(_clip01(value), 4)
+
+
+def matte_quality(q: FrameQuality, cut_score: float, trust: float, p: TrackerParams | None = None) -> float:
+    """The reported confidence, 0..1, an estimate of the matte's IoU with the truth (monotone in
+    every cue): w × colour cue + (1 − w) × shape cue, times trust and (1 − cut score); 0 when the
+    object is lost, at most the review cap on a cut or a re-found frame."""
+    p = p or _DEFAULTS
+    if q.lost:
+        return 0.0
+    w = p.quality_colour_weight
+    value = (w * _clip01(q.appearance) + (1 - w) * _clip01(q.anchor_fit)) * trust * (1.0 - _clip01(cut_score))
     if q.reacquired or q.cut:
         value = min(value, p.confidence_review_cap)
     return round(_clip01(value), 4)

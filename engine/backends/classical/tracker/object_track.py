@@ -14,7 +14,7 @@ from .frame import Frame, grid
 from .memory import ShapeMemory
 from .motion import affine_warp, object_motion
 from .params import TrackerParams
-from .prior import ShapePrior
+from .prior import ShapePrior, iou
 from .recover import search
 from .segment import fuse
 
@@ -55,6 +55,7 @@ class ObjectTrack:
         p = self.p
         colour = self.model.probability(f.index)
         reacquired = False
+        flow_prior = None
         if self.lost_frames or f.cut or f.flow is None:
             prior_mask, rel = search(f, self.model, self.box, self.lost_frames, self.area_ref, p), None
             reacquired = prior_mask is not None
@@ -66,6 +67,7 @@ class ObjectTrack:
             if shifted is not None:  # the flow lost the object: its matched shift is a second hypothesis
                 warped = np.maximum(warped, shifted)
             prior_mask, rel = warped > 0.5, f.flow.reliability
+            flow_prior = prior_mask
             affine = affine_warp(self.prob, f, p) if p.affine_weight > 0 else None
             if affine is not None:
                 prior_mask = (prior_mask, affine > 0.5)
@@ -83,13 +85,17 @@ class ObjectTrack:
             self.trust = min(self.trust, p.reacquired_trust)
             self.memory.realign(mask)
         self.lost_frames = 0
+        sep = separation(colour, mask, background_ring(mask, *self.ring)) / max(self.app_key, 1e-3)
+        likeness = self._likeness(f, mask)
         quality = FrameQuality(
             flow_consistency=float(np.mean(rel[mask])) if rel is not None else p.search_flow_consistency,
-            appearance=min(separation(colour, mask, background_ring(mask, *self.ring)) / max(self.app_key, 1e-3),
-                           self._likeness(f, mask)),
+            appearance=min(sep, likeness),
             area_change=area / max(self.area_prev, 1.0),
             area_vs_reference=area / max(self.area_ref, 1.0),
-            cut=f.cut, reacquired=reacquired)
+            cut=f.cut, reacquired=reacquired,
+            separation=sep, likeness=likeness, area_vs_key=area / max(self.area_key, 1.0),
+            anchor_fit=iou(self.memory.anchor(mask.shape) > 0.5, mask),
+            prior_fit=iou(flow_prior, mask) if flow_prior is not None else 0.0)
         self.prob, self.area_prev, self.box = prob, area, bbox(mask)
         self.prev_rgb = f.rgb
         return prob, quality

@@ -97,6 +97,8 @@ class TrackerParams(BackendParams):
     full_res_eps: float = 1e-3
 
     # ---- confidence (confidence.py) ---------------------------------------------------------------------
+    quality_colour_weight: float = 0.5  # reported confidence: share of the colour cue (the rest: the shape cue)
+    # the adaptation gate (decides when the colour model and reference area adapt, so the masks):
     confidence_flow_low: float = 0.3  # flow consistency inside the mask at or below which the flow cue is 0
     confidence_flow_range: float = 0.6  # ... and above which by this much it is 1
     confidence_appearance_full: float = 0.8  # colour separation (vs the keyframe's) from which the cue is 1

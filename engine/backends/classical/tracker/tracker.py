@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ...base import Tracker, TrackState
-from .confidence import combine_confidence
+from .confidence import Confidences, combine_confidence, matte_quality
 from .frame import FrameSource
 from .object_track import ObjectTrack
 from .params import TrackerParams
@@ -58,13 +58,16 @@ class ClassicalTrackState(TrackState):
             probs[oid], qualities[oid] = track.step(frame, others)
         if len(tracks) > 1:
             resolve_overlaps(probs, self.p.overlap_loser_scale)
-        out_probs, confs = {}, {}
+        out_probs, confs, gates = {}, {}, {}
+        # the cues behind each confidence, for tools/eval_tracking.py --signals
+        self.last_quality = {oid: (q, frame.flow.cut_score, tracks[oid].trust) for oid, q in qualities.items()}
         for oid, track in tracks.items():
             track.prob = probs[oid]
-            confs[oid] = combine_confidence(qualities[oid], frame.flow.cut_score, track.trust, self.p)
-            track.commit(frame, confs[oid])
+            gates[oid] = combine_confidence(qualities[oid], frame.flow.cut_score, track.trust, self.p)
+            confs[oid] = matte_quality(qualities[oid], frame.flow.cut_score, track.trust, self.p)
+            track.commit(frame, gates[oid])
             out_probs[oid] = self.source.upsample(probs[oid], index)
-        return out_probs, confs
+        return out_probs, Confidences(confs, gates)
 
     def correct(self, probs: dict[int, np.ndarray]) -> None:
         """Replace the last mattes of some objects (full resolution, bool or 0..1) by better ones,
