@@ -1,77 +1,72 @@
 """Inference on the superpixel graph: geodesic distances from the clicks, an edge-aware smoothing
-solve (random walker with priors) and connectivity to the positive clicks. Pure functions of arrays,
-so each piece is testable on its own."""
+solve (random walker with priors) and connectivity to the positive clicks. Pure functions of arrays
+and sparse matrices (built once per frame by `symmetric_matrix`), so each piece is testable on its
+own. The loops run in SciPy's compiled graph routines and sparse products, not in Python: a click
+is on the server's hot path."""
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 
-def geodesic_distance(neighbours: list, count: int, seeds: dict[int, float]) -> np.ndarray:
+def symmetric_matrix(edges: np.ndarray, values: np.ndarray, count: int) -> sp.csr_matrix:
+    """The undirected graph with `values` on `edges` (pairs of node ids, each pair once) as a
+    symmetric CSR matrix: what the Dijkstra and the smoothing product take."""
+    i, j = edges[:, 0], edges[:, 1]
+    matrix = sp.csr_matrix((np.concatenate([values, values]).astype(np.float64),
+                            (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(count, count))
+    matrix.sort_indices()
+    return matrix
+
+
+def geodesic_distance(costs: sp.csr_matrix, seeds: dict[int, float]) -> np.ndarray:
     """Multi-source Dijkstra: the cheapest path cost from any seed (node → starting cost) to each node.
-    Edge costs are high across colour edges, so a region enclosed by strong edges is 'near' its click."""
-    dist = np.full(count, np.inf)
-    heap = []
-    for node, start in seeds.items():
-        if start < dist[node]:
-            dist[node] = start
-            heap.append((start, node))
-    heapq.heapify(heap)
-    dist_list = dist.tolist()
-    while heap:
-        d, node = heapq.heappop(heap)
-        if d > dist_list[node]:
-            continue
-        for other, cost in neighbours[node]:
-            nd = d + cost
-            if nd < dist_list[other]:
-                dist_list[other] = nd
-                heapq.heappush(heap, (nd, other))
-    return np.array(dist_list)
+    Edge costs are high across colour edges, so a region enclosed by strong edges is 'near' its click.
+    The seeds' starting costs are edges from one virtual source node appended as the matrix's last
+    row (explicit zeros are edges to SciPy's sparse graphs, so a start cost of 0 is kept)."""
+    n = costs.shape[0]
+    if not seeds:
+        return np.full(n, np.inf)
+    nodes = np.fromiter(seeds.keys(), np.int32, len(seeds))
+    starts = np.fromiter(seeds.values(), np.float64, len(seeds))
+    graph = sp.csr_matrix((np.concatenate([costs.data, starts]),
+                           np.concatenate([costs.indices, nodes]),
+                           np.concatenate([costs.indptr, [costs.nnz + len(nodes)]])), shape=(n + 1, n + 1))
+    return dijkstra(graph, directed=True, indices=n)[:n]
 
 
-def smooth_solve(edges: np.ndarray, weights: np.ndarray, target: np.ndarray, strength: np.ndarray,
+def smooth_solve(weights: sp.csr_matrix, target: np.ndarray, strength: np.ndarray,
                  fixed: dict[int, float], iterations: int = 150) -> np.ndarray:
     """Minimise Σ strength_i (x_i − target_i)² + Σ w_ij (x_i − x_j)² with x fixed at clicked nodes
-    (Grady's random walker with priors), by Jacobi iterations, which are vectorised edge sums.
-    Strong edges get tiny w, so labels flow inside regions but not across object boundaries."""
-    n = len(target)
-    i, j = edges[:, 0], edges[:, 1]
-    degree = np.bincount(i, weights, n) + np.bincount(j, weights, n)
-    x = target.astype(np.float64).copy()
+    (Grady's random walker with priors), by Jacobi iterations: one sparse product each with the
+    symmetric weight matrix. Strong edges get tiny w, so labels flow inside regions but not across
+    object boundaries. `target` may hold several priors as columns (solved at once, each as alone)."""
+    degree = np.asarray(weights.sum(axis=1)).ravel()
     fixed_nodes = np.fromiter(fixed.keys(), int, len(fixed))
     fixed_values = np.fromiter(fixed.values(), float, len(fixed))
+    if target.ndim == 2:
+        strength, degree, fixed_values = strength[:, None], degree[:, None], fixed_values[:, None]
+    x = target.astype(np.float64).copy()
     x[fixed_nodes] = fixed_values
     denom = strength + degree + 1e-9
     base = strength * target
     for _ in range(iterations):
-        flow = np.bincount(i, weights * x[j], n) + np.bincount(j, weights * x[i], n)
-        x = (base + flow) / denom
+        x = (base + weights @ x) / denom
         x[fixed_nodes] = fixed_values
     return x
 
 
 def connected_to(selected: np.ndarray, edges: np.ndarray, sources: list[int]) -> np.ndarray:
-    """The selected nodes reachable from `sources` through selected nodes (flood fill on the graph)."""
+    """The selected nodes reachable from `sources` through selected nodes (components of the graph
+    restricted to selected nodes)."""
     keep = np.zeros(len(selected), bool)
-    both = selected[edges[:, 0]] & selected[edges[:, 1]]
-    inside = edges[both]
-    if not len(sources):
+    sources = [s for s in sources if selected[s]]
+    if not sources:
         return keep
+    inside = edges[selected[edges[:, 0]] & selected[edges[:, 1]]]
     n = len(selected)
-    # symmetric adjacency in CSR form for a vectorised frontier expansion
-    src = np.concatenate([inside[:, 0], inside[:, 1]])
-    dst = np.concatenate([inside[:, 1], inside[:, 0]])
-    order = np.argsort(src, kind="stable")
-    src, dst = src[order], dst[order]
-    start = np.searchsorted(src, np.arange(n + 1))
-    frontier = np.array([s for s in sources if selected[s]], int)
-    keep[frontier] = True
-    while len(frontier):
-        nxt = np.unique(np.concatenate([dst[start[f]:start[f + 1]] for f in frontier]))
-        nxt = nxt[~keep[nxt]]
-        keep[nxt] = True
-        frontier = nxt
-    return keep
+    graph = sp.csr_matrix((np.ones(len(inside)), (inside[:, 0], inside[:, 1])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return selected & np.isin(component, component[sources])

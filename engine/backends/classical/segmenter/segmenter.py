@@ -30,7 +30,7 @@ from ....errors import EngineError
 from ....lru import LRUCache
 from ...base import SegmentResult, Segmenter
 from .features import FrameFeatures, compute_features, fingerprint
-from .graph import connected_to, geodesic_distance, smooth_solve
+from .graph import connected_to, geodesic_distance, smooth_solve, symmetric_matrix
 from .params import ClassicalSegmenterParams
 
 DEFAULTS = ClassicalSegmenterParams()
@@ -76,17 +76,15 @@ def _node_fraction(features: FrameFeatures, mask: np.ndarray) -> np.ndarray:
 
 
 def _graph(features: FrameFeatures, p: ClassicalSegmenterParams):
-    """Edge costs for the geodesic and weights for the smoothing, derived once per frame."""
+    """Edge costs for the geodesic and weights for the smoothing, as symmetric sparse matrices,
+    derived once per frame. Two threads building them at once both get equal matrices."""
     cached = features.extra.get("graph")
     if cached is None:
         cost = np.maximum(features.edge_cost, 0) ** p.cost_power + p.cost_floor
-        neighbours: list[list[tuple[int, float]]] = [[] for _ in range(features.count)]
-        for (i, j), c in zip(features.edges.tolist(), cost.tolist()):
-            neighbours[i].append((j, c))
-            neighbours[j].append((i, c))
         length = features.edge_length / np.median(features.edge_length)
         weight = np.exp(-(features.edge_cost / p.smooth_sigma) ** 2) * np.sqrt(length)
-        cached = features.extra["graph"] = (neighbours, weight)
+        cached = features.extra["graph"] = (symmetric_matrix(features.edges, cost, features.count),
+                                            symmetric_matrix(features.edges, weight, features.count))
     return cached
 
 
@@ -181,46 +179,69 @@ class ClassicalSegmenter(Segmenter):
         """Without a previous mask the click's extent is ambiguous (a texture detail, a part, the
         whole object), and one superpixel under the cursor would decide it, flipping on compression
         noise. So, like SAM's multimask output, solve for several candidates, seeded from growing
-        disks around the positive clicks, and keep the most object-like one."""
+        disks around the positive clicks, and keep the most object-like one. The candidates share
+        the background sources and are smoothed in one batched solve (one sparse product per
+        iteration for all of them)."""
         p = self.params
         xy = np.round(points[labels == 1] * features.scale)
-        best, seen = None, set()
+        clicks = self._clicks(features, points, labels)
+        background = self._background_sources(features, clicks[0][labels == 1])
+        candidates, seen = [], set()
         for radius in p.first_click_radii:
             near = tuple(_nodes_near(features, xy, radius * p.superpixel_size)) if radius else ()
             if near in seen:
                 continue  # same seeds as a smaller disk: same candidate
             seen.add(near)
-            prob, separation = self._solve(features, points, labels, None, near)
+            candidates.append(self._prior(features, clicks, None, near, background))
+        targets = np.stack([c[0] for c in candidates], axis=1)
+        probs = smooth_solve(_graph(features, p)[1], targets, np.full(features.count, p.prior_strength),
+                             clicks[1], p.smooth_iterations)
+        best = None
+        for k, (_, separation) in enumerate(candidates):
+            prob = self._connected(features, probs[:, k], clicks[2])
             score = objectness(separation, float(np.average(prob > 0.5, weights=features.size)), p)
             if best is None or score > best[0]:
                 best = (score, prob, separation)
         return best[1], best[2]
 
-    def _solve(self, features: FrameFeatures, points, labels, prev_mask, seeds_near: list[int] = ()):
-        p = self.params
-        n = features.count
-        s = features.scale
+    def _clicks(self, features: FrameFeatures, points, labels):
+        """(clicks in working pixels, clicked node → label, positive nodes, negative nodes)."""
         sh, sw = features.labels.shape
-        xy = np.clip(np.round(points * s).astype(int), 0, [sw - 1, sh - 1])
+        xy = np.clip(np.round(points * features.scale).astype(int), 0, [sw - 1, sh - 1])
         click_nodes = features.labels[xy[:, 1], xy[:, 0]]
         fixed: dict[int, float] = {}
         for node, label in zip(click_nodes.tolist(), labels.tolist()):
             fixed[node] = float(label)  # a later click on the same superpixel wins
         pos = [k for k, v in fixed.items() if v == 1.0]
         neg = [k for k, v in fixed.items() if v == 0.0]
-        neighbours, weight = _graph(features, p)
+        return xy, fixed, pos, neg
 
+    def _solve(self, features: FrameFeatures, points, labels, prev_mask):
+        p = self.params
+        clicks = self._clicks(features, points, labels)
+        background = self._background_sources(features, clicks[0][:0])
+        target, separation = self._prior(features, clicks, prev_mask, (), background)
+        prob = smooth_solve(_graph(features, p)[1], target, np.full(features.count, p.prior_strength),
+                            clicks[1], p.smooth_iterations)
+        return self._connected(features, prob, clicks[2]), separation
+
+    def _prior(self, features: FrameFeatures, clicks, prev_mask, seeds_near, background: dict[int, float]):
+        """Per-node prior probability of foreground from the geodesic and colour evidence (and the
+        previous mask), and the colour models' separation."""
+        p = self.params
+        _, fixed, pos, neg = clicks
+        costs = _graph(features, p)[0]
         prev = _node_fraction(features, prev_mask) if prev_mask is not None else None
         near = [k for k in seeds_near if k not in fixed]  # a negative click inside the disk still wins
         fg_seeds = {k: 0.0 for k in (*pos, *near)}
         if prev is not None and not pos:  # only a tracked mask to correct: it is the source
             fg_seeds.update({int(k): 0.5 for k in np.flatnonzero(prev > 0.5) if int(k) not in fixed})
-        bg_seeds = self._background_sources(features, xy[labels == 1] if prev is None else xy[:0])
+        bg_seeds = dict(background)
         bg_seeds.update({k: 0.0 for k in neg})
         for k in (*pos, *near):
             bg_seeds.pop(k, None)
-        d_fg = geodesic_distance(neighbours, n, fg_seeds) if fg_seeds else np.full(n, np.inf)
-        d_bg = geodesic_distance(neighbours, n, bg_seeds)
+        d_fg = geodesic_distance(costs, fg_seeds)
+        d_bg = geodesic_distance(costs, bg_seeds)
         d_fg, d_bg = np.minimum(d_fg, 1e6), np.minimum(d_bg, 1e6)
         geo = (d_bg - d_fg) / (d_bg + d_fg + 1e-6)
 
@@ -230,14 +251,15 @@ class ClassicalSegmenter(Segmenter):
         provisional = (score > 0).astype(np.float64)
         llr, separation = _colour_llr(features, provisional, pos, neg, p.click_colour_weight)
         score = score + p.colour_weight * np.tanh(llr / 2)
-        target = 1 / (1 + np.exp(-p.prior_sharpness * score))
-        strength = np.full(n, p.prior_strength)
-        prob = smooth_solve(features.edges, weight, target, strength, fixed, p.smooth_iterations)
+        return 1 / (1 + np.exp(-p.prior_sharpness * score)), separation
+
+    def _connected(self, features: FrameFeatures, prob: np.ndarray, pos: list[int]) -> np.ndarray:
+        """Foreground not connected to a positive click is capped below one half."""
+        if not pos:
+            return prob
         selected = prob > 0.5
-        if pos:
-            keep = connected_to(selected, features.edges, pos)
-            prob = np.where(selected & ~keep, np.minimum(prob, p.disconnected_cap), prob)
-        return prob, separation
+        keep = connected_to(selected, features.edges, pos)
+        return np.where(selected & ~keep, np.minimum(prob, self.params.disconnected_cap), prob)
 
     def _background_sources(self, features: FrameFeatures, positive_xy: np.ndarray) -> dict[int, float]:
         """Every node is a weak background source. Near the first clicks its start cost grows with
