@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EngineError, NotFound
-from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_png, mask_to_png_array, read_jsonl,
+from .fileio import (atomic_write_bytes, atomic_write_json, encode_png, mask_to_png_array, read_jsonl,
                      read_mask)
 from .layout import FRAME_PATTERN, SESSION_FILE, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
 from .media.numbering import Numbering
@@ -112,6 +112,7 @@ class Session:
         self.numbering: Numbering | None = Numbering.from_json(data.get("numbering"))
         self.paths = Layout(self.root, self.numbering)
         self.lock = threading.RLock()
+        self._keyframe_locks = [threading.Lock() for _ in range(32)]
         self.id: str = data["id"]
         self.video: str = data["video"]
         self.frame_count: int = int(data["frame_count"])
@@ -298,23 +299,37 @@ class Session:
                      source: str = "clicks", confidence: float = 1.0) -> Keyframe:
         """Store the mask a keyframe stands for (from clicks or imported) and bump its revision, which
         marks exactly the frames this keyframe governs as stale. Setting the same mask from the same
-        clicks again changes nothing, so re-running a command resumes instead of redoing."""
+        clicks again changes nothing, so re-running a command resumes instead of redoing.
+        The PNG is encoded and written (atomically, fsynced) under this keyframe's own lock, not the
+        session's, so the server saves clicks on other frames and objects side by side; the session
+        lock is held only to make it current in session.json, written after the PNG."""
         with self.lock:
             obj = self.get_object(ref)
-            self.check_frame(frame)
-            mask = np.asarray(mask).astype(bool)
-            if not mask.any():
-                raise EngineError(f"the mask for '{obj.name}' on frame {frame} is empty")
-            clicks = list(clicks or [])
-            old = obj.keyframes.get(frame)
-            if old is not None and old.clicks == clicks and old.source == source and self._same_mask(obj, frame, mask):
-                return old
-            self.rev += 1
-            atomic_write_png(self.keyframe_path(obj, frame), mask_to_png_array(mask))
-            key = Keyframe(frame, self.rev, clicks, source, round(float(confidence), 4))
-            obj.keyframes[frame] = key
-            self.save()
-            return key
+        with self._keyframe_lock(obj.id, frame):
+            with self.lock:
+                self.check_frame(frame)
+                mask = np.asarray(mask).astype(bool)
+                if not mask.any():
+                    raise EngineError(f"the mask for '{obj.name}' on frame {frame} is empty")
+                clicks = list(clicks or [])
+                old = obj.keyframes.get(frame)
+                if old is not None and old.clicks == clicks and old.source == source and self._same_mask(obj, frame, mask):
+                    return old
+            path = self.keyframe_path(obj, frame)
+            atomic_write_bytes(path, encode_png(mask_to_png_array(mask)))
+            with self.lock:
+                if self.objects.get(obj.id) is not obj:  # removed while its PNG was written
+                    path.unlink(missing_ok=True)
+                    raise NotFound(f"object '{obj.name}' was removed")
+                self.rev += 1
+                key = Keyframe(frame, self.rev, clicks, source, round(float(confidence), 4))
+                obj.keyframes[frame] = key
+                self.save()
+                return key
+
+    def _keyframe_lock(self, obj_id: int, frame: int) -> threading.Lock:
+        """One of a fixed set of locks, always the same for one keyframe (two keyframes may share one)."""
+        return self._keyframe_locks[hash((obj_id, frame)) % len(self._keyframe_locks)]
 
     def _same_mask(self, obj: TrackedObject, frame: int, mask: np.ndarray) -> bool:
         try:
@@ -330,6 +345,7 @@ class Session:
     def remove_keyframe(self, ref: int | str, frame: int) -> None:
         with self.lock:
             obj = self.get_object(ref)
+        with self._keyframe_lock(obj.id, frame), self.lock:
             if frame not in obj.keyframes:
                 raise NotFound(f"'{obj.name}' has no keyframe on frame {frame}")
             del obj.keyframes[frame]

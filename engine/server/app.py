@@ -233,6 +233,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         image = engine.preview(session_id, frame)
         return Response(wire.preview_jpeg(image, max_size, quality), media_type="image/jpeg")
 
+    @app.post("/v1/sessions/{session_id}/frames/{frame}/prefetch", tags=["sessions"], status_code=202)
+    def prefetch(session_id: str, frame: int = FrameParam):
+        """The playhead stopped on `frame`: compute its segmenter features in the background."""
+        return engine.prefetch(session_id, frame)
+
     # ---- objects --------------------------------------------------------------------------------
     @app.post("/v1/sessions/{session_id}/objects", tags=["objects"])
     def add_object(session_id: str, body: NewObject):

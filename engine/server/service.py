@@ -1,15 +1,18 @@
 """The engine behind the routes: one segmenter per engine (its per-frame cache is what makes the
 second click on a frame fast), sessions, jobs and uploads, and the operations the routes call.
 
-Clicks run in request threads and take only their session's click lock and the segmenter lock;
-jobs run on the worker thread with their own video reader and backend instances, so a long track
-never blocks a click.
+Clicks run in request threads and take only the lock of the keyframe they change (object and
+frame: two clicks there read, extend and write one click list, so they apply in order) and, for a
+segmenter that is not thread-safe, the segmenter lock; clicks on other frames or objects segment
+and save side by side. Jobs run on the worker thread with their own video reader and backend
+instances, so a long track never blocks a click.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,34 +52,67 @@ class ServerConfig:
 
 
 class LockedSegmenter:
-    """Serialises calls into the one segmenter: its cache (and a GPU model) is not thread-safe."""
+    """The one segmenter of the engine, shared by the request threads. A backend whose `segment` is
+    safe to call from several threads at once (`concurrent_segment = True`: the classical one, whose
+    only shared state is its thread-safe LRU cache) runs clicks side by side on both cores; any
+    other (a GPU model) runs them one at a time under the lock.
 
-    def __init__(self, segmenter) -> None:
+    Prefetching (the frame under the playhead, the neighbours of a clicked frame) runs on one
+    background thread with a bounded queue: a frame already cached or already queued is skipped
+    without decoding it, and beyond `max_pending` queued frames new requests are dropped (a prefetch
+    is only a hint; the click computes what is missing)."""
+
+    def __init__(self, segmenter, max_pending: int = 8) -> None:
         self.inner = segmenter
         self.lock = threading.Lock()
         self.name = segmenter.name
+        self.concurrent = bool(getattr(segmenter, "concurrent_segment", False))
+        self.max_pending = max_pending
+        self._pending: set = set()
+        self._pending_lock = threading.Lock()
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vta-prefetch")
 
     def segment(self, *args, **kwargs):
+        if self.concurrent:
+            return self.inner.segment(*args, **kwargs)
         with self.lock:
             return self.inner.segment(*args, **kwargs)
 
-    def prefetch_neighbours(self, reader, video: str, frame: int) -> None:
-        """Do the per-frame work (SAM's encoding, the classical features) of the frames next to the
-        one just clicked, in the background: the artist's next click is most often there. Not under
-        the lock: prefetch is thread-safe by contract, and a refining click on this frame must not
-        wait for it."""
+    def prefetch(self, reader, video: str, frames) -> list[int]:
+        """Queue the per-frame work (SAM's encoding, the classical features) of `frames` in the
+        background; returns the frames queued now. Not under the lock: prefetch is thread-safe by
+        contract, and a click must not wait for it."""
+        queued = []
+        cache = getattr(self.inner, "cache", None)
+        for frame in frames:
+            key = (video, frame)
+            if not 0 <= frame < len(reader):
+                continue
+            with self._pending_lock:
+                if key in self._pending or len(self._pending) >= self.max_pending:
+                    continue
+                if cache is not None and key in cache:
+                    continue  # a changed file is still caught: the click checks the fingerprint
+                self._pending.add(key)
+            self._prefetcher.submit(self._prefetch_one, reader, key)
+            queued.append(frame)
+        return queued
 
-        def work() -> None:
-            try:
-                for f in (frame + 1, frame - 1):
-                    if 0 <= f < len(reader):
-                        self.inner.prefetch(reader.read(f), (video, f))
-            except Exception as exc:  # a failed prefetch only costs the next click its cache hit
-                log.debug("prefetch around frame %d failed: %s", frame, exc)
+    def _prefetch_one(self, reader, key) -> None:
+        try:
+            self.inner.prefetch(reader.read(key[1]), key)
+        except Exception as exc:  # a failed prefetch only costs the next click its cache hit
+            log.debug("prefetch of frame %d failed: %s", key[1], exc)
+        finally:
+            with self._pending_lock:
+                self._pending.discard(key)
 
-        threading.Thread(target=work, daemon=True, name="vta-prefetch").start()
+    def prefetch_neighbours(self, reader, video: str, frame: int) -> list[int]:
+        """The frames next to the one just clicked: the artist's next click is most often there."""
+        return self.prefetch(reader, video, (frame + 1, frame - 1))
 
-
+    def close(self) -> None:
+        self._prefetcher.shutdown(wait=False, cancel_futures=True)
 
 
 class Engine:
@@ -92,6 +128,7 @@ class Engine:
         self.inpainter_name = backends.resolve("inpainter", config.inpainter)
         self._tracker = None
         self._inpainter = None
+        self._click_locks = [threading.Lock() for _ in range(64)]
         self.store = SessionStore(state_dir)
         self.jobs = JobManager(state_dir, self._run_job)
         self.uploads = Uploads(state_dir, config.max_upload_bytes)
@@ -101,7 +138,13 @@ class Engine:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.segmenter.close()
         self.store.close()
+
+    def _keyframe_lock(self, session_id: str, obj_id: int, frame: int) -> threading.Lock:
+        """The click lock of one keyframe: one of a fixed set, always the same for one (session,
+        object, frame), so memory stays bounded; two keyframes sharing one only wait for each other."""
+        return self._click_locks[hash((session_id, obj_id, frame)) % len(self._click_locks)]
 
     # ---- health ---------------------------------------------------------------------------------
     def health(self) -> dict:
@@ -188,8 +231,8 @@ class Engine:
     # ---- clicks and keyframes -------------------------------------------------------------------
     def click(self, session_id: str, ref: str, frame: int, x: float, y: float, positive: bool) -> tuple[np.ndarray, float, dict]:
         handle = self.store.get(session_id)
-        with handle.click_lock:
-            obj = object_for(handle.session, ref)
+        obj = object_for(handle.session, ref)
+        with self._keyframe_lock(handle.id, obj.id, frame):
             result = workflow.add_click(handle.session, handle.reader(), self.segmenter, obj.id, frame,
                                         Click(float(x), float(y), bool(positive)))
             self.segmenter.prefetch_neighbours(handle.reader(), handle.session.video, frame)
@@ -197,8 +240,8 @@ class Engine:
 
     def undo_click(self, session_id: str, ref: str, frame: int) -> tuple[np.ndarray | None, float | None, dict | None]:
         handle = self.store.get(session_id)
-        with handle.click_lock:
-            obj = object_for(handle.session, ref)
+        obj = object_for(handle.session, ref)
+        with self._keyframe_lock(handle.id, obj.id, frame):
             result = workflow.undo_click(handle.session, handle.reader(), self.segmenter, obj.id, frame)
             if result is None:
                 return None, None, None
@@ -206,13 +249,14 @@ class Engine:
 
     def clear_keyframe(self, session_id: str, ref: str, frame: int) -> None:
         handle = self.store.get(session_id)
-        with handle.click_lock:
-            handle.session.remove_keyframe(object_for(handle.session, ref).id, frame)
+        obj = object_for(handle.session, ref)
+        with self._keyframe_lock(handle.id, obj.id, frame):
+            handle.session.remove_keyframe(obj.id, frame)
 
     def import_mask(self, session_id: str, ref: str, frame: int, mask: np.ndarray) -> dict:
         handle = self.store.get(session_id)
-        with handle.click_lock:
-            obj = object_for(handle.session, ref)
+        obj = object_for(handle.session, ref)
+        with self._keyframe_lock(handle.id, obj.id, frame):
             handle.session.check_frame(frame)
             workflow.import_mask(handle.session, handle.reader(), obj.id, workflow.ImportMaskRequest(frame, mask))
             return self._keyframe_view(obj, frame)
@@ -235,6 +279,15 @@ class Engine:
         if frame not in obj.keyframes:
             raise NotFound(f"'{obj.name}' has no keyframe on frame {frame}")
         return session.keyframe_path(obj, frame)
+
+    def prefetch(self, session_id: str, frame: int) -> dict:
+        """Start computing the segmenter's per-frame work for a frame the artist looks at (the
+        playhead stopped there), so the first click on it only pays for the solve. Returns at once;
+        idempotent (a cached or queued frame is not queued again) and bounded (see LockedSegmenter)."""
+        handle = self.store.get(session_id)
+        handle.session.check_frame(frame)
+        queued = self.segmenter.prefetch(handle.reader(), handle.session.video, (frame,))
+        return {"frame": frame, "queued": bool(queued)}
 
     def preview(self, session_id: str, frame: int) -> np.ndarray:
         handle = self.store.get(session_id)

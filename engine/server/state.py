@@ -34,12 +34,11 @@ def default_state_dir() -> Path:
 
 
 class SessionHandle:
-    """A session plus what the server keeps beside it: an interactive reader and a click lock
-    (a click reads, extends and writes the frame's click list, so two on one frame must not interleave)."""
+    """A session plus what the server keeps beside it: an interactive reader (clicks are ordered by
+    the engine's per-keyframe locks, engine/server/service.py)."""
 
     def __init__(self, session: Session, reader: VideoReader | None = None) -> None:
         self.session = session
-        self.click_lock = threading.Lock()
         self._reader = reader
         self._reader_lock = threading.Lock()
 

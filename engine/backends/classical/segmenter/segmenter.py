@@ -119,6 +119,8 @@ class ClassicalSegmenter(Segmenter):
     name = "classical"
 
     Params = ClassicalSegmenterParams
+    #: segment() may run in several threads at once: its only shared state is the LRU cache
+    concurrent_segment = True
 
     def __init__(self, params: ClassicalSegmenterParams | None = None) -> None:
         self.params = params or ClassicalSegmenterParams()
