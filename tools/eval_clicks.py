@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from engine.backends import create  # noqa: E402
 from engine.evaluation.clicksim import clicks_to_reach, next_click  # noqa: E402
 from engine.evaluation.metrics import jaccard  # noqa: E402
+from engine.evaluation.truth import object_masks  # noqa: E402
 from engine.session import Click  # noqa: E402
 from engine.workflow import correct_matte  # noqa: E402
 
@@ -40,19 +41,6 @@ DEFAULT_CLIPS = Path(os.environ.get("VTA_CLIPS", ROOT.parent / "shared" / "clips
 CORE = ["davis16-blackswan", "davis16-dog", "davis16-car-roundabout", "davis16-libby"]
 EXTRA = ["propainter-bmx-trees-432x240", "e2fgvi-schoolgirls-432x240"]
 MAX_CLICKS = 20
-
-
-def _object_masks(path: Path) -> dict[int, np.ndarray]:
-    """Ground truth of one frame → {object id: bool mask}. Gray PNGs are one object; colour PNGs are
-    DAVIS palette masks (decoded to BGR by OpenCV), whose VOC colours encode the id bit by bit."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise SystemExit(f"cannot read {path}")
-    if image.ndim == 2:
-        return {1: image > 127}
-    b, g, r = (image[:, :, c].astype(np.int32) // 128 for c in range(3))
-    ids = r + 2 * g + 4 * b  # VOC palette: id 1 = red, 2 = green, 3 = olive, 4 = navy, ...
-    return {int(i): ids == i for i in np.unique(ids) if i != 0}
 
 
 def run_target(segmenter, image: np.ndarray, gt: np.ndarray, key, max_clicks: int = MAX_CLICKS) -> dict:
@@ -94,7 +82,7 @@ def tracked_masks(folder: Path, n: int) -> tuple[list[np.ndarray], list[dict[int
     mask_files = sorted((folder / "masks").glob("*.png"))
     n = min(n, len(video), len(mask_files))
     frames = [video.read(i) for i in range(n)]
-    truth = [_object_masks(p) for p in mask_files[:n]]
+    truth = [object_masks(p) for p in mask_files[:n]]
     init = dict(truth[0])
     tracked = {oid: {} for oid in init}
     tracker = create("tracker", "classical")
@@ -205,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: no first frame / mask, skipped")
             continue
         image = cv2.cvtColor(cv2.imread(str(frame_path)), cv2.COLOR_BGR2RGB)
-        for obj, gt in _object_masks(mask_path).items():
+        for obj, gt in object_masks(mask_path).items():
             label = name if obj == 1 and name in CORE else f"{name}#{obj}"
             row = run_target(segmenter, image, gt, key=(name, 0, obj))
             row.update(clip=label, core=name in CORE)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends import create  # noqa: E402
 from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
+from engine.evaluation.truth import read_labels  # noqa: E402
 from engine.quality import WEAK_BELOW, is_weak  # noqa: E402
 from engine.video_io import VideoReader, open_video  # noqa: E402
 
@@ -47,40 +48,6 @@ def clips_root(arg: str | None) -> Path:
     if os.environ.get("VTA_CLIPS"):
         return Path(os.environ["VTA_CLIPS"])
     return Path(__file__).resolve().parents[1].parent / "shared" / "clips"
-
-
-def voc_palette() -> np.ndarray:
-    """The DAVIS/VOC palette: index → RGB, so palette PNGs decoded as colour map back to ids."""
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
-
-
-_PALETTE_LOOKUP = {tuple(int(v) for v in rgb): i for i, rgb in enumerate(voc_palette())}
-
-
-def read_labels(path: Path) -> np.ndarray:
-    """A ground-truth mask → int label image (0 = background). Gray masks give label 1 where > 127;
-    colour (palette) masks give the palette index of each pixel's colour."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise SystemExit(f"cannot read mask {path}")
-    if image.ndim == 2:
-        return (image > 127).astype(np.int32)
-    rgb = image[:, :, 2::-1]
-    flat = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-    labels = np.zeros(flat.shape, np.int32)
-    for value in np.unique(flat):
-        key = ((value >> 16) & 255, (value >> 8) & 255, value & 255)
-        labels[flat == value] = _PALETTE_LOOKUP.get(key, 0)
-    return labels
 
 
 class MemoryReader(VideoReader):
