@@ -14,6 +14,7 @@ setting a variable there still takes effect.
     VTA_DTYPE          float32, float16 or bfloat16 for the learned encoders on CUDA
     VTA_SAM_WEIGHTS, VTA_SAM2_WEIGHTS, VTA_LAMA_WEIGHTS   force one registry entry of weights
     VTA_SAM2_WINDOW    frames of memory the SAM 2 tracker keeps
+    VTA_BATCH_CRASH_AFTER  tests only: SHOT:FRAMES:MARKER kills a batch worker mid-shot
 (VTA_MODELS_DIR / VTA_MODELS_REGISTRY / VTA_MODELS_BASE_URL belong to the models/ package and
 tools/fetch_models.py; VTA_CLIPS only to tests and tools.)
 """
@@ -31,6 +32,7 @@ from .errors import EngineError
 #: the largest frame index the HTTP API accepts (a bound on request numbers, not on clips)
 MAX_FRAME_INDEX = 10_000_000
 BACKEND_KINDS = ("segmenter", "tracker", "inpainter")
+BATCH_CRASH_ENV = "VTA_BATCH_CRASH_AFTER"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Settings:
     sam2_weights: str | None = None
     lama_weights: str | None = None
     sam2_window: int | None = None
+    batch_crash_after: str | None = None  # the batch tests' fault injection (engine/batch/run_local.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -59,7 +62,8 @@ class Settings:
         return cls(debug=bool(get("VTA_DEBUG")), token=get("VTA_TOKEN"),
                    state_dir=Path(state).expanduser() if state else None, device=get("VTA_DEVICE"),
                    dtype=get("VTA_DTYPE"), sam_weights=get("VTA_SAM_WEIGHTS"), sam2_weights=get("VTA_SAM2_WEIGHTS"),
-                   lama_weights=get("VTA_LAMA_WEIGHTS"), sam2_window=window)
+                   lama_weights=get("VTA_LAMA_WEIGHTS"), sam2_window=window,
+                   batch_crash_after=get(BATCH_CRASH_ENV))
 
     def default_state_dir(self) -> Path:
         """$VTA_STATE_DIR, else $XDG_DATA_HOME/vse-track-anything (~/.local/share/...)."""

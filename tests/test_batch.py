@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from engine.batch.commands import shot_steps
-from engine.batch.run_local import CRASH_ENV, frame_files
+from engine.batch.run_local import frame_files
+from engine.config import BATCH_CRASH_ENV as CRASH_ENV
 from engine.batch.run_ray import wants_gpu
 from engine.batch.shots import Click, Options, Shot, ShotObject, ShotsFileError, parse_shots
 from engine.fileio import atomic_write_png, mask_to_png_array

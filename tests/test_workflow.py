@@ -10,11 +10,9 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -336,7 +334,7 @@ def test_negative_click_on_a_tracked_frame_removes_a_leak_and_keeps_the_object(t
 
 
 def test_correct_matte_changes_only_near_the_clicks():
-    from engine.workflow import correct_matte
+    from engine.correction import correct_matte
 
     matte = np.zeros((60, 60), bool)
     matte[10:30, 10:30] = True

@@ -87,7 +87,8 @@ def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: 
             looked_at = Session.create(tmp / f"ahead{frame}", video_path, len(video))
             ahead.prefetch(image, (looked_at.video, frame))
             t = time.perf_counter()
-            segment_clicks(looked_at, video, ahead, looked_at.add_object("o").id, frame, clicks[:1])
+            workflow.segment(looked_at, video, ahead, looked_at.add_object("o").id,
+                             workflow.SegmentRequest(frame, tuple(clicks[:1])))
             prefetched.append(time.perf_counter() - t)
             for _ in range(3):
                 k = int(rng.integers(len(xs)))

@@ -34,7 +34,7 @@ from engine.evaluation.clicksim import clicks_to_reach, next_click  # noqa: E402
 from engine.evaluation.metrics import jaccard  # noqa: E402
 from engine.evaluation.truth import object_masks  # noqa: E402
 from engine.session import Click  # noqa: E402
-from engine.workflow import correct_matte  # noqa: E402
+from engine.correction import correct_matte  # noqa: E402
 
 DEFAULT_CLIPS = Path(os.environ.get("VTA_CLIPS", ROOT.parent / "shared" / "clips"))
 # The acceptance set (single-object DAVIS) and extra footage (reported, not tuned on).

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import config
 from .commands import shot_steps
 from .shots import Shot
 
@@ -24,10 +25,10 @@ from .shots import Shot
 ProgressFn = Callable[[str, int, int, str, int, int], None]
 CommandFn = Callable[[list[str]], int]  # argv → exit status: the CLI's main
 
-# Test-only fault injection: "SHOT:N:MARKER" makes the process running SHOT exit abruptly once N
-# frames of it are written, unless MARKER exists (so only the first attempt dies). The marker holds
-# the inode and mtime of every frame finished at that moment, to prove a retry rewrote none of them.
-CRASH_ENV = "VTA_BATCH_CRASH_AFTER"
+# Test-only fault injection ($VTA_BATCH_CRASH_AFTER, read by engine/config.py): "SHOT:N:MARKER"
+# makes the process running SHOT exit abruptly once N frames of it are written, unless MARKER exists
+# (so only the first attempt dies). The marker holds the inode and mtime of every frame finished at
+# that moment, to prove a retry rewrote none of them.
 
 
 @dataclass
@@ -128,7 +129,7 @@ def run_shot(shot: Shot, run_command: CommandFn, on_progress: ProgressFn | None 
 
 def run_sequential(shots: list[Shot], reporter, run_command: CommandFn) -> list[ShotResult]:
     """The shots one after another in this process (a workstation overnight, or one farm task)."""
-    crash = os.environ.get(CRASH_ENV)
+    crash = config.current().batch_crash_after
     results = []
     for shot in shots:
         reporter.started(shot)

@@ -17,8 +17,9 @@ import socket
 import sys
 import time
 
+from .. import config
 from ..errors import EngineError
-from .run_local import CRASH_ENV, CommandFn, ShotResult, run_shot
+from .run_local import CommandFn, ShotResult, run_shot
 from .shots import BACKEND_KINDS, Options, Shot
 from .storage import PROBE, remove_probes, write_probes
 
@@ -146,7 +147,7 @@ def _schedule(ray, shots: list[Shot], reporter, run_command: CommandFn, token: s
     """Submit (at most `limit` in flight), pass progress on, collect results as they come."""
     task = ray.remote(_shot_task)
     board = ray.remote(num_cpus=0)(ProgressBoard).remote()
-    crash = os.environ.get(CRASH_ENV)
+    crash = config.current().batch_crash_after
     queue, pending, submitted, results = list(shots), {}, {}, []
     while queue or pending:
         while queue and (limit is None or len(pending) < limit):

@@ -15,7 +15,9 @@ from .test_workflow import add_source, ctx, scene, wait  # noqa: F401 - scene is
 bpy = pytest.importorskip("bpy")
 
 
-def click_and_track(addon, scene, clip, timeline_frame):
+def click_and_track(addon, scene, clip, timeline_frame, positive=True):
+    """A click at the object's centre on that frame (a negative one on a tracked frame cuts the
+    tracked matte there: a correction that changes it), then Track."""
     from blender_addon import mapping, strips
 
     state = scene.vta
@@ -23,7 +25,7 @@ def click_and_track(addon, scene, clip, timeline_frame):
     src = mapping.timeline_to_source(timeline_frame, strips.strip_timing(strips.find_strip(scene, state.strip_name),
                                                                           state.frame_count))
     x, y = clip["clicks"][src]
-    bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5)
+    bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5, positive=positive)
     wait(addon)
     assert bpy.ops.vta.track(direction="both") == {"FINISHED"}
     wait(addon, timeout=300)
@@ -55,7 +57,7 @@ def test_retrack_and_reremove_keep_the_artists_edits(addon, engine_env, clip, sc
         before = load_mask(Path(bpy.path.abspath(matte.directory)) / matte.elements[-3].filename)
 
         # a correction on a later frame, then Track again
-        f_fix = click_and_track(addon, scene, clip, source.frame_final_end - 3)
+        f_fix = click_and_track(addon, scene, clip, source.frame_final_end - 3, positive=False)
         mattes = strips.own_strips(scene, source.name, f"matte:{uid}")
         assert len(mattes) == 1
         matte = mattes[0]
