@@ -186,6 +186,20 @@ class VTA_OT_bring_results(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def active_matte(op, scene):
+    """(source strip, active object, its matte strip), or None after reporting what is missing."""
+    state = scene.vta
+    src, obj = source_strip(state, scene), active_object(state)
+    if src is None or obj is None:
+        op.report({"ERROR"}, "No source strip or object")
+        return None
+    mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
+    if not mattes:
+        op.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
+        return None
+    return src, obj, mattes[0]
+
+
 class VTA_OT_use_as_mask(bpy.types.Operator):
     """Add a Mask modifier on the source strip, fed by the active object's matte strip"""
     bl_idname = "vta.use_as_mask"
@@ -194,16 +208,11 @@ class VTA_OT_use_as_mask(bpy.types.Operator):
 
     def execute(self, context):
         scene = scene_of(context)
-        state = scene.vta
-        src, obj = source_strip(state, scene), active_object(state)
-        if src is None or obj is None:
-            self.report({"ERROR"}, "No source strip or object")
+        found = active_matte(self, scene)
+        if found is None:
             return {"CANCELLED"}
-        mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
-        if not mattes:
-            self.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
-            return {"CANCELLED"}
-        strips.use_as_mask(context, scene, src, mattes[0])
+        src, _obj, matte = found
+        strips.use_as_mask(context, scene, src, matte)
         return {"FINISHED"}
 
 
@@ -220,16 +229,11 @@ class VTA_OT_grade_object(bpy.types.Operator):
 
     def execute(self, context):
         scene = scene_of(context)
-        state = scene.vta
-        src, obj = source_strip(state, scene), active_object(state)
-        if src is None or obj is None:
-            self.report({"ERROR"}, "No source strip or object")
+        found = active_matte(self, scene)
+        if found is None:
             return {"CANCELLED"}
-        mattes = strips.own_strips(scene, src.name, f"matte:{obj.uid}")
-        if not mattes:
-            self.report({"ERROR"}, f"Track '{obj.name}' first: it has no matte strip")
-            return {"CANCELLED"}
-        mask = strips.inverse_matte_strip(scene, src, mattes[0], f"inverse:{obj.uid}") if self.inverse else mattes[0]
+        src, obj, matte = found
+        mask = strips.inverse_matte_strip(scene, src, matte, f"inverse:{obj.uid}") if self.inverse else matte
         name = f"VTA grade {'all but ' if self.inverse else ''}{obj.name}"
         strips.grade_with_mask(context, scene, src, mask, self.modifier, name)
         self.report({"INFO"}, f"{name}: a {self.modifier.replace('_', ' ').title()} modifier on '{src.name}'")

@@ -27,15 +27,24 @@ def compose(after: np.ndarray, before: np.ndarray) -> np.ndarray:
     return (a @ b)[:2]
 
 
+def region_points(region: np.ndarray, min_pixels: int, samples: int):
+    """About `samples` pixels of `region` evenly spread over it, as (xs, ys, float32 N×2 points) for
+    a robust motion fit; None when the region has fewer than `min_pixels` (no fit is reliable)."""
+    ys, xs = np.nonzero(region)
+    if len(xs) < min_pixels:
+        return None
+    step = max(1, len(xs) // samples)
+    xs, ys = xs[::step], ys[::step]
+    return xs, ys, np.stack([xs, ys], 1).astype(np.float32)
+
+
 def fit_motion(region: np.ndarray, forward: np.ndarray, p: TrackerParams) -> np.ndarray | None:
     """Similarity transform (2×3) that moves the pixels of `region` (previous frame) where the
     forward flow takes them, fitted robustly so that boundary bleed and occluders do not count."""
-    ys, xs = np.nonzero(region)
-    if len(xs) < p.memory_min_pixels:
+    points = region_points(region, p.memory_min_pixels, p.memory_samples)
+    if points is None:
         return None
-    step = max(1, len(xs) // p.memory_samples)
-    xs, ys = xs[::step], ys[::step]
-    src = np.stack([xs, ys], 1).astype(np.float32)
+    xs, ys, src = points
     matrix, _ = cv2.estimateAffinePartial2D(src, src + forward[ys, xs], method=cv2.RANSAC,
                                             ransacReprojThreshold=p.memory_threshold, maxIters=p.memory_iterations)
     if matrix is None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .appearance import background_ring
 from .frame import Frame, grid
-from .memory import fit_motion, match_shift
+from .memory import fit_motion, match_shift, region_points
 from .params import TrackerParams
 
 
@@ -85,12 +85,10 @@ def motion_evidence(f: Frame, mask: np.ndarray, p: TrackerParams, long_side: int
 
 def fit_affine(region: np.ndarray, flow: np.ndarray, p: TrackerParams) -> np.ndarray | None:
     """Affine displacement model (2×3, maps x, y, 1 → dx, dy) fitted robustly to the flow in a region."""
-    ys, xs = np.nonzero(region)
-    if len(xs) < p.motion_min_pixels:
+    points = region_points(region, p.motion_min_pixels, p.motion_samples)
+    if points is None:
         return None
-    step = max(1, len(xs) // p.motion_samples)
-    xs, ys = xs[::step], ys[::step]
-    src = np.stack([xs, ys], 1).astype(np.float32)
+    xs, ys, src = points
     matrix, _ = cv2.estimateAffine2D(src, src + flow[ys, xs], method=cv2.RANSAC,
                                      ransacReprojThreshold=p.motion_threshold, maxIters=p.motion_iterations)
     if matrix is None:
