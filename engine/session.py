@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EngineError, NotFound
-from .fileio import (atomic_write_bytes, atomic_write_json, encode_png, mask_to_png_array, read_jsonl,
+from .fileio import (atomic_write_bytes, atomic_write_json, encode_mask_png, read_jsonl,
                      read_mask)
 from .layout import FRAME_PATTERN, SESSION_FILE, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
 from .media.numbering import Numbering
@@ -316,7 +316,7 @@ class Session:
                 if old is not None and old.clicks == clicks and old.source == source and self._same_mask(obj, frame, mask):
                     return old
             path = self.keyframe_path(obj, frame)
-            atomic_write_bytes(path, encode_png(mask_to_png_array(mask)))
+            atomic_write_bytes(path, encode_mask_png(mask))
             with self.lock:
                 if self.objects.get(obj.id) is not obj:  # removed while its PNG was written
                     path.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import EngineError
-from ..fileio import decode_mask, encode_png, mask_to_png_array
+from ..fileio import decode_mask, encode_mask_png
 
 
 def rle_encode(mask: np.ndarray) -> dict:
@@ -37,7 +37,7 @@ def rle_decode(rle: dict) -> np.ndarray:
 
 
 def png_bytes(mask: np.ndarray) -> bytes:
-    return encode_png(mask_to_png_array(np.asarray(mask, bool)), compression=1)
+    return encode_mask_png(mask)
 
 
 def encode_mask(mask: np.ndarray, fmt: str) -> dict:

@@ -21,6 +21,7 @@ colours separate best from the rest of the frame, with penalties for tiny and fr
 
 from __future__ import annotations
 
+import threading
 from typing import Hashable
 
 import cv2
@@ -88,6 +89,17 @@ def _graph(features: FrameFeatures, p: ClassicalSegmenterParams):
     return cached
 
 
+def _guided(features: FrameFeatures, p: ClassicalSegmenterParams):
+    """The edge-aware filter guided by the frame's working image, set up once per frame (two thirds
+    of a guided filter's cost is the guide's statistics; filtering with it is bit-identical to
+    cv2.ximgproc.guidedFilter), with a lock: the filter object is not documented as thread-safe."""
+    cached = features.extra.get("guided")
+    if cached is None:
+        cached = features.extra["guided"] = (
+            cv2.ximgproc.createGuidedFilter(features.small_rgb, p.guided_radius, p.guided_eps), threading.Lock())
+    return cached
+
+
 def _colour_llr(features: FrameFeatures, fg_weight: np.ndarray, pos: list[int], neg: list[int],
                 click_weight: float) -> tuple[np.ndarray, float]:
     """Per-node log-likelihood ratio of the foreground vs background palette histograms (soft
@@ -149,7 +161,8 @@ class ClassicalSegmenter(Segmenter):
             nonlocal computed
             computed = True
             features = compute_features(image, self.params)
-            _graph(features, self.params)  # the click's other once-per-frame part
+            _graph(features, self.params)  # the click's other once-per-frame parts
+            _guided(features, self.params)
             return features
 
         found = self.cache.get_or_compute(key, compute, valid=lambda item: item.fingerprint == stamp)
@@ -284,8 +297,9 @@ class ClassicalSegmenter(Segmenter):
     def _pixels(self, features: FrameFeatures, node_prob, points, labels):
         h, w = features.shape
         small = node_prob.astype(np.float32)[features.labels]
-        refined = cv2.ximgproc.guidedFilter(features.small_rgb, small, self.params.guided_radius,
-                                             self.params.guided_eps)
+        guide, lock = _guided(features, self.params)
+        with lock:
+            refined = guide.filter(small)
         full = cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR) if small.shape != (h, w) else refined
         mask = full > 0.5
         forced = np.zeros((h, w), np.uint8)
