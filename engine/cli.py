@@ -108,7 +108,8 @@ def _open(args):
 
 
 def describe_source(info: dict) -> list[str]:
-    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps."""
+    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps,
+    timecode and a pixel aspect that is not square."""
     from .media.info import describe_gaps
 
     depth = f"{info['pixel_type']}, {info['bit_depth']}-bit"
@@ -118,6 +119,10 @@ def describe_source(info: dict) -> list[str]:
     lines = [f"  format {info['file_format']} ({depth}){colour}{rotation}",
              f"  frames {numbers[0]}-{numbers[-1]}" + (f", padding {info['padding']}" if info.get("padding") else "")
              + (f"; gaps (missing numbers): {describe_gaps(info['gaps'])}" if info.get("gaps") else "")]
+    stamps = ([f"timecode {info['timecode']}"] if info.get("timecode") else []) + \
+        ([f"pixel aspect {info['pixel_aspect']:g}"] if info.get("pixel_aspect", 1.0) != 1.0 else [])
+    if stamps:
+        lines.append("  " + ", ".join(stamps))
     if info.get("fps_source") == "default":
         lines.append(f"  rate: the files give none, {info['fps']:g} fps assumed (--fps to say otherwise)")
     return lines
