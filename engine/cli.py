@@ -178,7 +178,8 @@ def _track(args, video) -> tuple:
     result["files"] = [session.result_path(obj, f).name for f in (start, end)]  # the first and last matte
     if getattr(args, "layers", False) and args.command == "track":
         result.update(workflow.layers(session.paths, [(o.name, session.result_files(o))
-                                                      for o in session.objects.values()], args.exr_compression))
+                                                      for o in session.objects.values()], args.exr_compression,
+                                      source=video.info))
     return session, obj, result
 
 
@@ -217,7 +218,7 @@ def _remove(args, video, masks_root) -> dict:
     result = workflow.remove_masks(video, inpainter, masks, out, request,
                                    progress=ConsoleProgress("remove", args.json))
     if args.layers:
-        result.update(workflow.layers(out, masks.objects(), args.exr_compression))
+        result.update(workflow.layers(out, masks.objects(), args.exr_compression, source=video.info))
     return result
 
 

@@ -1,6 +1,6 @@
 """Timecode and pixel aspect, from the source to the outputs: the timecode arithmetic (drop-frame
-too), and real files through the command line, read back with PyAV (no ffprobe on the test
-machines)."""
+too), and real files (a tagged movie, EXR and DPX sequences) through the command line, read back
+with PyAV and OpenImageIO (no ffprobe on the test machines)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 
 from engine.errors import VideoError
 from engine.media import timecode
+from engine.media.images import write_image
 from engine.media.info import VideoInfo, frame_timecode, image_attributes
-from tests.test_media import CLIP, NUMBERS, vta
+from engine.video_io import open_video
+from tests.test_media import CLIP, NUMBERS, _track_and_remove, frame16, frame_linear, vta, write_sequence
 
 
 # ---- pure: timecode arithmetic --------------------------------------------------------------------
@@ -68,6 +70,15 @@ def test_each_output_frame_gets_its_own_timecode_and_the_pixel_aspect():
 
 
 # ---- real files -----------------------------------------------------------------------------------
+def _oiio_stamps(path: Path) -> tuple[float, str | None]:
+    import OpenImageIO as oiio
+
+    inp = oiio.ImageInput.open(str(path))
+    spec = inp.spec()
+    inp.close()
+    return round(spec.getattribute("PixelAspectRatio"), 4), timecode.unpack_smpte(spec.getattribute("smpte:TimeCode"))
+
+
 def _stamped_movie(path: Path) -> Path:
     """The synthetic clip as H.264 in QuickTime at 29.97 fps with a drop-frame timecode (a tmcd
     track, as ffmpeg -timecode writes) and 4:3 pixels."""
@@ -92,3 +103,38 @@ def test_info_shows_a_movies_timecode_and_pixel_aspect(tmp_path):
     info = json.loads(vta("info", str(movie), "--json").stdout)
     assert (info["timecode"], round(info["pixel_aspect"], 4)) == ("00:00:59;28", 1.3333)
     assert "timecode 00:00:59;28, pixel aspect 1.33333" in vta("info", str(movie)).stdout
+
+
+@pytest.mark.parametrize("codec,suffix", [("prores", ".mov"), ("ffv1", ".mkv")])
+def test_clean_movie_carries_the_source_timecode_and_pixel_aspect(tmp_path, codec, suffix):
+    import av
+
+    movie = _stamped_movie(tmp_path / "stamped.mov")
+    out = _track_and_remove(tmp_path, str(movie), extra_remove=("--movie", codec, "--start", "2"))
+    with av.open(str(out / f"clean{suffix}")) as container:
+        tags = {k.lower(): v for s in (container, *container.streams) for k, v in s.metadata.items()}
+        assert tags["timecode"] == "00:01:00;02"  # the movie starts at frame 2: two labels past ;29 skipped
+        if codec == "prores":  # QuickTime stores the pixel aspect; PyAV cannot set Matroska's
+            assert container.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+    with open_video(out / f"clean{suffix}") as made:
+        assert made.info.timecode == "00:01:00;02"
+
+
+def test_exr_sequence_plate_mattes_and_layers_carry_timecode_and_pixel_aspect(tmp_path):
+    src = tmp_path / "src"
+    for i, n in enumerate(NUMBERS):
+        stamps = {"PixelAspectRatio": 2.0, "smpte:TimeCode": timecode.offset("10:00:00:00", n - 1001, 24)}
+        write_image(src / f"shot.{n}.exr", frame_linear(i), "half", attributes=stamps)
+    out = _track_and_remove(tmp_path, str(src), "--matte-format", "exr", extra_remove=("--layers",))
+    for n in (1001, 1005):
+        expected = (2.0, f"10:00:00:{n - 1001:02d}")  # the frame's own timecode (1004 is a gap)
+        assert _oiio_stamps(out / "clean" / f"plate.{n}.exr") == expected
+        assert _oiio_stamps(out / "masks" / "blob" / f"blob.{n}.exr") == expected
+        assert _oiio_stamps(out / "layers" / f"layers.{n}.exr") == expected
+
+
+def test_dpx_plate_carries_timecode_and_pixel_aspect(tmp_path):
+    src = write_sequence(tmp_path / "src", "scan", "dpx", frame16, "uint16", bits=10,  # the first file's timecode counts
+                         attributes={"PixelAspectRatio": 0.9, "smpte:TimeCode": "01:02:03:04"})
+    out = _track_and_remove(tmp_path, str(src))
+    assert _oiio_stamps(out / "clean" / "plate.1007.dpx") == (0.9, "01:02:03:10")  # 1007 is 6 frames after 1001
