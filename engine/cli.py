@@ -108,7 +108,8 @@ def _open(args):
 
 
 def describe_source(info: dict) -> list[str]:
-    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps."""
+    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps,
+    timecode and a pixel aspect that is not square."""
     from .media.info import describe_gaps
 
     depth = f"{info['pixel_type']}, {info['bit_depth']}-bit"
@@ -118,6 +119,10 @@ def describe_source(info: dict) -> list[str]:
     lines = [f"  format {info['file_format']} ({depth}){colour}{rotation}",
              f"  frames {numbers[0]}-{numbers[-1]}" + (f", padding {info['padding']}" if info.get("padding") else "")
              + (f"; gaps (missing numbers): {describe_gaps(info['gaps'])}" if info.get("gaps") else "")]
+    stamps = ([f"timecode {info['timecode']}"] if info.get("timecode") else []) + \
+        ([f"pixel aspect {info['pixel_aspect']:g}"] if info.get("pixel_aspect", 1.0) != 1.0 else [])
+    if stamps:
+        lines.append("  " + ", ".join(stamps))
     if info.get("fps_source") == "default":
         lines.append(f"  rate: the files give none, {info['fps']:g} fps assumed (--fps to say otherwise)")
     return lines
@@ -173,7 +178,8 @@ def _track(args, video) -> tuple:
     result["files"] = [session.result_path(obj, f).name for f in (start, end)]  # the first and last matte
     if getattr(args, "layers", False) and args.command == "track":
         result.update(workflow.layers(session.paths, [(o.name, session.result_files(o))
-                                                      for o in session.objects.values()], args.exr_compression))
+                                                      for o in session.objects.values()], args.exr_compression,
+                                      source=video.info))
     return session, obj, result
 
 
@@ -212,7 +218,7 @@ def _remove(args, video, masks_root) -> dict:
     result = workflow.remove_masks(video, inpainter, masks, out, request,
                                    progress=ConsoleProgress("remove", args.json))
     if args.layers:
-        result.update(workflow.layers(out, masks.objects(), args.exr_compression))
+        result.update(workflow.layers(out, masks.objects(), args.exr_compression, source=video.info))
     return result
 
 

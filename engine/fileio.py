@@ -129,12 +129,14 @@ MATTE_FORMATS = ("png8", "png16", "exr")
 
 
 def write_matte(path: str | os.PathLike, coverage: np.ndarray, matte_format: str = "png8",
-                compression: str = "zip") -> None:
+                compression: str = "zip", attributes: dict | None = None) -> None:
     """A matte from coverage 0..1: png8 a hard matte (coverage >= 0.5 → 255), png16 the soft
-    coverage, exr the soft coverage as half float in one channel named A."""
+    coverage, exr the soft coverage as half float in one channel named A, carrying `attributes`
+    (the source frame's timecode and pixel aspect)."""
     if matte_format == "exr":
         from .media.images import write_image
-        write_image(path, np.clip(coverage.astype(np.float32), 0, 1), "half", channels=["A"], compression=compression)
+        write_image(path, np.clip(coverage.astype(np.float32), 0, 1), "half", channels=["A"], compression=compression,
+                    attributes=attributes)
     elif matte_format == "png16":
         atomic_write_png(path, mask_to_png_array(coverage.astype(np.float32), bits=16))
     else:

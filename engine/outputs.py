@@ -1,7 +1,9 @@
 """Deliverables beyond the per-object mattes: the clean plate at the source's depth, the combined
 matte, the multi-layer EXRs, the overlay preview movie, and the clean plate as a lossless movie
-carrying the source's colour tags. Movies are encoded to a temporary file and renamed when
-complete, so a cancelled run never leaves a truncated movie that looks finished."""
+carrying the source's colour tags, timecode and pixel aspect; the images written through
+OpenImageIO carry their source frame's timecode and pixel aspect (media.info.image_attributes).
+Movies are encoded to a temporary file and renamed when complete, so a cancelled run never leaves
+a truncated movie that looks finished."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .fileio import atomic_write_png, mask_to_png_array, read_coverage, read_mas
 from .layout import Layout
 from .media import colour
 from .media.images import read_rgb, write_image
+from .media.info import VideoInfo, frame_timecode, image_attributes
 from .media.plate import PlateFormat, to_depth
 from .media.sequence import to_display8
 from .progress import CancelToken
@@ -37,7 +40,7 @@ class MovieWriter:
     """Encode RGB frames with PyAV to `path`, atomically (temp file renamed on close)."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, codec: str = "h264",
-                 colour_tags: dict | None = None) -> None:
+                 colour_tags: dict | None = None, timecode: str | None = None, pixel_aspect: float = 1.0) -> None:
         import av
         from fractions import Fraction
 
@@ -62,6 +65,10 @@ class MovieWriter:
         self.tags = movie_colour_tags(colour_tags or {}, rgb_coded=pix_fmt in ("bgr0", "rgb24", "gbrp"))
         for key, value in self.tags.items():
             setattr(self.stream.codec_context, key, value)
+        if timecode:  # QuickTime gets a tmcd track, Matroska a TIMECODE tag (what ffmpeg -timecode does)
+            self.container.metadata["timecode"] = timecode
+        if pixel_aspect != 1.0:  # QuickTime stores it (pasp); PyAV cannot set Matroska's display size
+            self.stream.codec_context.sample_aspect_ratio = Fraction(pixel_aspect).limit_denominator(1000)
 
     def write(self, rgb: np.ndarray) -> None:
         h, w = self.stream.height, self.stream.width
@@ -106,15 +113,18 @@ def movie_colour_tags(source: dict, rgb_coded: bool) -> dict:
     return tags
 
 
-def write_plate(path: Path, image: np.ndarray, fmt: PlateFormat, linear: str, compression: str = "zip") -> None:
+def write_plate(path: Path, image: np.ndarray, fmt: PlateFormat, linear: str, compression: str = "zip",
+                attributes: dict | None = None) -> None:
     """One clean-plate frame (already at `fmt`'s depth) to `path`: PNGs through the engine's PNG
-    writer, TIFF/DPX/EXR through OpenImageIO; an EXR names its colour space in its metadata."""
+    writer, TIFF/DPX/EXR through OpenImageIO with the source frame's `attributes` (timecode, pixel
+    aspect: image_attributes); an EXR names its colour space in its metadata."""
     if fmt.ext == ".png":
         atomic_write_png(path, image)
     elif fmt.name == "exr":
-        write_image(path, image, "half", compression=compression, attributes={"oiio:ColorSpace": linear})
+        write_image(path, image, "half", compression=compression,
+                    attributes={"oiio:ColorSpace": linear, **(attributes or {})})
     else:
-        write_image(path, image, fmt.stored, bits=fmt.bits)
+        write_image(path, image, fmt.stored, bits=fmt.bits, attributes=attributes)
 
 
 def overlay(image: np.ndarray, masks: Iterable[tuple[np.ndarray, tuple[int, int, int]]], alpha: float = 0.5) -> np.ndarray:
@@ -168,10 +178,11 @@ def write_mask_products(video, objects: list[tuple[Path | dict, tuple[int, int, 
 
 def write_layers(layout: Layout, objects: list[tuple[str, dict[int, Path]]], frames: Iterable[int],
                  clean: dict[int, Path] | None = None, compression: str = "zip",
-                 cancel: CancelToken | None = None) -> Path:
+                 cancel: CancelToken | None = None, source: VideoInfo | None = None) -> Path:
     """One multi-layer EXR per frame in layers/: each object's coverage as half float in the
     channel `<name>.A`, named as the user named it, and the clean plate as `clean.R/G/B`
-    (scene-linear: an integer plate goes through the OCIO processor from sRGB) when there is one."""
+    (scene-linear: an integer plate goes through the OCIO processor from sRGB) when there is one;
+    with the `source` clip's timecode and pixel aspect for that frame."""
     linear = colour.linear_space()
     for frame in frames:
         if cancel:
@@ -196,21 +207,25 @@ def write_layers(layout: Layout, objects: list[tuple[str, dict[int, Path]]], fra
             continue  # nothing for this frame
         planes = [p if p is not None else np.zeros(shape, np.float32) for p in planes]
         write_image(layout.layers_path(frame), np.stack(planes, axis=2).astype(np.float32), "half",
-                    channels=channels, compression=compression, attributes={"oiio:ColorSpace": linear})
+                    channels=channels, compression=compression,
+                    attributes={"oiio:ColorSpace": linear, **(image_attributes(source, frame) if source else {})})
     return layout.layers_dir
 
 
 def write_clean_movie(clean: dict[int, Path], frames: Iterable[int], fps: float, path: str | Path,
-                      codec: str = "ffv1", colour_tags: dict | None = None) -> Path:
+                      codec: str = "ffv1", colour_tags: dict | None = None, source: VideoInfo | None = None) -> Path:
     """The clean plate frames (clip position → file, any format the engine writes) as one lossless
-    movie, FFV1 in .mkv or ProRes 4444 in .mov, tagged with the source's colour tags. A 16-bit
-    plate goes into ProRes at its 10 bits; EXR is shown as sRGB through OCIO first."""
+    movie, FFV1 in .mkv or ProRes 4444 in .mov, tagged with the source's colour tags, and with the
+    `source` clip's timecode at its first frame and its pixel aspect. A 16-bit plate goes into
+    ProRes at its 10 bits; EXR is shown as sRGB through OCIO first."""
     frames = [f for f in frames if f in clean]
     if not frames:
         raise EngineError("no clean plate frames to put in a movie")
     first, _ = read_rgb(clean[frames[0]])
     path = Path(path)
-    with MovieWriter(path, first.shape[1], first.shape[0], fps, codec, colour_tags) as writer:
+    timecode = frame_timecode(source, frames[0]) if source else None
+    aspect = source.pixel_aspect if source else 1.0
+    with MovieWriter(path, first.shape[1], first.shape[0], fps, codec, colour_tags, timecode, aspect) as writer:
         for frame in frames:
             pixels, header = read_rgb(clean[frame])
             if not (pixels.dtype == np.uint16 and codec == "prores"):

@@ -374,11 +374,11 @@ class Session:
         """frame → matte file, for the mattes on disk (in this session's matte format first)."""
         return self.paths.scan(self.mask_dir(obj), prefer=self.matte_ext)
 
-    def write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray) -> None:
+    def write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, attributes: dict | None = None) -> None:
         """A frame's matte from its coverage 0..1, in the session's matte format: 8-bit hard
-        (coverage >= 0.5), 16-bit soft, or half-float EXR soft (channel A)."""
+        (coverage >= 0.5), 16-bit soft, or half-float EXR soft (channel A, with `attributes`)."""
         from .fileio import write_matte
-        write_matte(self.result_path(obj, frame), prob, self.matte_format, self.exr_compression)
+        write_matte(self.result_path(obj, frame), prob, self.matte_format, self.exr_compression, attributes)
 
     def track_log_path(self, obj: TrackedObject) -> Path:
         return self.paths.track_log(obj.folder)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .backends.base import Tracker
 from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_coverage, read_jsonl, read_mask
+from .media.info import image_attributes
 from .progress import CancelToken, no_progress
 from .quality import is_weak
 from .session import Session, TrackedObject, frame_name
@@ -250,8 +251,9 @@ class TrackRun:
     def _write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, conf: float, signature: list,
                       keyframe: bool = False) -> None:
         """The matte and its track.jsonl record; "weak" is engine.quality's flag (never on a keyframe's
-        own frame: that matte is the artist's)."""
-        self.session.write_result(obj, frame, prob)
+        own frame: that matte is the artist's). An EXR matte carries the source frame's timecode and
+        pixel aspect."""
+        self.session.write_result(obj, frame, prob, image_attributes(self.video.info, frame))
         append_jsonl(self.session.track_log_path(obj), {"frame": frame, "confidence": round(float(conf), 4),
                                                         "weak": is_weak(conf, keyframe), "sig": signature})
         self.written += 1

@@ -24,6 +24,7 @@ from .atomic import sweep_partial_files
 from .fileio import append_jsonl, read_jsonl, read_mask
 from .media import colour
 from .media.images import EXR_COMPRESSIONS
+from .media.info import VideoInfo, image_attributes
 from .media.plate import PLATE_FORMATS, compose, plate_format, to_depth
 from .outputs import write_clean_movie, write_layers, write_mask_products, write_plate
 from .progress import CancelToken, no_progress
@@ -415,7 +416,8 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     for frame, image in inpainter.inpaint(video, masks, frames, dilate=req.dilate, resize_ratio=req.resize_ratio,
                                           cancel=cancel):
         plate = compose(video.read_source(frame), video.read(frame), image, masks(frame), linear)
-        write_plate(out.clean_path(frame, fmt.ext), to_depth(plate, fmt.dtype, linear), fmt, linear, req.compression)
+        write_plate(out.clean_path(frame, fmt.ext), to_depth(plate, fmt.dtype, linear), fmt, linear, req.compression,
+                    image_attributes(video.info, frame))
         append_jsonl(log, {"frame": frame, "params": params, "masks": stamp})
         finished += 1
         progress(finished, total, frame)
@@ -424,18 +426,18 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     if req.movie:
         path = out.clean_movie(_MOVIE_SUFFIX[req.movie])
         result["movie"] = str(write_clean_movie(out.scan(clean_dir, prefer=fmt.ext), range(start, end + 1), video.fps,
-                                                path, req.movie, getattr(video, "colour_tags", None)))
+                                                path, req.movie, getattr(video, "colour_tags", None), video.info))
     return result
 
 
 def layers(out: Layout, objects: list[tuple[str, dict[int, Path]]], compression: str = "zip",
-           cancel: CancelToken | None = None) -> dict:
+           cancel: CancelToken | None = None, source: VideoInfo | None = None) -> dict:
     """The multi-layer EXRs (layers/): one per frame that has a matte or a clean plate, a layer per
     object named as the user named it (`<name>.A`), the clean plate as `clean.R/G/B` where removal
-    has run."""
+    has run; each with the `source` clip's timecode and pixel aspect for its frame."""
     if compression not in EXR_COMPRESSIONS:
         raise EngineError(f"EXR compression must be one of: {', '.join(EXR_COMPRESSIONS)}")
     clean = out.scan(out.clean_dir)
     frames = sorted(set(clean).union(*(found.keys() for _, found in objects)))
-    folder = write_layers(out, objects, frames, clean, compression, cancel)
+    folder = write_layers(out, objects, frames, clean, compression, cancel, source)
     return {"layers": str(folder), "layers_pattern": out.pattern("layers", ".exr"), "layer_frames": len(frames)}

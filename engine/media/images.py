@@ -1,5 +1,5 @@
 """Single images through OpenImageIO: the header before any pixel (size, channels, type, depth,
-colour space, rate), the pixels at full depth, and atomic writes of PNG/TIFF/EXR/DPX.
+colour space, rate, timecode, pixel aspect), the pixels at full depth, and atomic writes of PNG/TIFF/EXR/DPX.
 
 OpenImageIO reads what compositors hand over (EXR half/float and multi-part, DPX 10-bit,
 TIFF/PNG 8/16, JPEG); OpenCV stays for processing and for the 8/16-bit PNGs the engine writes.
@@ -16,6 +16,7 @@ import numpy as np
 
 from ..atomic import publish_file
 from ..errors import VideoError
+from . import timecode
 
 FORMAT_NAMES = {"openexr": "exr", "tiff": "tiff", "png": "png", "jpeg": "jpeg", "dpx": "dpx", "bmp": "bmp",
                 "webp": "webp"}
@@ -32,6 +33,8 @@ class ImageHeader:
     file_format: str  # "exr", "dpx", "tiff", "png", "jpeg", ...
     colorspace: str | None
     fps: float | None
+    timecode: str | None = None  # EXR timeCode, DPX header timecode (as OpenImageIO reads them)
+    pixel_aspect: float = 1.0
 
 
 def pixel_type_of(oiio_format: str) -> str:
@@ -67,7 +70,14 @@ def _header(inp, spec) -> ImageHeader:
     bits = int(bits) if isinstance(bits, int) and bits > 0 else {"uint8": 8, "uint16": 16, "half": 16, "float": 32}[ptype]
     colorspace = spec.get_string_attribute("oiio:ColorSpace") or None
     fmt = FORMAT_NAMES.get(inp.format_name(), inp.format_name())
-    return ImageHeader(spec.width, spec.height, tuple(spec.channelnames), ptype, bits, fmt, colorspace, _fps(spec))
+    return ImageHeader(spec.width, spec.height, tuple(spec.channelnames), ptype, bits, fmt, colorspace, _fps(spec),
+                       timecode.unpack_smpte(spec.getattribute("smpte:TimeCode")), _pixel_aspect(spec))
+
+
+def _pixel_aspect(spec) -> float:
+    """A pixel's width over its height; 1 when the file does not say (or says nonsense)."""
+    value = spec.getattribute("PixelAspectRatio")
+    return round(float(value), 6) if isinstance(value, float) and 0.01 < value < 100 else 1.0
 
 
 def _open(path: Path):
@@ -143,7 +153,8 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str, ch
                 compression: str | None = None, bits: int | None = None, attributes: dict | None = None) -> None:
     """Write an image through OpenImageIO, atomically: to `.<name>.<random>.tmp` in the same folder
     (created with the process umask), flushed, then renamed over the target. The format follows the
-    file's extension; `pixel_type` is what is stored ("uint8", "uint16", "half", "float")."""
+    file's extension; `pixel_type` is what is stored ("uint8", "uint16", "half", "float").
+    `attributes` are OpenImageIO metadata; `smpte:TimeCode` is given as text ("01:00:00:12")."""
     oiio = _oiio()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +171,10 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, pixel_type: str, ch
     if bits:
         spec.attribute("oiio:BitsPerSample", int(bits))
     for key, value in (attributes or {}).items():
-        spec.attribute(key, value)
+        if key == "smpte:TimeCode":
+            spec.attribute(key, oiio.TypeDesc("timecode"), timecode.pack_smpte(value))
+        else:
+            spec.attribute(key, value)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         if not out.open(str(tmp), spec) or not out.write_image(np.ascontiguousarray(pixels)):

@@ -1,13 +1,17 @@
-"""What a clip is, before any pixel is processed: size, rate, frame numbers, depth, format, colour.
+"""What a clip is, before any pixel is processed: size, rate, frame numbers, depth, format, colour,
+timecode and pixel aspect.
 
 The frame-number helpers are pure functions (tested in tests/test_media.py): a sequence's numbers
-come from its file names, and a missing number is a gap that outputs keep as a gap.
+come from its file names, and a missing number is a gap that outputs keep as a gap. The metadata
+helpers say what each output frame carries over from its source frame.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+
+from . import timecode
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx", ".bmp", ".webp")
 DEFAULT_SEQUENCE_FPS = 24.0
@@ -33,6 +37,8 @@ class VideoInfo:
     colorspace: str | None = None  # from the file's metadata, when it says
     rotation: int = 0  # degrees counter-clockwise the movie is turned by on display
     fps_source: str = "metadata"  # "metadata", "given" (--fps) or "default" (nothing said: 24)
+    timecode: str | None = None  # the first frame's SMPTE timecode, when the source carries one
+    pixel_aspect: float = 1.0  # a pixel's width over its height as displayed (1: square)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,3 +76,25 @@ def describe_gaps(gaps: list[int]) -> str:
         else:
             runs.append([n, n])
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def frame_timecode(info: VideoInfo, frame: int) -> str | None:
+    """Clip position `frame`'s own timecode: the first frame's plus the frame's distance from it in
+    source numbers (so a gap in a sequence skips its timecodes too); None without a timecode."""
+    if not info.timecode:
+        return None
+    distance = info.frame_numbers[frame] - info.first_number if info.frame_numbers else frame
+    return timecode.offset(info.timecode, distance, info.fps)
+
+
+def image_attributes(info: VideoInfo, frame: int) -> dict:
+    """The OpenImageIO metadata an output image of clip position `frame` carries from its source:
+    the pixel aspect when it is not square, the frame's timecode when the source has one. Empty
+    for most clips, so their outputs stay exactly as before."""
+    attributes: dict = {}
+    if info.pixel_aspect != 1.0:
+        attributes["PixelAspectRatio"] = float(info.pixel_aspect)
+    code = frame_timecode(info, frame)
+    if code:
+        attributes["smpte:TimeCode"] = code
+    return attributes

@@ -1,6 +1,7 @@
 """Movies through PyAV: a packet-timestamp index (a few bytes per frame) gives exact frame counts
 and random access; rotation metadata (the display matrix) is honoured, so a phone clip shot
-upright is read upright; the colour tags are kept for the movies the engine writes back."""
+upright is read upright; the colour tags, timecode and pixel aspect are kept for the files the
+engine writes back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import numpy as np
 
 from ..errors import VideoError
+from . import timecode
 from .info import DEFAULT_SEQUENCE_FPS, VideoInfo
 from .reader import VideoReader
 
@@ -78,12 +80,15 @@ class MovieReader(VideoReader):
                                                                   "color_range")}
         first = upright(raw.to_ndarray(format="rgb24"), self.rotation)
         count = len(self._pts)
+        fps = float(rate) if rate else DEFAULT_SEQUENCE_FPS
         self.info = VideoInfo(
             path=str(path), kind="movie", width=first.shape[1], height=first.shape[0],
-            fps=float(rate) if rate else DEFAULT_SEQUENCE_FPS, frame_count=count, first_number=start_number,
+            fps=fps, frame_count=count, first_number=start_number,
             codec=str(ctx.name), frame_numbers=list(range(start_number, start_number + count)), padding=0,
             pixel_type="uint16" if self.source_depth > 8 else "uint8", bit_depth=self.source_depth,
             file_format=str(ctx.name), colorspace=_colour_name(raw), rotation=self.rotation,
+            timecode=timecode.usable(_timecode_tag(self._container, self._stream), fps),
+            pixel_aspect=_pixel_aspect(self._stream.sample_aspect_ratio, self.rotation),
         )
         self._cache.put(0, np.ascontiguousarray(first))
 
@@ -150,6 +155,25 @@ class MovieReader(VideoReader):
     def close(self) -> None:
         self._decoder = None
         self._container.close()
+
+
+def _timecode_tag(container, stream) -> str | None:
+    """The movie's `timecode` tag: the video stream's, else the container's (Matroska), else a
+    timecode (QuickTime tmcd) data stream's; FFmpeg puts each there, in any letter case."""
+    for tags in (stream.metadata, container.metadata, *(s.metadata for s in container.streams)):
+        for key, value in tags.items():
+            if key.lower() == "timecode":
+                return value
+    return None
+
+
+def _pixel_aspect(sar, rotation: int) -> float:
+    """A displayed pixel's width over its height from the stream's sample aspect ratio; a movie
+    turned a quarter on display has its pixels turned too."""
+    if not sar or sar <= 0:
+        return 1.0
+    aspect = float(sar) if rotation % 180 == 0 else 1.0 / float(sar)
+    return round(aspect, 6)
 
 
 #: FFmpeg's numbers for the common colour tags (libavutil/pixfmt.h), for `info` to print

@@ -1,5 +1,6 @@
 """Image sequences through OpenImageIO: a folder of numbered images or a printf pattern
-(`shot.%04d.exr`). Each frame keeps its file's number; a missing number is a gap."""
+(`shot.%04d.exr`). Each frame keeps its file's number; a missing number is a gap. The first file's
+timecode and pixel aspect stand for the sequence's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VideoError
-from . import colour
+from . import colour, timecode
 from .images import ImageHeader, read_rgb
 from .info import DEFAULT_SEQUENCE_FPS, IMAGE_EXTENSIONS, VideoInfo, number_gaps, sequence_numbers
 from .reader import VideoReader, uint16_to_8
@@ -64,7 +65,7 @@ class ImageSequenceReader(VideoReader):
             frame_count=len(files), first_number=numbers[0], codec=header.file_format,
             frame_numbers=numbers, padding=padding, gaps=number_gaps(numbers), pixel_type=header.pixel_type,
             bit_depth=header.bit_depth, file_format=header.file_format, colorspace=header.colorspace,
-            fps_source=fps_source,
+            fps_source=fps_source, timecode=timecode.usable(header.timecode, rate), pixel_aspect=header.pixel_aspect,
         )
         self._cache.put(0, to_display8(first, header))
 
