@@ -5,7 +5,9 @@ folder, opens an 854x480 synthetic clip, and measures:
   1. single client, warm frame (the segmenter's per-frame cache is filled by a first click);
   2. single client, the first click on frames never seen, alternately cold and after a prefetch of
      the frame followed by --look seconds (an artist looking at it; the add-on sends the prefetch
-     when the playhead rests), issue #20;
+     when the playhead rests), issue #20. The prefetch is sent right after the previous click, so
+     it waits behind that click's neighbour prefetches (the engine's one prefetch thread works
+     first in, first out): the worst case for a given look;
   3. N concurrent clients clicking (each on its own warm frame) while a track job runs.
 Prints p50/p95/max and errors. Usage:
 
