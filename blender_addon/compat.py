@@ -95,6 +95,12 @@ def is_background() -> bool:
     return bool(bpy.app.background)
 
 
+def playback_end_handlers():
+    """The handler list called when animation playback stops (`animation_playback_post`), or None
+    in the older versions that have none."""
+    return getattr(bpy.app.handlers, "animation_playback_post", None)
+
+
 def strip_fps(strip, scene) -> float:
     """The media fps of a movie strip (`fps`, read-only), else the scene's."""
     fps = getattr(strip, "fps", 0.0) or 0.0

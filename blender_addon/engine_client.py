@@ -251,6 +251,13 @@ class EngineClient:
         """JPEG of a frame, for viewers of a remote engine."""
         return self._request("GET", self._s(session_id, "frames", frame, "preview"), query={"max_size": max_size})
 
+    def prefetch(self, session_id: str, frame: int) -> dict:
+        """The playhead rests on `frame`: the engine starts its segmenter work for that frame in the
+        background, so the first click there only pays for the solve. Returns {"frame", "queued"}
+        at once (queued is false when the frame was cached or queued already)."""
+        return self._request("POST", self._s(session_id, "frames", frame, "prefetch"),
+                             timeout=self.interactive_timeout)
+
     # ---- objects --------------------------------------------------------------------------------
     def add_object(self, session_id: str, name: str | None = None, color=None) -> dict:
         body = {k: v for k, v in {"name": name, "color": list(color) if color else None}.items() if v is not None}

@@ -7,7 +7,7 @@ import os
 
 import bpy
 
-from . import compat, engine_ops, mapping, strips, worker
+from . import compat, engine_ops, mapping, prefetch, strips, worker
 from .ops_clicks import apply_frame_sync, on_click_error
 from .state import (click_groups, client, object_spec, report, scene_by_name, scene_of, settings,
                     status_of)
@@ -39,6 +39,7 @@ def on_session(scene_name: str, view: dict) -> None:
     state.weak_below = facts["weak_below"]
     report("INFO", f"{os.path.basename(state.video_path)}: {state.frame_count} frames, "
                    f"{state.width}x{state.height}, {state.fps:g} fps")
+    prefetch.note(scene)  # the playhead already rests on the frame the artist will click first
     if len(state.clicks):
         specs = [object_spec(o) for o in state.objects]
         worker.submit(engine_ops.resync_all, client(), state.session_id, specs, click_groups(state),

@@ -3,10 +3,16 @@
 Starts a real engine (`python -m engine.server`) on a free loopback port with a throwaway state
 folder, opens an 854x480 synthetic clip, and measures:
   1. single client, warm frame (the segmenter's per-frame cache is filled by a first click);
-  2. N concurrent clients clicking (each on its own warm frame) while a track job runs.
+  2. single client, the first click on frames never seen, alternately cold and after a prefetch of
+     the frame followed by --look seconds (an artist looking at it; the add-on sends the prefetch
+     when the playhead rests), issue #20. The prefetch is sent right after the previous click, so
+     it waits behind that click's neighbour prefetches (the engine's one prefetch thread works
+     first in, first out): the worst case for a given look;
+  3. N concurrent clients clicking (each on its own warm frame) while a track job runs.
 Prints p50/p95/max and errors. Usage:
 
-    .venv/bin/python tools/bench_server.py [--clicks 60] [--clients 8] [--frames 240] [--size 854x480]
+    .venv/bin/python tools/bench_server.py [--clicks 60] [--first 20] [--look 0.5] [--clients 8]
+                                           [--frames 240] [--size 854x480]
 """
 
 from __future__ import annotations
@@ -61,6 +67,29 @@ def timed_clicks(client, sid, obj, frame, points, fmt, starts: list[float] | Non
     return times, errors
 
 
+def first_clicks(client, sid, obj, clip, frames: list[int], look: float, fmt: str) -> tuple[dict, dict, int]:
+    """The first click on each of `frames`, alternately on a cold frame and on one prefetched `look`
+    seconds before (an artist looking at it); a cold click waits as long, so both kinds find the
+    engine idle and cover the same part of the clip. Returns latencies in ms and errors per kind
+    ("cold", "prefetched") and how many prefetches the engine queued."""
+    ms: dict = {"cold": [], "prefetched": []}
+    errors = {"cold": 0, "prefetched": 0}
+    queued = 0
+    for i, frame in enumerate(frames):
+        kind = "prefetched" if i % 2 else "cold"
+        try:
+            if kind == "prefetched":
+                queued += bool(client.prefetch(sid, frame)["queued"])
+            time.sleep(look)
+            t0 = time.perf_counter()
+            client.click(sid, obj, frame, *clip.click(frame), format=fmt)
+            ms[kind].append((time.perf_counter() - t0) * 1000)
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors[kind] += 1
+            print(f"  click error: {exc}", file=sys.stderr)
+    return ms, errors, queued
+
+
 def jitter_points(clip, frame: int, n: int) -> list[tuple[float, float]]:
     import numpy as np
 
@@ -73,6 +102,8 @@ def jitter_points(clip, frame: int, n: int) -> list[tuple[float, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=60, help="clicks per client (default 60)")
+    parser.add_argument("--first", type=int, default=20, help="first clicks of each kind, cold and prefetched")
+    parser.add_argument("--look", type=float, default=0.5, help="seconds between a prefetch and its click")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--frames", type=int, default=240, help="clip length (the track job runs over it)")
     parser.add_argument("--size", default="854x480")
@@ -102,7 +133,16 @@ def main() -> int:
             ms, errors = timed_clicks(client, sid, obj, frame, jitter_points(clip, frame, args.clicks), args.format)
             print(summary("single client, warm frame", ms, errors))
 
-            # 2. N clients clicking while a track job runs
+            # 2. first clicks, on frames 3 apart (a click prefetches its neighbours)
+            fresh = list(range(frame + 3, args.frames, 3))[:2 * args.first]
+            first, first_err, queued = first_clicks(client, sid, client.add_object(sid, "first")["id"], clip, fresh,
+                                                    args.look, args.format)
+            print(summary("first click on a cold frame", first["cold"], first_err["cold"]))
+            print(summary(f"first click after prefetch ({args.look:g} s look)", first["prefetched"],
+                          first_err["prefetched"]) + f", prefetches queued {queued}/{len(fresh) // 2}")
+            errors += sum(first_err.values())
+
+            # 3. N clients clicking while a track job runs
             track_obj = client.add_object(sid, "tracked")["id"]
             client.import_mask(sid, track_obj, 0, encode_png(mask_to_png_array(clip.mask(0))))
             frames = [20 + 7 * i for i in range(args.clients)]
