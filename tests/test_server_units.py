@@ -198,3 +198,30 @@ def test_job_worker_runs_at_lower_cpu_priority(tmp_path):
     finally:
         manager.shutdown()
     assert os.getpriority(os.PRIO_PROCESS, me) == before  # only the worker thread
+
+
+def test_prefetch_serves_the_playhead_frame_before_the_neighbour_guesses():
+    import threading
+
+    from engine.server.prefetch import Prefetcher
+
+    gate, started, done, order = threading.Event(), threading.Event(), threading.Event(), []
+
+    def work(reader, key):
+        if key == "busy":
+            started.set()
+            gate.wait(5)
+        order.append(key)
+        if len(order) == 3:
+            done.set()
+
+    p = Prefetcher(work, max_pending=3)  # the frame being worked on counts
+    assert p.submit(None, "busy") and started.wait(5)  # the thread is held on this one
+    assert p.submit(None, "left guess") and p.submit(None, "right guess")
+    assert not p.submit(None, "left guess")  # queued already
+    assert not p.submit(None, "third guess")  # full: a guess is refused
+    assert p.submit(None, "playhead", urgent=True)  # full: pushes out the newest guess
+    gate.set()
+    assert done.wait(5)
+    p.close()
+    assert order == ["busy", "playhead", "left guess"]

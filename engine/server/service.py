@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..quality import WEAK_BELOW
 from ..session import Click, TrackedObject
 from ..video_io import open_video
 from .jobs import Job, JobManager
+from .prefetch import Prefetcher
 from .security import MiB, Roots
 from .state import Conflict, SessionHandle, SessionStore
 from .uploads import Uploads
@@ -57,20 +57,15 @@ class LockedSegmenter:
     only shared state is its thread-safe LRU cache) runs clicks side by side on both cores; any
     other (a GPU model) runs them one at a time under the lock.
 
-    Prefetching (the frame under the playhead, the neighbours of a clicked frame) runs on one
-    background thread with a bounded queue: a frame already cached or already queued is skipped
-    without decoding it, and beyond `max_pending` queued frames new requests are dropped (a prefetch
-    is only a hint; the click computes what is missing)."""
+    Prefetching (the frame under the playhead first, then the neighbours of a clicked frame) runs
+    on one background thread with a bounded queue (engine/server/prefetch.py)."""
 
     def __init__(self, segmenter, max_pending: int = 8) -> None:
         self.inner = segmenter
         self.lock = threading.Lock()
         self.name = segmenter.name
         self.concurrent = bool(getattr(segmenter, "concurrent_segment", False))
-        self.max_pending = max_pending
-        self._pending: set = set()
-        self._pending_lock = threading.Lock()
-        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vta-prefetch")
+        self._prefetcher = Prefetcher(lambda reader, key: segmenter.prefetch(reader.read(key[1]), key), max_pending)
 
     def segment(self, *args, **kwargs):
         if self.concurrent:
@@ -78,41 +73,22 @@ class LockedSegmenter:
         with self.lock:
             return self.inner.segment(*args, **kwargs)
 
-    def prefetch(self, reader, video: str, frames) -> list[int]:
+    def prefetch(self, reader, video: str, frames, urgent: bool = True) -> list[int]:
         """Queue the per-frame work (SAM's encoding, the classical features) of `frames` in the
-        background; returns the frames queued now. Not under the lock: prefetch is thread-safe by
-        contract, and a click must not wait for it."""
-        queued = []
+        background; returns the frames queued now. A frame already cached is skipped without
+        decoding it (a changed file is still caught: the click checks the image's fingerprint)."""
         cache = getattr(self.inner, "cache", None)
-        for frame in frames:
-            key = (video, frame)
-            if not 0 <= frame < len(reader):
-                continue
-            with self._pending_lock:
-                if key in self._pending or len(self._pending) >= self.max_pending:
-                    continue
-                if cache is not None and key in cache:
-                    continue  # a changed file is still caught: the click checks the fingerprint
-                self._pending.add(key)
-            self._prefetcher.submit(self._prefetch_one, reader, key)
-            queued.append(frame)
-        return queued
-
-    def _prefetch_one(self, reader, key) -> None:
-        try:
-            self.inner.prefetch(reader.read(key[1]), key)
-        except Exception as exc:  # a failed prefetch only costs the next click its cache hit
-            log.debug("prefetch of frame %d failed: %s", key[1], exc)
-        finally:
-            with self._pending_lock:
-                self._pending.discard(key)
+        return [frame for frame in frames
+                if 0 <= frame < len(reader) and not (cache is not None and (video, frame) in cache)
+                and self._prefetcher.submit(reader, (video, frame), urgent)]
 
     def prefetch_neighbours(self, reader, video: str, frame: int) -> list[int]:
-        """The frames next to the one just clicked: the artist's next click is most often there."""
-        return self.prefetch(reader, video, (frame + 1, frame - 1))
+        """The frames next to the one just clicked: the artist's next click is most often there
+        (a guess: the frame under the playhead goes first)."""
+        return self.prefetch(reader, video, (frame + 1, frame - 1), urgent=False)
 
     def close(self) -> None:
-        self._prefetcher.shutdown(wait=False, cancel_futures=True)
+        self._prefetcher.close()
 
 
 class Engine:
