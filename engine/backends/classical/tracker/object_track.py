@@ -11,6 +11,7 @@ from ...flow import warp_map
 from .appearance import ColourModel, background_ring
 from .confidence import FrameQuality
 from .frame import Frame, grid
+from .guard import StuckGuard
 from .memory import ShapeMemory
 from .motion import affine_warp, object_motion
 from .params import TrackerParams
@@ -42,6 +43,7 @@ class ObjectTrack:
         self.like_key = float(colour[mask].mean()) - 0.5 if mask.any() else 0.0
         self.ring = ring
         self.long_side = long_side
+        self.guard = StuckGuard(p, long_side)
 
     def claim(self, f: Frame) -> np.ndarray | None:
         """Where the flow puts this object on the new frame: the other objects treat it as taken."""
@@ -61,11 +63,18 @@ class ObjectTrack:
             reacquired = prior_mask is not None
         else:
             motion, shifted = object_motion(self.prob, self.prev_rgb, f, p, self.long_side)
+            stuck = self.guard.observe(self.prob > 0.5, f.flow.forward, motion)
+            if stuck and p.stuck_coast < 0:  # the matte stuck to the background: the object is gone from it
+                return self._lose(f)
             self.memory.follow(motion)
             mx, my = warp_map(f.flow.backward, grid(f))
             warped = cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             if shifted is not None:  # the flow lost the object: its matched shift is a second hypothesis
                 warped = np.maximum(warped, shifted)
+            if stuck:  # the matte stuck to the background: look for the object where it was heading
+                found = search(f, self.model, self.box, p.stuck_frames, self.area_ref, p)
+                warped = found.astype(np.float32) if found is not None else self.guard.coast(self.prob)
+                reacquired = True
             prior_mask, rel = warped > 0.5, f.flow.reliability
             flow_prior = prior_mask
             affine = affine_warp(self.prob, f, p) if p.affine_weight > 0 else None

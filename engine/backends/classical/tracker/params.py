@@ -96,6 +96,13 @@ class TrackerParams(BackendParams):
     full_res_radius: float = 0.004  # × full-resolution long side: that filter's radius
     full_res_eps: float = 1e-3
 
+    # ---- the guard against a matte stuck to the background after an occlusion (guard.py) ---------------
+    stuck_frames: int = 3  # frames in a row the matte moves with the background: it is stuck (0: off)
+    stuck_min_speed: float = 0.004  # × long side per frame: only objects usually this fast against their surroundings
+    stuck_ratio: float = 0.25  # relative speed below this × the usual one: the matte moves with the background
+    stuck_rate: float = 0.2  # how fast the usual relative speed and velocity follow the frames that move
+    stuck_coast: float = 1.0  # nothing re-found: the stuck matte moves by the usual velocity × this × stuck_frames (< 0: lost)
+
     # ---- confidence (confidence.py) ---------------------------------------------------------------------
     quality_colour_weight: float = 0.5  # reported confidence: share of the colour cue (the rest: the shape cue)
     # the adaptation gate (decides when the colour model and reference area adapt, so the masks):

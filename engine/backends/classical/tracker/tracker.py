@@ -15,6 +15,9 @@ object's own pixels are matched against the new frame, and when the flow disagre
 (a fence or branches in front, thin fast parts) the matched shift joins the flow as a second
 hypothesis; and the keyframe mask, kept for good and carried by the object's accumulated motion,
 marks where lost parts may grow back (colour permitting) and pushes back leaks far outside it.
+A third (guard.py) watches for a matte left on the background after an occlusion: one that moves
+with its surroundings for a few frames while the object usually moves against them is re-detected
+by the keyframe colours, or moved along the object's usual velocity (docs/TRACKING.md).
 
 Everything runs at a working resolution (long side ~480 px); the probability is upsampled at the
 end. State per object is a few small images and histograms (object_track.py): memory does not grow

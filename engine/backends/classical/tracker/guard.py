@@ -1,0 +1,71 @@
+"""The guard against a matte that sticks to the background after an occlusion (and grows there).
+
+When a moving object passes behind something (a pole, a tree), the part of the matte left at the
+occluder's edge no longer sits on the object: it moves with the background, and the colour model,
+adapting, lets it spread. An object that usually moves against its surroundings (the shift of its
+whole-body motion fit versus the fit of a ring of background around it) and whose matte has moved
+with the background for several frames in a row is no longer under its matte: the tracker then
+looks for it again by its keyframe colours around the last box (recover.py), and where nothing is
+found moves the matte along the object's usual velocity for the frames it stood still
+(docs/TRACKING.md has the measurements).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .appearance import background_ring
+from .memory import fit_motion
+from .params import TrackerParams
+
+
+def shift_at(motion: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Displacement (dx, dy) that a 2×3 transform gives the point (x, y) (pure function)."""
+    return motion @ np.array([x, y, 1.0]) - np.array([x, y])
+
+
+class StuckGuard:
+    """Per object: its usual speed against the background, and how many frames in a row the matte
+    has moved with the background instead."""
+
+    def __init__(self, p: TrackerParams, long_side: int) -> None:
+        self.p, self.long_side = p, long_side
+        self.speed = 0.0  # usual relative speed (px per frame), adapted on frames that move
+        self.velocity = np.zeros(2)  # usual image-space velocity of the object (px per frame)
+        self.still = 0  # frames in a row the matte moved with the background
+
+    def observe(self, mask: np.ndarray, forward: np.ndarray, motion: np.ndarray | None) -> bool:
+        """One frame pair: `mask` the previous matte, `motion` its whole-body fit (or None).
+        True when the matte has moved with the background for too long (the object is gone)."""
+        p = self.p
+        if p.stuck_frames <= 0 or motion is None:
+            return False
+        ring = background_ring(mask, p.motion_ring_inner,
+                               max(p.motion_ring_inner + 1, int(p.motion_ring * self.long_side)))
+        back = fit_motion(ring, forward, p)
+        if back is None:
+            return False
+        ys, xs = np.nonzero(mask)
+        cx, cy = float(xs.mean()), float(ys.mean())
+        own = shift_at(motion, cx, cy)
+        rel = float(np.hypot(*(own - shift_at(back, cx, cy))))
+        moving = self.speed >= p.stuck_min_speed * self.long_side
+        if moving and rel < p.stuck_ratio * self.speed:
+            self.still += 1
+        else:
+            self.still = 0
+            r = p.stuck_rate
+            self.speed = (1 - r) * self.speed + r * rel if self.speed > 0 else rel
+            self.velocity = (1 - r) * self.velocity + r * own
+        if self.still >= p.stuck_frames:
+            self.still = 0
+            return True
+        return False
+
+    def coast(self, prob: np.ndarray) -> np.ndarray:
+        """The matte moved along the usual velocity for the frames it stood still."""
+        dx, dy = self.p.stuck_coast * self.p.stuck_frames * self.velocity
+        h, w = prob.shape
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        return cv2.warpAffine(prob, shift, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
