@@ -5,7 +5,7 @@ with the truth, roughly); docs/CONFIDENCE.md says how it is built and how this l
 
 from __future__ import annotations
 
-WEAK_BELOW = 0.55  # a tracked frame whose confidence is below this is weak (docs/CONFIDENCE.md)
+WEAK_BELOW = 0.58  # a tracked frame whose confidence is below this is weak (docs/CONFIDENCE.md)
 
 
 def is_weak(confidence: float, keyframe: bool = False) -> bool:
