@@ -127,6 +127,25 @@ def test_neighbour_frames_are_prefetched_for_segmenters_that_encode(synthetic_mo
     assert inner.encoded == [("clip", 6), ("clip", 4)]
 
 
+def test_neighbour_guesses_never_push_a_clicked_frame_out_of_a_full_cache(synthetic_movie):
+    """With the classical segmenter's cache full, a click queues no neighbour prefetch: the frames
+    people are clicking stay cached (16 clients on one engine thrashed it before)."""
+    from engine.backends import create
+    from engine.server.service import LockedSegmenter
+    from engine.video_io import open_video
+
+    inner = create("segmenter", "classical", cache_frames=2)
+    locked = LockedSegmenter(inner)
+    with open_video(synthetic_movie) as video:
+        for frame in (3, 9):
+            inner.prefetch(video.read(frame), ("clip", frame))
+        assert len(inner.cache) == inner.cache.capacity
+        assert locked.prefetch_neighbours(video, "clip", 3) == []
+        time.sleep(0.5)
+    assert sorted(k[1] for k in inner.cache.keys()) == [3, 9]
+    locked.close()
+
+
 def test_host_names_parse_without_port_or_brackets():
     from engine.server.security import host_name
 

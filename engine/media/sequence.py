@@ -80,4 +80,6 @@ class ImageSequenceReader(VideoReader):
         return to_display8(self._load(index), self.header)
 
     def _decode_source(self, index: int) -> np.ndarray:
+        if self.header.pixel_type == "uint8":  # the display frame is the source: decode it once
+            return self.read(index)
         return self._load(index)

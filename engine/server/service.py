@@ -46,7 +46,7 @@ class ServerConfig:
     max_json_bytes: int = 1 * MiB
     # frames whose features the segmenter keeps: several artists (or views) click on different
     # frames at once, and a cache smaller than that would recompute every click
-    segmenter_cache_frames: int = 16
+    segmenter_cache_frames: int = 32  # frames whose segmenter features stay cached: several artists, several views
     instance_id: str = ""  # echoed in health: tells the add-on the engine it started from another one
     extra: dict = field(default_factory=dict)
 
@@ -65,13 +65,22 @@ class LockedSegmenter:
         self.lock = threading.Lock()
         self.name = segmenter.name
         self.concurrent = bool(getattr(segmenter, "concurrent_segment", False))
-        self._prefetcher = Prefetcher(lambda reader, key: segmenter.prefetch(reader.read(key[1]), key), max_pending)
+        self._running = 0  # clicks being segmented now
+        self._running_lock = threading.Lock()
+        self._prefetcher = Prefetcher(lambda reader, key: segmenter.prefetch(reader.read(key[1]), key), max_pending,
+                                      skip_guesses=self._no_room_for_guesses)
 
     def segment(self, *args, **kwargs):
-        if self.concurrent:
-            return self.inner.segment(*args, **kwargs)
-        with self.lock:
-            return self.inner.segment(*args, **kwargs)
+        with self._running_lock:
+            self._running += 1
+        try:
+            if self.concurrent:
+                return self.inner.segment(*args, **kwargs)
+            with self.lock:
+                return self.inner.segment(*args, **kwargs)
+        finally:
+            with self._running_lock:
+                self._running -= 1
 
     def prefetch(self, reader, video: str, frames, urgent: bool = True) -> list[int]:
         """Queue the per-frame work (SAM's encoding, the classical features) of `frames` in the
@@ -83,9 +92,19 @@ class LockedSegmenter:
                 and self._prefetcher.submit(reader, (video, frame), urgent)]
 
     def prefetch_neighbours(self, reader, video: str, frame: int) -> list[int]:
-        """The frames next to the one just clicked: the artist's next click is most often there
-        (a guess: the frame under the playhead goes first)."""
+        """The frames next to the one just clicked: the artist's next click is most often there.
+        Only a guess, so only into free room and while no click runs: it never pushes a frame
+        someone is clicking out of the cache (the frame under the playhead, asked for by the
+        add-on, may)."""
+        if self._no_room_for_guesses():
+            return []
         return self.prefetch(reader, video, (frame + 1, frame - 1), urgent=False)
+
+    def _no_room_for_guesses(self) -> bool:
+        """Clicks are running (a guess would take their CPU) or the cache is full (a guess would
+        push out a frame in use); asked when a guess is queued and again when its turn comes."""
+        cache = getattr(self.inner, "cache", None)
+        return self._running > 0 or (cache is not None and len(cache) >= cache.capacity)
 
     def close(self) -> None:
         self._prefetcher.close()
