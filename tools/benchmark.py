@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Speed and memory of the engine core, for docs/BENCHMARKS.md (never a timed unit test).
 
-    python tools/benchmark.py [--quick] [--json out.json]
+    python tools/benchmark.py [--quick] [--sizes 854x480,1280x720,1920x1080] [--json out.json]
 
-- click→mask latency at 854×480: first click on a frame (cold) and later clicks (warm), through
-  pipeline.segment_clicks, so the session write is included;
-- tracking fps at 854×480, one object, through TrackRun (decode + track + PNG write);
-- clean-plate fps at 854×480 through pipeline.remove (decode + inpaint + PNG write);
+- click→mask latency at 854×480: first click on a frame (cold), on a prefetched frame, and later
+  clicks (warm), through workflow.segment, so the session write is included;
+- tracking fps, one object, through workflow.track (decode + track + PNG write);
+- clean-plate fps through workflow.remove_masks (decode + inpaint + PNG write);
+- plain DIS-flow mask warping in the same run (decode + flow + warp + PNG write of each matte): the
+  tracker's and the clean plate's fps are also given as ratios of it, which compare across
+  machines and days where absolute fps do not (issue #20); `--sizes` repeats these at other sizes
+  on generated clips (davis16-dog stays the 854x480 source when present);
 - peak memory (max RSS of a child process) of `vta-engine run` on a 300- and a 3000-frame generated
   clip (320x180 by default, --memory-size 854x480 for the full-size check).
 Uses a DAVIS clip from ../shared/clips when present for latency/fps, else the generated clip.
@@ -28,9 +32,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine import backends  # noqa: E402
+from engine.backends.flow import dis_flow, pixel_grid, warp_map  # noqa: E402
+from engine.fileio import atomic_write_png, mask_to_png_array  # noqa: E402
 from engine.fileio import read_mask  # noqa: E402
 from engine import workflow  # noqa: E402
 from engine.session import Click, Layout, Session  # noqa: E402
@@ -53,18 +60,38 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, Python {platform.python_version()}, no GPU"
 
 
-def source_854(tmp: Path, frames: int) -> tuple[str, np.ndarray, tuple[int, int], str]:
+def source(tmp: Path, frames: int, size: tuple[int, int]) -> tuple[str, np.ndarray, tuple[int, int], str]:
     """(video path, first-frame mask, click, description)."""
     dog = CLIPS / "davis16-dog"
-    if dog.is_dir():
+    if dog.is_dir() and size == (854, 480):
         mask = read_mask(dog / "masks" / "00000.png")
-        import cv2
         dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
         y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
         return str(dog / "frames"), mask, (int(x), int(y)), "davis16-dog (854x480 JPEG frames)"
-    clip = SyntheticClip(854, 480, frames)
-    path = clip.write_movie(tmp / "clip854.mp4")
-    return str(path), clip.mask(0), clip.click(0), f"generated clip 854x480 H.264, {frames} frames"
+    clip = SyntheticClip(size[0], size[1], frames)
+    path = clip.write_movie(tmp / f"clip{size[0]}x{size[1]}.mp4")
+    return str(path), clip.mask(0), clip.click(0), f"generated clip {size[0]}x{size[1]} H.264, {frames} frames"
+
+
+def bench_plain_flow(video_path: str, mask: np.ndarray, tmp: Path, frames: int) -> dict:
+    """The floor a tracker is measured against: warp the previous matte by full-resolution DIS flow
+    (the 'fast' preset), decoding each frame and writing each matte as the tracker does."""
+    with open_video(video_path) as video:
+        n = min(frames, len(video))
+        out = tmp / "plain"
+        dis = dis_flow("fast")
+        t = time.perf_counter()
+        prev = cv2.cvtColor(video.read(0), cv2.COLOR_RGB2GRAY)
+        grid = pixel_grid(*prev.shape)
+        prob = mask.astype(np.float32)
+        for i in range(1, n):
+            gray = cv2.cvtColor(video.read(i), cv2.COLOR_RGB2GRAY)
+            map_x, map_y = warp_map(dis.calc(gray, prev, None), grid)
+            prob = cv2.remap(prob, map_x, map_y, cv2.INTER_LINEAR)
+            atomic_write_png(out / f"{i:05d}.png", mask_to_png_array(prob >= 0.5))
+            prev = gray
+        dt = time.perf_counter() - t
+    return {"frames": n - 1, "fps": round((n - 1) / dt, 1)}
 
 
 def bench_click(video_path: str, click: tuple[int, int], mask: np.ndarray, tmp: Path, repeats: int) -> dict:
@@ -151,23 +178,35 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer frames; memory test at 30 vs 300 frames")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--sizes", default="854x480",
+                        help="comma-separated frame sizes for the fps and ratio runs, e.g. 854x480,1280x720,1920x1080")
     parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--memory-size", default="320x180",
                         help="frame size of the generated memory clips (854x480 takes ~15 min for 3000 frames)")
     args = parser.parse_args()
     mem_size = tuple(int(v) for v in args.memory_size.lower().split("x"))
+    sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.sizes.split(",")]
     results: dict = {"machine": machine(), "command": "python tools/benchmark.py" + (" --quick" if args.quick else "")}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if not args.memory_only:
-            video_path, mask, click, desc = source_854(tmp, 60)
-            results["source"] = desc
-            results["click"] = bench_click(video_path, click, mask, tmp, 3 if args.quick else 6)
-            print("click→mask:", results["click"], flush=True)
-            results["track"] = bench_track(video_path, mask, tmp, 20 if args.quick else 60)
-            print("tracking:  ", results["track"], flush=True)
-            results["remove"] = bench_remove(video_path, results["track"].pop("session"), 10 if args.quick else 30)
-            print("clean plate:", results["remove"], flush=True)
+            for size in sizes:
+                key = f"{size[0]}x{size[1]}"
+                video_path, mask, click, desc = source(tmp / key, 60, size)
+                run: dict = {"source": desc}
+                if size == (854, 480):
+                    run["click"] = bench_click(video_path, click, mask, tmp, 3 if args.quick else 6)
+                    print("click→mask:", run["click"], flush=True)
+                run["plain_flow"] = bench_plain_flow(video_path, mask, tmp / key, 20 if args.quick else 60)
+                run["track"] = bench_track(video_path, mask, tmp / key, 20 if args.quick else 60)
+                run["remove"] = bench_remove(video_path, run["track"].pop("session"), 10 if args.quick else 30)
+                plain = run["plain_flow"]["fps"]
+                run["track"]["vs_plain_flow"] = round(run["track"]["fps"] / plain, 3)
+                run["remove"]["vs_plain_flow"] = round(run["remove"]["fps"] / plain, 3)
+                print(f"{key}: plain flow {plain} fps; tracking {run['track']['fps']} fps "
+                      f"({run['track']['vs_plain_flow']}x); clean plate {run['remove']['fps']} fps "
+                      f"({run['remove']['vs_plain_flow']}x)", flush=True)
+                results[key] = run
         if not args.skip_memory:
             lengths = (30, 300) if args.quick else (300, 3000)
             mem = [peak_memory(tmp, n, mem_size) for n in lengths]
