@@ -112,7 +112,7 @@ class Session:
         self.numbering: Numbering | None = Numbering.from_json(data.get("numbering"))
         self.paths = Layout(self.root, self.numbering)
         self.lock = threading.RLock()
-        self._keyframe_locks = [threading.Lock() for _ in range(32)]
+        self._keyframe_locks = [threading.RLock() for _ in range(32)]
         self.id: str = data["id"]
         self.video: str = data["video"]
         self.frame_count: int = int(data["frame_count"])
@@ -305,7 +305,7 @@ class Session:
         lock is held only to make it current in session.json, written after the PNG."""
         with self.lock:
             obj = self.get_object(ref)
-        with self._keyframe_lock(obj.id, frame):
+        with self.keyframe_lock(obj.id, frame):
             with self.lock:
                 self.check_frame(frame)
                 mask = np.asarray(mask).astype(bool)
@@ -327,8 +327,10 @@ class Session:
                 self.save()
                 return key
 
-    def _keyframe_lock(self, obj_id: int, frame: int) -> threading.Lock:
-        """One of a fixed set of locks, always the same for one keyframe (two keyframes may share one)."""
+    def keyframe_lock(self, obj_id: int, frame: int) -> threading.RLock:
+        """One of a fixed set of locks, always the same for one keyframe (two keyframes may share one).
+        Re-entrant: the server holds it across a whole click (read the click list, segment, store),
+        and set_keyframe takes it again inside."""
         return self._keyframe_locks[hash((obj_id, frame)) % len(self._keyframe_locks)]
 
     def _same_mask(self, obj: TrackedObject, frame: int, mask: np.ndarray) -> bool:
@@ -345,7 +347,7 @@ class Session:
     def remove_keyframe(self, ref: int | str, frame: int) -> None:
         with self.lock:
             obj = self.get_object(ref)
-        with self._keyframe_lock(obj.id, frame), self.lock:
+        with self.keyframe_lock(obj.id, frame), self.lock:
             if frame not in obj.keyframes:
                 raise NotFound(f"'{obj.name}' has no keyframe on frame {frame}")
             del obj.keyframes[frame]

@@ -123,7 +123,6 @@ class Engine:
         self.inpainter_name = backends.resolve("inpainter", config.inpainter)
         self._tracker = None
         self._inpainter = None
-        self._click_locks = [threading.Lock() for _ in range(64)]
         self.store = SessionStore(state_dir)
         self.jobs = JobManager(state_dir, self._run_job)
         self.uploads = Uploads(state_dir, config.max_upload_bytes)
@@ -135,11 +134,6 @@ class Engine:
         self.jobs.shutdown()
         self.segmenter.close()
         self.store.close()
-
-    def _keyframe_lock(self, session_id: str, obj_id: int, frame: int) -> threading.Lock:
-        """The click lock of one keyframe: one of a fixed set, always the same for one (session,
-        object, frame), so memory stays bounded; two keyframes sharing one only wait for each other."""
-        return self._click_locks[hash((session_id, obj_id, frame)) % len(self._click_locks)]
 
     # ---- health ---------------------------------------------------------------------------------
     def health(self) -> dict:
@@ -227,7 +221,7 @@ class Engine:
     def click(self, session_id: str, ref: str, frame: int, x: float, y: float, positive: bool) -> tuple[np.ndarray, float, dict]:
         handle = self.store.get(session_id)
         obj = object_for(handle.session, ref)
-        with self._keyframe_lock(handle.id, obj.id, frame):
+        with handle.session.keyframe_lock(obj.id, frame):
             result = workflow.add_click(handle.session, handle.reader(), self.segmenter, obj.id, frame,
                                         Click(float(x), float(y), bool(positive)))
             self.segmenter.prefetch_neighbours(handle.reader(), handle.session.video, frame)
@@ -236,7 +230,7 @@ class Engine:
     def undo_click(self, session_id: str, ref: str, frame: int) -> tuple[np.ndarray | None, float | None, dict | None]:
         handle = self.store.get(session_id)
         obj = object_for(handle.session, ref)
-        with self._keyframe_lock(handle.id, obj.id, frame):
+        with handle.session.keyframe_lock(obj.id, frame):
             result = workflow.undo_click(handle.session, handle.reader(), self.segmenter, obj.id, frame)
             if result is None:
                 return None, None, None
@@ -245,13 +239,13 @@ class Engine:
     def clear_keyframe(self, session_id: str, ref: str, frame: int) -> None:
         handle = self.store.get(session_id)
         obj = object_for(handle.session, ref)
-        with self._keyframe_lock(handle.id, obj.id, frame):
+        with handle.session.keyframe_lock(obj.id, frame):
             handle.session.remove_keyframe(obj.id, frame)
 
     def import_mask(self, session_id: str, ref: str, frame: int, mask: np.ndarray) -> dict:
         handle = self.store.get(session_id)
         obj = object_for(handle.session, ref)
-        with self._keyframe_lock(handle.id, obj.id, frame):
+        with handle.session.keyframe_lock(obj.id, frame):
             handle.session.check_frame(frame)
             workflow.import_mask(handle.session, handle.reader(), obj.id, workflow.ImportMaskRequest(frame, mask))
             return self._keyframe_view(obj, frame)
