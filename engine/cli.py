@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__, backends, config, workflow
 from .errors import Cancelled, EngineError
 from .fileio import MATTE_FORMATS, read_mask
+from .matte.params import EDGE_MODES
 from .media.images import EXR_COMPRESSIONS
 from .media.numbering import Numbering
 from .media.plate import PLATE_FORMATS
@@ -82,13 +83,22 @@ def _session_with_object(args, video):
     session = Session.open_or_create(args.out, str(Path(args.video).resolve()), len(video), _numbering(args, video),
                                      strict=getattr(args, "start_number", None) is not None)
     obj = session.find_object(_object_name(args)) or session.add_object(_object_name(args))
-    matte = getattr(args, "matte_format", None) or {8: "png8", 16: "png16"}.get(getattr(args, "matte_bits", None))
-    compression = getattr(args, "exr_compression", None) if matte == "exr" else None
-    if (matte and matte != session.matte_format) or (compression and compression != session.exr_compression):
-        session.matte_format, session.matte_bits = matte, 16 if matte == "png16" else 8
-        session.exr_compression = compression or session.exr_compression
+    compression = getattr(args, "exr_compression", None) if _matte_format(args) == "exr" else None
+    if compression and compression != session.exr_compression:
+        session.exr_compression = compression
         session.save()
     return session, obj
+
+
+def _matte_format(args) -> str | None:
+    return getattr(args, "matte_format", None) or {8: "png8", 16: "png16"}.get(getattr(args, "matte_bits", None))
+
+
+def _matte_finish(args) -> dict | None:
+    """The --matte-* finish options given (None: keep the session's)."""
+    given = {name: getattr(args, f"matte_{name}", None) for name in ("grow", "feather", "edges", "temporal")}
+    given = {k: v for k, v in given.items() if v is not None}
+    return given or None
 
 
 def _set_keyframe(session, obj, video, request, segmenter) -> float:
@@ -167,7 +177,8 @@ def _track(args, video) -> tuple:
     request = _keyframe_request(args, clip)
     _require_keyframe(args, request)
     start, end = clip.check_range(args.start, args.end)
-    track_request = TrackRequest(None, start, end, args.direction, getattr(args, "preview", False))
+    track_request = TrackRequest(None, start, end, args.direction, getattr(args, "preview", False),
+                                 _matte_format(args), _matte_finish(args))
     segmenter = _backend(args, "segmenter") if isinstance(request, SegmentRequest) else None
     tracker = _backend(args, "tracker")
     session, obj = _session_with_object(args, video)
@@ -304,6 +315,23 @@ def _add_remove_options(p) -> None:
     _add_layer_options(p)
 
 
+def _add_matte_options(p) -> None:
+    p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
+                   help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
+    p.add_argument("--matte-format", choices=MATTE_FORMATS, default=None,
+                   help="png8 (hard matte, default), png16 (soft edges) or exr (half float, one channel A)")
+    p.add_argument("--matte-grow", type=float, metavar="PX", dest="matte_grow",
+                   help="move the matte's edge out by PX pixels (negative: choke in); default 0")
+    p.add_argument("--matte-feather", type=float, metavar="PX", dest="matte_feather",
+                   help="soften the edge by a Gaussian of PX pixels (png16/exr); default 0")
+    p.add_argument("--matte-edges", choices=EDGE_MODES, dest="matte_edges",
+                   help="soft edges (png16/exr): 'refined' from the image near the edge (default) or the "
+                        "tracker's own probability")
+    p.add_argument("--matte-steady", type=float, metavar="0..1", dest="matte_temporal",
+                   help="how much each soft edge pixel keeps its previous frame's alpha where the image agrees "
+                        "(0 = off; default 0.6)")
+
+
 def _add_layer_options(p) -> None:
     p.add_argument("--layers", action="store_true",
                    help="also write one multi-layer EXR per frame to OUT/layers/: a layer per object (<name>.A), "
@@ -338,10 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(p)
     p.add_argument("--direction", choices=DIRECTIONS, default="both")
     p.add_argument("--preview", action="store_true", help="also write combined/ mattes and preview.mp4")
-    p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
-                   help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
-    p.add_argument("--matte-format", choices=MATTE_FORMATS, default=None,
-                   help="png8 (hard matte, default), png16 (soft edges) or exr (half float, one channel A)")
+    _add_matte_options(p)
     _add_layer_options(p)
     _add_source_options(p)
     p.add_argument("--out", required=True)
@@ -365,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(p)
     _add_remove_options(p)
     p.add_argument("--direction", choices=DIRECTIONS, default="both")
+    _add_matte_options(p)
     _add_source_options(p)
     p.add_argument("--out", required=True)
     config.add_backend_arguments(p, ["segmenter", "tracker", "inpainter"])

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EngineError, NotFound
-from .fileio import (atomic_write_bytes, atomic_write_json, encode_mask_png, read_jsonl,
+from .fileio import (MATTE_FORMATS, atomic_write_bytes, atomic_write_json, encode_mask_png, read_jsonl,
                      read_mask)
 from .layout import FRAME_PATTERN, SESSION_FILE, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
+from .matte import MatteParams
 from .media.numbering import Numbering
 
 _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
@@ -123,6 +124,8 @@ class Session:
         #: "png8", "png16" or "exr" (half float, channel A); older sessions only said matte_bits
         self.matte_format: str = data.get("matte_format") or ("png16" if self.matte_bits == 16 else "png8")
         self.exr_compression: str = data.get("exr_compression") or "zip"  # of EXR mattes
+        #: the matte finish's settings that differ from engine.matte.MatteParams' defaults
+        self.matte_options: dict = dict(data.get("matte") or {})
         self.objects: dict[int, TrackedObject] = {}
         for o in data.get("objects", []):
             obj = TrackedObject(int(o["id"]), o["name"], tuple(o["color"]), o.get("folder") or legacy_folder(o["name"]))
@@ -189,7 +192,7 @@ class Session:
             return {
                 "id": self.id, "video": self.video, "frame_count": self.frame_count, "start": self.start,
                 "end": self.end, "rev": self.rev, "matte_bits": self.matte_bits, "matte_format": self.matte_format,
-                "exr_compression": self.exr_compression,
+                "exr_compression": self.exr_compression, "matte": dict(self.matte_options),
                 "numbering": self.numbering.to_json() if self.numbering else None,
                 "objects": [
                     {"id": o.id, "name": o.name, "color": list(o.color), "folder": o.folder,
@@ -218,6 +221,25 @@ class Session:
                 raise EngineError(f"track start {start} is after track end {end}")
             self.start, self.end = start, end
             self.save()
+
+    # ---- how mattes are written -------------------------------------------------------------------
+    def matte_params(self) -> MatteParams:
+        return MatteParams.from_options("matte", self.matte_options)
+
+    def set_matte(self, matte_format: str | None = None, options: dict | None = None) -> None:
+        """Change the matte format and/or finish (options replace the stored ones; None keeps them).
+        Checked first, saved before it takes effect; frames written otherwise are redone by the next
+        track (their signature names the finish: engine/tracking.py)."""
+        if matte_format is not None and matte_format not in MATTE_FORMATS:
+            raise EngineError(f"matte format must be one of {', '.join(MATTE_FORMATS)}, not '{matte_format}'")
+        with self.lock:
+            fmt = matte_format or self.matte_format
+            opts = self.matte_options if options is None else MatteParams.from_options("matte", options).changed()
+            if fmt == self.matte_format and opts == self.matte_options:
+                return
+            data = {**self.to_dict(), "matte_format": fmt, "matte_bits": 16 if fmt == "png16" else 8, "matte": opts}
+            atomic_write_json(self.paths.session_file, data)
+            self.matte_format, self.matte_bits, self.matte_options = fmt, data["matte_bits"], opts
 
     # ---- objects --------------------------------------------------------------------------------
     def get_object(self, ref: int | str, by_name: bool = False) -> TrackedObject:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .backends.base import Tracker
 from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_coverage, read_jsonl, read_mask
+from .matte import MatteFinisher
 from .media.info import image_attributes
 from .progress import CancelToken, no_progress
 from .quality import is_weak
@@ -109,6 +110,14 @@ class TrackRun:
         self.progress = progress
         self.on_frame = on_frame or (lambda obj, frame, conf: None)
         self.done = 0
+        params = session.matte_params()
+        self.finish = MatteFinisher(params, session.matte_format)
+        self.finish_tag = params.tag(session.matte_format)
+
+    def _sig(self, seg: Segment) -> list:
+        """A frame's signature: its keyframes and, unless it is the default hard PNG, the finish
+        (so changing the matte's format or finish redoes the frames made otherwise)."""
+        return seg.signature + ([self.finish_tag] if self.finish_tag else [])
 
     # ---- planning ------------------------------------------------------------------------------
     def pending(self) -> list[Segment]:
@@ -119,7 +128,7 @@ class TrackRun:
             records = self.session.track_records(obj.id)
             keys = {f: k.rev for f, k in obj.keyframes.items()}
             for seg in plan_segments(keys, self.start, self.end, self.direction):
-                todo = [f for f in seg.frames if not self._is_current(obj, f, records.get(f), seg.signature)]
+                todo = [f for f in seg.frames if not self._is_current(obj, f, records.get(f), self._sig(seg))]
                 if not todo:
                     continue
                 # keep whole segment: a propagation cannot start in the middle unless resuming
@@ -164,7 +173,7 @@ class TrackRun:
             obj = self.session.objects[oid]
             mask = self.session.keyframe_mask(oid, frame)
             conf = obj.keyframes[frame].confidence
-            self._write_result(obj, frame, mask.astype(np.float32), conf, seg.signature, keyframe=True)
+            self._write_result(obj, frame, mask.astype(np.float32), conf, self._sig(seg), keyframe=True)
             self._advance(1, self._total, frame)
 
     def _resume_point(self, seg: Segment, objects: list[TrackedObject]) -> int:
@@ -172,7 +181,7 @@ class TrackRun:
         n = 0
         records = {o.id: self.session.track_records(o.id) for o in objects}
         for frame in seg.frames:
-            if all(self._is_current(o, frame, records[o.id].get(frame), seg.signature) for o in objects):
+            if all(self._is_current(o, frame, records[o.id].get(frame), self._sig(seg)) for o in objects):
                 n += 1
             else:
                 break
@@ -194,7 +203,7 @@ class TrackRun:
             return
         for frame, probs, confs in self.tracker.propagate(self.video, init_frame, init, frames, self.cancel):
             for obj in objects:
-                self._write_result(obj, frame, probs[obj.id], confs[obj.id], seg.signature)
+                self._write_result(obj, frame, probs[obj.id], confs[obj.id], self._sig(seg))
                 self._advance(1, total, frame)
 
     def _work_dir(self, obj: TrackedObject, seg: Segment):
@@ -243,7 +252,7 @@ class TrackRun:
                     w_f, w_b = blend_weights(frame, left, right, fwd_blend[obj.id].get(frame, c_f),
                                              blend_confidence(confs, obj.id))
                     prob = w_f * fwd + w_b * probs[obj.id]
-                    self._write_result(obj, frame, prob, w_f * c_f + w_b * confs[obj.id], seg.signature)
+                    self._write_result(obj, frame, prob, w_f * c_f + w_b * confs[obj.id], self._sig(seg))
                     self._advance(1, total, frame)
         for obj in objects:
             shutil.rmtree(work[obj.id], ignore_errors=True)
@@ -251,9 +260,10 @@ class TrackRun:
     def _write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, conf: float, signature: list,
                       keyframe: bool = False) -> None:
         """The matte and its track.jsonl record; "weak" is engine.quality's flag (never on a keyframe's
-        own frame: that matte is the artist's). An EXR matte carries the source frame's timecode and
-        pixel aspect."""
-        self.session.write_result(obj, frame, prob, image_attributes(self.video.info, frame))
+        own frame: that matte is the artist's). The probability gets the session's finish
+        (engine/matte); an EXR matte carries the source frame's timecode and pixel aspect."""
+        coverage = self.finish(obj.id, frame, prob, lambda: self.video.read(frame))
+        self.session.write_result(obj, frame, coverage, image_attributes(self.video.info, frame))
         append_jsonl(self.session.track_log_path(obj), {"frame": frame, "confidence": round(float(conf), 4),
                                                         "weak": is_weak(conf, keyframe), "sig": signature})
         self.written += 1

@@ -21,7 +21,8 @@ from .backends.base import Inpainter, Segmenter, Tracker
 from .correction import correct_matte, correction_prior
 from .errors import EngineError, NotFound
 from .atomic import sweep_partial_files
-from .fileio import append_jsonl, read_jsonl, read_mask
+from .fileio import MATTE_FORMATS, append_jsonl, read_jsonl, read_mask
+from .matte import MatteParams
 from .media import colour
 from .media.images import EXR_COMPRESSIONS
 from .media.info import VideoInfo, image_attributes
@@ -203,14 +204,24 @@ class TrackRequest:
     end: int | None = None
     direction: str = "both"
     preview: bool = False  # also write combined/ and preview.mp4
+    matte_format: str | None = None  # png8, png16 or exr (None: the session's)
+    matte: dict | None = None  # the matte finish (engine.matte.MatteParams by name; None: the session's)
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise EngineError(f"direction must be one of: {', '.join(DIRECTIONS)}")
         _check_order(self.start, self.end)
         object.__setattr__(self, "objects", _unique(self.objects))
+        if self.matte_format is not None and self.matte_format not in MATTE_FORMATS:
+            raise EngineError(f"matte format must be one of: {', '.join(MATTE_FORMATS)}")
+        if self.matte is not None:
+            object.__setattr__(self, "matte", MatteParams.from_options("matte", self.matte).changed())
 
     def resolve(self, session: Session) -> tuple[list[TrackedObject], int, int]:
+        soft_only = sorted(set(self.matte or {}) - {"grow"})
+        if soft_only and (self.matte_format or session.matte_format) == "png8":
+            raise EngineError(f"the matte options {', '.join(soft_only)} apply to soft mattes only: "
+                              "choose the png16 or exr matte format")
         objs = select_objects(session, self.objects, "nothing to track")
         for obj in objs:
             if not obj.keyframes:
@@ -221,7 +232,7 @@ class TrackRequest:
 
     def to_params(self) -> dict:
         return {"objects": list(self.objects) if self.objects is not None else None, "start": self.start,
-                "end": self.end, "direction": self.direction}
+                "end": self.end, "direction": self.direction, "matte_format": self.matte_format, "matte": self.matte}
 
 
 def track(session: Session, video, tracker: Tracker, req: TrackRequest, cancel: CancelToken | None = None,
@@ -230,6 +241,7 @@ def track(session: Session, video, tracker: Tracker, req: TrackRequest, cancel: 
     the combined matte and preview agree with the mattes: rebuilt when asked for, else removed
     when the mattes they were made from changed."""
     objs, start, end = req.resolve(session)
+    session.set_matte(req.matte_format, req.matte)
     for obj in objs:  # a job runs alone on its objects' folders: what is half-written there is a crash's
         sweep_partial_files(session.mask_dir(obj))
     run = TrackRun(session, video, tracker, [o.id for o in objs], req.direction, start, end, cancel, progress, on_frame)

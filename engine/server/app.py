@@ -318,7 +318,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     # ---- jobs -----------------------------------------------------------------------------------
     @app.post("/v1/sessions/{session_id}/track", tags=["jobs"])
     def track(session_id: str, body: TrackBody):
-        return engine.submit_track(session_id, _unique(body.objects), body.start, body.end, body.direction).to_dict()
+        return engine.submit_track(session_id, _unique(body.objects), body.start, body.end, body.direction,
+                                   body.matte_format, body.matte).to_dict()
 
     @app.post("/v1/sessions/{session_id}/remove", tags=["jobs"])
     def remove(session_id: str, body: RemoveBody):

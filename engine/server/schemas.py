@@ -53,6 +53,11 @@ class TrackBody(Strict):
     start: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     end: int | None = Field(None, ge=0, le=MAX_FRAME_INDEX)
     direction: Literal["forward", "backward", "both"] = "both"
+    matte_format: Literal["png8", "png16", "exr"] | None = Field(
+        None, description="png8 hard mattes, png16 or exr soft ones; default: the session's (png8 at first)")
+    matte: dict[str, float | str] | None = Field(
+        None, description="the matte finish by name: grow, feather (px), edges ('refined' or 'tracker'), "
+                          "temporal (0..1), band, eps; replaces the session's; unknown names are refused")
 
 
 class RemoveBody(Strict):

@@ -335,10 +335,11 @@ class Engine:
         return files
 
     # ---- jobs -----------------------------------------------------------------------------------
-    def submit_track(self, session_id: str, objects: list[str] | None, start, end, direction: str) -> Job:
+    def submit_track(self, session_id: str, objects: list[str] | None, start, end, direction: str,
+                     matte_format: str | None = None, matte: dict | None = None) -> Job:
         session = self.store.get(session_id).session
         ids = tuple(o.id for o in objects_for(session, objects))  # fixed now: a resumed job does the same
-        request = workflow.TrackRequest(ids, start, end, direction)
+        request = workflow.TrackRequest(ids, start, end, direction, matte_format=matte_format, matte=matte)
         request.resolve(session)
         return self.jobs.submit("track", session_id, request.to_params())
 
