@@ -7,7 +7,7 @@ mask. Clips come from ../shared/clips (or --clips / $VTA_CLIPS); without them th
 exits 0.
 
     python tools/eval_tracking.py                       # DAVIS-16 clips + schoolgirls + bmx-trees
-    python tools/eval_tracking.py --via session         # through Session + TrackRun (the product path)
+    python tools/eval_tracking.py --via session         # through Session + workflow.track (the product path)
     python tools/eval_tracking.py --clips DIR --json out.json
 
 fps counts the tracker's own work on frames already decoded in memory (decoding excluded); the
@@ -98,8 +98,8 @@ def run_tracker(tracker, video, init: dict[int, np.ndarray], n: int, signals: li
 
 
 def run_session(tracker, video_path: Path, init: dict[int, np.ndarray], n: int):
+    from engine import workflow
     from engine.session import Session
-    from engine.tracking import TrackRun
 
     with tempfile.TemporaryDirectory() as tmp:
         video = open_video(video_path)
@@ -110,7 +110,7 @@ def run_session(tracker, video_path: Path, init: dict[int, np.ndarray], n: int):
             session.set_keyframe(obj.id, 0, mask, source="mask")
             ids[oid] = obj.id
         start = time.perf_counter()
-        TrackRun(session, video, tracker, direction="forward").run()
+        workflow.track(session, video, tracker, workflow.TrackRequest(direction="forward"))
         elapsed = time.perf_counter() - start
         masks = {oid: [session.result_mask(ids[oid], i) for i in range(1, n)] for oid in init}
         conf = {oid: [session.confidence(ids[oid]).get(i, 0.0) for i in range(1, n)] for oid in init}
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracker", default="classical")
     ap.add_argument("--only", nargs="*", help="clip names to run (default: the DAVIS four + schoolgirls + bmx-trees)")
     ap.add_argument("--via", choices=("direct", "session"), default="direct",
-                    help="call the tracker directly, or go through Session + TrackRun")
+                    help="call the tracker directly, or go through Session + workflow.track")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--json", help="write all numbers here")
     ap.add_argument("--no-decode-timing", action="store_true",

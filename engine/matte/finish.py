@@ -25,12 +25,13 @@ class MatteFinisher:
         p = self.params
         if not self.soft:
             return hard_edge(prob, p.grow).astype(np.float32)
+        moved = np.clip(grown_probability(prob, p.grow), 0.0, 1.0)
         if p.edges == "tracker":
-            alpha = np.clip(grown_probability(prob, p.grow), 0.0, 1.0)
+            alpha = moved
             rgb = image() if p.temporal > 0 else None
         else:
             rgb = image()
-            alpha = refined_alpha(rgb, hard_edge(prob, p.grow), max(1.0, p.band * max(prob.shape)), p.eps)
+            alpha = refined_alpha(rgb, moved >= 0.5, max(1.0, p.band * max(prob.shape)), p.eps, target=moved)
         if p.temporal > 0:
             alpha = self._smoothers.setdefault(oid, EdgeSmoother(p.temporal)).step(frame, rgb, alpha)
         return feather(alpha, p.feather)

@@ -17,8 +17,8 @@ class MatteParams(BackendParams):
     grow: float = 0.0  # px at full resolution: the edge moves out by this much (negative: chokes in)
     feather: float = 0.0  # px: Gaussian softening of the finished edge (soft formats only)
     edges: str = "refined"  # soft formats: "refined" alpha from the image near the edge, "tracker" its probability
-    band: float = 0.008  # × long side: half-width of the band around the boundary where alpha is estimated
-    eps: float = 1e-3  # regularisation of the edge-aware filter (larger: smoother, less edge-following)
+    band: float = 0.016  # × long side: half-width of the band around the boundary where alpha is estimated
+    eps: float = 0.01  # regularisation of the edge-aware filter (larger: smoother, less edge-following)
     temporal: float = 0.6  # 0..1: how much an edge pixel keeps its motion-compensated previous alpha where the image agrees
 
     def __post_init__(self) -> None:

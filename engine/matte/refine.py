@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1
+BAND_PER_RADIUS = 1.5  # the band reaches this × the filter's radius each side of the edge
 
 
 def hard_edge(prob: np.ndarray, grow: float = 0.0) -> np.ndarray:
@@ -52,44 +53,24 @@ def edge_band(hard: np.ndarray, half_width: float) -> np.ndarray:
 
 
 def refined_alpha(image: np.ndarray, hard: np.ndarray, half_width: float, eps: float,
-                  separation: float = 0.1) -> np.ndarray:
-    """Alpha 0..1 in the band around the hard matte's boundary (hard 0/1 elsewhere), from two
-    estimates mixed per pixel. Where the object's and the background's colours nearby differ, a
-    pixel's colour placed on the line between their local means (outside the band, on either side)
-    says how much of each it holds: exact for a mix of two colours (hair, motion blur, a see-through
-    part). Where they are alike that says nothing, and a guided filter of the hard matte (the frame
-    as its guide) gives an edge that at least follows the image. `separation`: the colour distance
-    (0..1 RGB) at which the two estimates weigh the same."""
-    radius = max(1, int(round(half_width)))
-    reach = 3 * radius + 1  # the window for the side colours reaches past the band on both sides
+                  target: np.ndarray | None = None) -> np.ndarray:
+    """Alpha 0..1 in the band around the hard matte's boundary (hard 0/1 elsewhere): a guided filter
+    (He et al.) of `target` (default: the hard matte) with the colour frame as its guide. Its local
+    linear colour model puts partial alpha where the object's and the background's colours mix
+    (hair, motion blur, a see-through part) and moves the edge onto the image's edge; it costs a few
+    box filters over the band's bounding box."""
+    radius = max(1, int(round(half_width / BAND_PER_RADIUS)))
     alpha = hard.astype(np.float32)
-    box = padded_box(hard, reach + radius + 2)
+    box = padded_box(hard, int(np.ceil(half_width)) + 2 * radius + 2)
     if box is None or hard.all():
         return alpha
     y0, y1, x0, x1 = box
     crop = hard[y0:y1, x0:x1]
+    source = crop.astype(np.float32) if target is None else target[y0:y1, x0:x1].astype(np.float32)
     guide = image[y0:y1, x0:x1].astype(np.float32) * (1.0 / 255.0)
-    inside = cv2.distanceTransform(crop.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    outside = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    band = np.where(crop, inside, outside) <= half_width
-    fg, fg_weight = _side_colour(guide, crop & ~band, reach)
-    bg, bg_weight = _side_colour(guide, ~crop & ~band, reach)
-    axis = fg - bg
-    length2 = (axis * axis).sum(axis=2)
-    projected = np.clip(((guide - bg) * axis).sum(axis=2) / np.maximum(length2, 1e-6), 0.0, 1.0)
-    trust = length2 / (length2 + separation ** 2) * ((fg_weight > 0) & (bg_weight > 0))
-    guided = np.clip(cv2.ximgproc.guidedFilter(guide, crop.astype(np.float32), radius, eps), 0.0, 1.0)
-    estimate = trust * projected + (1.0 - trust) * guided
-    alpha[y0:y1, x0:x1] = np.where(band, estimate, crop)
+    soft = np.clip(cv2.ximgproc.guidedFilter(guide, source, radius, eps), 0.0, 1.0)
+    alpha[y0:y1, x0:x1] = np.where(edge_band(crop, half_width), soft, crop)
     return alpha
-
-
-def _side_colour(guide: np.ndarray, side: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean colour of the `side` pixels within `reach` px of each pixel, and how many there were."""
-    size = (2 * reach + 1, 2 * reach + 1)
-    weight = cv2.boxFilter(side.astype(np.float32), -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    total = cv2.boxFilter(guide * side[..., None], -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    return total / np.maximum(weight, 1e-6)[..., None], weight
 
 
 def feather(alpha: np.ndarray, sigma: float) -> np.ndarray:
