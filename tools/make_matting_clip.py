@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matting_clip import images, objects, pngio, scene  # noqa: E402
 
 RECIPE_KEYS = ("object", "seed", "size", "samples", "background", "shutter", "recipe_version")
-RECIPE_VERSION = 1  # bump when a change to the scene changes the pixels
+RECIPE_VERSION = 2  # bump when a change to the scene changes the pixels
 
 
 class Refused(Exception):

@@ -163,8 +163,10 @@ def test_rerun_renders_only_missing_frames_and_refuses_other_settings(background
 
 
 def test_a_clip_is_a_function_of_its_seed(background, tmp_path):
-    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        assert make_clip(background, tmp_path / name, seed=seed, frames=1).returncode == 0
+    """...and of nothing else: a frame is the same whatever --frames is (so a resumed, longer run adds
+    frames that continue the same motion) and another seed gives another object."""
+    for name, seed, frames in (("a", 5, 1), ("b", 5, 2), ("c", 6, 1)):
+        assert make_clip(background, tmp_path / name, seed=seed, frames=frames).returncode == 0
     alpha = {name: read(tmp_path / name, "alpha", 0) for name in "abc"}
     assert np.array_equal(alpha["a"], alpha["b"]), "same seed, different alpha"
     a, c = alpha["a"] >= 32768, alpha["c"] >= 32768

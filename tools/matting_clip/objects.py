@@ -127,8 +127,10 @@ def _tilted(normals, rng, spread):
 
 
 def animate(obj, frames, location=None, rotation=None):
-    """One key per frame from 0 to frames + 1, so the shutter around the first and last frame sees motion."""
-    for f in range(frames + 2):
+    """One key per Blender frame from -1 to frames + 2. The shutter around frame f reads the curves
+    between f - 1 and f + 1, whose Bezier handles depend on the keys at f - 2 and f + 2: with those
+    there, a frame does not depend on --frames, and a resumed longer run continues the same motion."""
+    for f in range(-1, frames + 3):
         if location is not None:
             obj.location = [float(v) for v in location(f)]
             obj.keyframe_insert("location", frame=f)

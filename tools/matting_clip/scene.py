@@ -30,6 +30,9 @@ def reset_scene(width: int, height: int, samples: int, seed: int, frames: int):
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    # Per-frame keys with local Bezier handles: Blender 5's default smoothing (continuous acceleration)
+    # solves for all handles at once, which makes frame 1 depend on how many frames the clip has.
+    bpy.context.preferences.edit.fcurve_new_auto_smoothing = "NONE"
     scene = bpy.context.scene
     render = scene.render
     render.engine = "CYCLES"
