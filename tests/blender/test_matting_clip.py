@@ -58,7 +58,7 @@ def read(clip, kind, i):
 
 def test_files_and_sizes(matting_clip, background):
     for i in range(FRAMES):
-        frame, alpha, mask = read(matting_clip, "frames", i), read(matting_clip, "alpha", i), read(matting_clip, "masks", i)
+        frame, alpha, mask = (read(matting_clip, kind, i) for kind in ("frames", "alpha", "masks"))
         assert frame.shape == (H, W, 3) and frame.dtype == np.uint8
         assert alpha.shape == (H, W) and alpha.dtype == np.uint16
         assert mask.shape == (H, W) and mask.dtype == np.uint8

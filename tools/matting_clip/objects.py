@@ -143,7 +143,8 @@ def _sway(rng, amp, period):
     """A smooth random signal: two sines with random phases, peak about `amp`, main period `period` frames."""
     p1, p2 = rng.uniform(0, 2 * math.pi, 2)
     k = rng.uniform(1.7, 2.6)
-    return lambda t: amp * (0.75 * math.sin(2 * math.pi * t / period + p1) + 0.25 * math.sin(2 * math.pi * k * t / period + p2))
+    w = 2 * math.pi / period
+    return lambda t: amp * (0.75 * math.sin(w * t + p1) + 0.25 * math.sin(w * k * t + p2))
 
 
 def furball(rng, frames, hx, hz):
@@ -152,15 +153,17 @@ def furball(rng, frames, hx, hz):
     size = rng.uniform(1.0, 1.2)
     radius, fur_len = 0.5 * size, 0.45 * size
     hue = rng.uniform(0, 1)
-    body_col, fur_col = _colour(rng, hue, val=(0.25, 0.5)), _colour(rng, hue + rng.uniform(-0.05, 0.05), val=(0.5, 0.85))
-    ear_col, opacity = _colour(rng, hue + 0.5, sat=(0.3, 0.6), val=(0.7, 0.95)), float(rng.uniform(0.35, 0.55))
+    body_col = _colour(rng, hue, val=(0.25, 0.5))
+    fur_col = _colour(rng, hue + rng.uniform(-0.05, 0.05), val=(0.5, 0.85))
+    ear_col = _colour(rng, hue + 0.5, sat=(0.3, 0.6), val=(0.7, 0.95))
+    opacity = float(rng.uniform(0.35, 0.55))
     body = ellipsoid("furball", (radius,) * 3, material("skin", body_col, 0.6))
     n = 7000
     roots, normals = surface_points(rng, (radius,) * 3, n)
     strands("fur", roots, _tilted(normals, rng, 0.45), fur_len * rng.uniform(0.45, 1.0, n), rng,
             material("fur", fur_col, 0.45), body, radius=(0.006, 0.0012), bend=0.5)
     ear_mat = material("ears", ear_col, 0.4, opacity)
-    for side in (-1, 1):  # ears stand out of the silhouette, so their see-through part lies over the background
+    for side in (-1, 1):  # ears stand out of the silhouette: their see-through part lies over the background
         tilt = math.radians(90 - side * rng.uniform(25, 40))
         outline = ellipse_outline(0.22 * size, 0.42 * size, (0, 0), 0.0)
         ear = flat_shape(f"ear{side:+d}", outline, ear_mat, body)
@@ -188,25 +191,30 @@ def fish(rng, frames, hx, hz):
     hue = rng.uniform(0, 1)
     body = ellipsoid("fish", (rx, ry, rz), material("scales", _colour(rng, hue, val=(0.45, 0.8)), 0.3))
     opacity = float(rng.uniform(0.3, 0.5))
-    fin_mat = material("fins", _colour(rng, hue + rng.uniform(0.1, 0.3), sat=(0.5, 0.9), val=(0.7, 1.0)), 0.3, opacity)
+    fin_col = _colour(rng, hue + rng.uniform(0.1, 0.3), sat=(0.5, 0.9), val=(0.7, 1.0))
+    fin_mat = material("fins", fin_col, 0.3, opacity)
     tail_pivot = empty("tail_hinge", body)
     tail_pivot.location = (-0.85 * rx, 0.0, 0.0)
     u = np.linspace(-1, 1, 24)
-    fan = np.concatenate([[[0.0, 0.0]], np.stack([-0.75 * size - 0.12 * size * np.cos(u * 2.2), 0.55 * size * u], 1)])
+    fan_edge = np.stack([-0.75 * size - 0.12 * size * np.cos(u * 2.2), 0.55 * size * u], 1)
+    fan = np.concatenate([[[0.0, 0.0]], fan_edge])
     flat_shape("tail", fan, fin_mat, tail_pivot)
     x = np.linspace(-0.55, 0.35, 20) * rx
-    dorsal = np.concatenate([[[x[0], 0.8 * rz]], np.stack([x, 0.85 * rz + 0.45 * size * np.sin(np.linspace(0.2, 2.6, 20))], 1), [[x[-1], 0.8 * rz]]])
+    crest = np.stack([x, 0.85 * rz + 0.45 * size * np.sin(np.linspace(0.2, 2.6, 20))], 1)
+    dorsal = np.concatenate([[[x[0], 0.8 * rz]], crest, [[x[-1], 0.8 * rz]]])
     flat_shape("dorsal", dorsal, fin_mat, body)
     fil_col = _colour(rng, hue + 0.5, val=(0.7, 0.95))
     n_mane = 1500
-    roots, normals = surface_points(rng, (rx, ry, rz), n_mane, keep=lambda v: (v[:, 2] > 0.45) & (np.abs(v[:, 0]) < 0.8))
+    roots, normals = surface_points(rng, (rx, ry, rz), n_mane,
+                                    keep=lambda v: (v[:, 2] > 0.45) & (np.abs(v[:, 0]) < 0.8))
     strands("mane", roots, _tilted(normals, rng, 0.5), 0.3 * size * rng.uniform(0.5, 1.0, n_mane), rng,
             material("filaments", fil_col, 0.4), body, radius=(0.005, 0.0012), bend=0.5, pull=(-0.4, 0, 0))
     n_barbels = 80
     mouth = np.array([rx * 0.9, 0.0, -0.1 * rz]) + rng.normal(scale=0.04 * size, size=(n_barbels, 3))
     dirs = _tilted(np.tile([[0.6, 0.0, -0.8]], (n_barbels, 1)), rng, 0.35)
     strands("barbels", mouth, dirs, 0.75 * size * rng.uniform(0.5, 1.0, n_barbels), rng,
-            material("barbels", fil_col, 0.4), body, points=8, radius=(0.008, 0.002), bend=0.6, pull=(-0.5, 0, -0.3))
+            material("barbels", fil_col, 0.4), body, points=8, radius=(0.008, 0.002), bend=0.6,
+            pull=(-0.5, 0, -0.3))
     margin = rx + 0.8 * size
     ax, az = rng.uniform(0.8, 0.95) * (hx - margin), rng.uniform(0.3, 0.5) * (hz - 0.6 * size)
     period, phase, turn = rng.uniform(40, 56), rng.uniform(0, 2 * math.pi), rng.choice([-1, 1])
@@ -227,7 +235,8 @@ def fish(rng, frames, hx, hz):
     wag_period = rng.uniform(7, 11)
     animate(tail_pivot, frames, rotation=lambda t: (0.0, 0.0, 0.6 * math.sin(2 * math.pi * t / wag_period)))
     return Creature(body, dict(size=size, fin_opacity=opacity, mane_strands=n_mane, barbels=n_barbels,
-                               path="loop, turning round at the ends", period_frames=period, wag_period=wag_period))
+                               path="loop, turning round at the ends", period_frames=period,
+                               wag_period=wag_period))
 
 
 def moth(rng, frames, hx, hz):
@@ -239,10 +248,11 @@ def moth(rng, frames, hx, hz):
     n = 3000
     roots, normals = surface_points(rng, body_r, n)
     hair_mat = material("hair", _colour(rng, hue, sat=(0.2, 0.5), val=(0.55, 0.85)), 0.5)
-    strands("body_hair", roots, _tilted(normals, rng, 0.4), 0.16 * size * rng.uniform(0.5, 1.0, n), rng, hair_mat, body,
-            radius=(0.005, 0.0012))
+    strands("body_hair", roots, _tilted(normals, rng, 0.4), 0.16 * size * rng.uniform(0.5, 1.0, n), rng, hair_mat,
+            body, radius=(0.005, 0.0012))
     opacity = float(rng.uniform(0.35, 0.55))
-    wing_mat = material("wings", _colour(rng, hue + rng.uniform(0.2, 0.8), sat=(0.3, 0.7), val=(0.6, 0.95)), 0.35, opacity)
+    wing_col = _colour(rng, hue + rng.uniform(0.2, 0.8), sat=(0.3, 0.7), val=(0.6, 0.95))
+    wing_mat = material("wings", wing_col, 0.35, opacity)
     wings = []
     for side in (-1, 1):
         hinge = empty(f"hinge{side:+d}", body)
@@ -254,23 +264,28 @@ def moth(rng, frames, hx, hz):
         wings.append((side, hinge))
     ant_roots = np.array([[s * 0.05 * size, 0.0, body_r[2] * 0.95] for s in (-1, 1)])
     ant_dirs = np.array([[s * 0.45, 0.0, 0.9] for s in (-1, 1)])
-    strands("antennae", ant_roots, ant_dirs / np.linalg.norm(ant_dirs, axis=1, keepdims=True), np.full(2, 0.55 * size),
-            rng, hair_mat, body, points=8, radius=(0.012, 0.006), bend=0.3)
+    ant_dirs /= np.linalg.norm(ant_dirs, axis=1, keepdims=True)
+    strands("antennae", ant_roots, ant_dirs, np.full(2, 0.55 * size), rng, hair_mat, body, points=8,
+            radius=(0.012, 0.006), bend=0.3)
     k = 70  # feathery side hairs along each antenna
     along = rng.uniform(0.15, 1.0, (2, k))
-    side_roots = (ant_roots[:, None] + 0.55 * size * along[..., None] * ant_dirs[:, None] / np.linalg.norm(ant_dirs, axis=1)[:, None, None]).reshape(-1, 3)
+    side_roots = (ant_roots[:, None] + 0.55 * size * along[..., None] * ant_dirs[:, None]).reshape(-1, 3)
     side_dirs = _tilted(np.tile([[1.0, 0.0, 0.3], [-1.0, 0.0, 0.3]], (k, 1)), rng, 0.5)
     strands("feathers", side_roots, side_dirs, 0.09 * size * rng.uniform(0.5, 1.0, 2 * k), rng, hair_mat, body,
             points=3, radius=(0.003, 0.001), bend=0.2)
     margin = 1.3 * size
-    fx, fz = _sway(rng, 0.8 * (hx - margin), rng.uniform(26, 36)), _sway(rng, 0.65 * (hz - 0.8 * size), rng.uniform(18, 26))
+    fx = _sway(rng, 0.8 * (hx - margin), rng.uniform(26, 36))
+    fz = _sway(rng, 0.65 * (hz - 0.8 * size), rng.uniform(18, 26))
     jitter_x, jitter_z = _sway(rng, 0.15, 5.0), _sway(rng, 0.15, 4.0)
     roll = _sway(rng, 0.45, 30)
     flap_period, flap = rng.uniform(5.5, 7.5), math.radians(rng.uniform(55, 70))
     animate(body, frames, location=lambda t: (fx(t) + jitter_x(t), 0.0, fz(t) + jitter_z(t)),
             rotation=lambda t: (0.0, roll(t), 0.0))
+    def wing(side):  # from flat (0) to raised by `flap`, mirrored
+        return lambda t: (0.0, 0.0, -side * flap * 0.5 * (1 + math.sin(2 * math.pi * t / flap_period)))
+
     for side, hinge in wings:
-        animate(hinge, frames, rotation=lambda t, s=side: (0.0, 0.0, -s * flap * 0.5 * (1 + math.sin(2 * math.pi * t / flap_period))))
+        animate(hinge, frames, rotation=wing(side))
     return Creature(body, dict(size=size, wing_opacity=opacity, hair_strands=n, flap_period=flap_period,
                                flap_deg=math.degrees(flap), path="erratic flight"))
 
@@ -281,5 +296,6 @@ OBJECTS = {"furball": furball, "fish": fish, "moth": moth}
 def build(name: str, seed: int, frames: int, hx: float, hz: float) -> Creature:
     rng = np.random.default_rng([seed, sorted(OBJECTS).index(name)])
     creature = OBJECTS[name](rng, frames, hx, hz)
-    creature.info = {"object": name, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in creature.info.items()}}
+    drawn = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in creature.info.items()}
+    creature.info = {"object": name, **drawn}
     return creature

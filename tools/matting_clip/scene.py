@@ -85,7 +85,10 @@ def _camera_and_light(scene, seed: int) -> None:
     world = bpy.data.worlds.new("world")
     if world.node_tree is None:
         world.use_nodes = True
-    background = world.node_tree.nodes.get("Background") or world.node_tree.nodes.new("ShaderNodeBackground")
+    background = world.node_tree.nodes.get("Background")
+    if background is None:
+        background = world.node_tree.nodes.new("ShaderNodeBackground")
+        world.node_tree.links.new(background.outputs[0], world.node_tree.nodes.new("ShaderNodeOutputWorld").inputs[0])
     background.inputs["Color"].default_value = (0.35, 0.37, 0.42, 1.0)
     background.inputs["Strength"].default_value = 1.0
     scene.world = world
