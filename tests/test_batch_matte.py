@@ -79,7 +79,8 @@ def test_shots_file_accepts_matte_fields_per_shot_and_in_the_defaults(footage):
 
 
 @pytest.mark.parametrize("shot, defaults, message", [
-    ({"matte": {"grow": 1, "colour": "red"}}, {}, "field 'matte.colour': unknown key (allowed: edges, feather, grow, temporal)"),
+    ({"matte": {"grow": 1, "colour": "red"}}, {},
+     "field 'matte.colour': unknown key (allowed: edges, feather, grow, temporal)"),
     ({"matte": {"band": 0.01}}, {}, "field 'matte.band': unknown key"),
     ({"matte_format": "tiff"}, {}, "field 'matte_format': must be one of png8, png16, exr"),
     ({"matte_format": "png16", "matte": {"feather": "2"}}, {}, "field 'matte.feather': must be a number"),
@@ -90,7 +91,8 @@ def test_shots_file_accepts_matte_fields_per_shot_and_in_the_defaults(footage):
     ({"matte": {"feather": 2}}, {}, "field 'matte': feather applies to soft mattes only"),
     ({"matte_format": "png8"}, {"matte_format": "png16", "matte": {"temporal": 0.2}},
      "field 'matte': temporal applies to soft mattes only"),
-    ({}, {"matte_bits": 16, "matte_format": "png8"}, "field 'defaults.matte_format': png8 disagrees with matte_bits 16"),
+    ({}, {"matte_bits": 16, "matte_format": "png8"},
+     "field 'defaults.matte_format': png8 disagrees with matte_bits 16"),
     ({}, {"matte": {"grow": 1, "shape": 2}}, "field 'defaults.matte.shape': unknown key"),
 ])
 def test_bad_matte_fields_are_refused_with_the_shot_and_field_named(footage, shot, defaults, message):
