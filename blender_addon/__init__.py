@@ -5,7 +5,8 @@ process (engine/); this add-on is the Blender side, standard library + numpy onl
 Modules, one concern each: compat (API renames), mapping (pure frame/pixel maps), props (saved and
 transient state), preferences, engine_client (the only HTTP code), engine_ops (engine conversations
 on worker threads), worker (threads → main thread via timers), strips (result strips, markers, mask
-modifier), overlay (gpu drawing in the preview), local_engine (the engine started from Blender),
+modifier), matte_settings (the matte finish sent with a Track and written into a shot, pure),
+overlay (gpu drawing in the preview), local_engine (the engine started from Blender),
 connection (status from the last real exchange, health checks), prefetch (the frame under the
 playhead prefetched in the engine), text (panel words, pure), state (the one access point to scene
 state, status, preferences and the client), ops_engine / ops_clip / ops_objects / ops_clicks / ops_jobs /
@@ -27,18 +28,18 @@ if "bpy" in locals():  # script reload (F3 > Reload Scripts)
     import importlib
 
     # dependencies before their users (tests/test_addon_imports.py keeps the graph acyclic)
-    for _name in ("compat", "mapping", "text", "engine_client", "engine_ops", "local_engine", "worker", "strips",
-                  "overlay", "preferences", "project_results", "shots_file", "state", "prefetch", "ops_clicks",
-                  "ops_objects", "ops_results", "connection", "ops_engine", "ops_clip", "ops_jobs", "ops_export",
-                  "props", "tool", "gui"):
+    for _name in ("compat", "mapping", "text", "matte_settings", "engine_client", "engine_ops", "local_engine",
+                  "worker", "strips", "overlay", "preferences", "project_results", "shots_file", "state", "prefetch",
+                  "ops_clicks", "ops_objects", "ops_results", "connection", "ops_engine", "ops_clip", "ops_jobs",
+                  "ops_export", "props", "tool", "gui"):
         if _name in locals():
             importlib.reload(locals()[_name])
 
 import bpy  # noqa: E402
 
-from . import (compat, connection, engine_client, engine_ops, gui, local_engine, mapping, ops_clicks,  # noqa: E402,F401
-               ops_clip, ops_engine, ops_export, ops_jobs, ops_objects, ops_results, overlay, preferences, prefetch,
-               project_results, props, shots_file, state, strips, text, tool, worker)
+from . import (compat, connection, engine_client, engine_ops, gui, local_engine, mapping,  # noqa: E402,F401
+               matte_settings, ops_clicks, ops_clip, ops_engine, ops_export, ops_jobs, ops_objects, ops_results, overlay,
+               preferences, prefetch, project_results, props, shots_file, state, strips, text, tool, worker)
 
 # registration order: data first, then what uses it; unregistered in reverse
 _modules = (props, preferences, ops_engine, ops_clip, ops_objects, ops_clicks, ops_jobs, ops_results, ops_export, gui,

@@ -316,9 +316,12 @@ class EngineClient:
 
     # ---- jobs -----------------------------------------------------------------------------------
     def track(self, session_id: str, objects=None, start: int | None = None, end: int | None = None,
-              direction: str = "both") -> dict:
+              direction: str = "both", matte_format: str | None = None, matte: dict | None = None) -> dict:
+        """Start a track job. `matte_format` ('png8', 'png16', 'exr') and `matte` (the finish by
+        name: grow, feather, edges, temporal; replaces the session's) are sent only when given, so
+        engines without them still take the plain request."""
         body = {"objects": [str(o) for o in objects] if objects else None, "start": start, "end": end,
-                "direction": direction}
+                "direction": direction, "matte_format": matte_format, "matte": matte}
         return self._request("POST", self._s(session_id, "track"), {k: v for k, v in body.items() if v is not None})
 
     def remove(self, session_id: str, objects=None, start: int | None = None, end: int | None = None,

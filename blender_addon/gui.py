@@ -149,6 +149,7 @@ class VTA_PT_track(_Base, bpy.types.Panel):
         st = context.window_manager.vta
         layout = self.layout
         layout.prop(state, "direction", expand=True)
+        draw_matte(layout, state)
         if st.busy:
             layout.progress(factor=st.progress / 100.0, text=f"{st.job_kind} {st.progress_text}") \
                 if hasattr(layout, "progress") else layout.prop(st, "progress", text=f"{st.job_kind} {st.progress_text}")
@@ -162,6 +163,20 @@ class VTA_PT_track(_Base, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("vta.prev_weak_frame", text="Previous Weak", icon="TRIA_LEFT")
         row.operator("vta.next_weak_frame", text="Next Weak", icon="TRIA_RIGHT")
+
+
+def draw_matte(layout, state) -> None:
+    """The matte's finish, sent with the next Track: Feather and Steady shape soft edges only, so
+    they are greyed out while Soft Edges is off (and not sent then)."""
+    box = layout.box()
+    box.label(text="Matte", icon="MOD_MASK")
+    col = box.column(align=True)
+    col.prop(state, "matte_soft")
+    col.prop(state, "matte_grow")
+    soft = col.column(align=True)
+    soft.enabled = state.matte_soft
+    soft.prop(state, "matte_feather")
+    soft.prop(state, "matte_steady", slider=True)
 
 
 class VTA_PT_remove(_Base, bpy.types.Panel):

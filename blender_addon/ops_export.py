@@ -1,5 +1,6 @@
 """Export Shot for Batch: the active source strip's shot — clip, track range, objects and their
-clicks (clip positions and source pixels, as the engine has them), removal and backend options —
+clicks (clip positions and source pixels, as the engine has them), the matte (Soft Edges,
+Grow/Choke, Feather, Steady), removal and backend options —
 into a shots file for `vta-engine batch` (docs/BATCH.md), so an artist prepares shots in the
 sequencer and the farm runs them. The file is merged, never clobbered (shots_file.py)."""
 
@@ -10,8 +11,8 @@ import os
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import engine_ops, project_results, shots_file
-from .state import report, scene_of, source_range, source_strip
+from . import engine_ops, matte_settings, project_results, shots_file
+from .state import matte_finish, report, scene_of, source_range, source_strip
 
 
 def backend_defaults(state) -> dict:
@@ -25,8 +26,10 @@ def backend_defaults(state) -> dict:
     return out
 
 
-def shot_from_scene(scene, name: str, out: str, remove: bool, shots_dir: str) -> dict:
-    """The shots-file entry of the scene's source strip (shots_file.shot_entry checks it)."""
+def shot_from_scene(scene, name: str, out: str, remove: bool, shots_dir: str,
+                    file_defaults: dict | None = None) -> dict:
+    """The shots-file entry of the scene's source strip (shots_file.shot_entry checks it); its matte
+    as the Track panel sets it, also where the file's defaults set another (`file_defaults`)."""
     state = scene.vta
     strip = source_strip(state, scene)
     if strip is None or not state.video_path or not state.frame_count:
@@ -39,7 +42,8 @@ def shot_from_scene(scene, name: str, out: str, remove: bool, shots_dir: str) ->
     removal = {"dilate": int(state.dilation), "resize_ratio": round(float(state.resize_ratio), 4)} if remove else None
     return shots_file.shot_entry(name, shots_file.file_path(state.video_path, shots_dir),
                                  out and shots_file.file_path(os.path.join(shots_dir, out), shots_dir),
-                                 rng[0], rng[1], objects, removal)
+                                 rng[0], rng[1], objects, removal,
+                                 matte_settings.shot_fields(matte_finish(state), file_defaults))
 
 
 class VTA_OT_export_shot(bpy.types.Operator):
@@ -79,7 +83,8 @@ class VTA_OT_export_shot(bpy.types.Operator):
             doc = shots_file.read(path)
             existing = any(isinstance(s, dict) and s.get("name") == name for s in (doc or {}).get("shots", []))
             out = self.out or ("" if existing else os.path.join("out", project_results.safe_name(name)))
-            shot = shot_from_scene(scene, name, out, self.remove, os.path.dirname(os.path.abspath(path)))
+            shot = shot_from_scene(scene, name, out, self.remove, os.path.dirname(os.path.abspath(path)),
+                                   (doc or {}).get("defaults"))
             doc, notes = shots_file.merge(doc, shot, backend_defaults(scene.vta))
             shots_file.write(path, doc)
         except (shots_file.ShotsError, OSError) as exc:

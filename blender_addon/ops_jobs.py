@@ -1,7 +1,8 @@
 """Steps 3–5, the jobs: Track and Remove run on the "job" worker lane (submit, then follow the
 engine's event stream); progress and the results come back to the main thread through
 worker.post, so the UI never waits on the network. Esc or Cancel stops a job; finished frames are
-kept by the engine."""
+kept by the engine. A Track carries the panel's matte settings (matte_settings.py), read on the
+main thread and compared with the session's on the lane."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import time
 import bpy
 from bpy.props import EnumProperty
 
-from . import engine_client, engine_ops, project_results, worker
+from . import engine_client, engine_ops, matte_settings, project_results, worker
 from .ops_clicks import apply_frame_sync
 from .ops_results import apply_results
 from .text import progress_line
-from .state import (click_groups, client, object_spec, ready, report, results_shot_dir, scene_by_name, scene_of,
-                    source_range, source_strip, state_of, status_of, user_dir)
+from .state import (click_groups, client, matte_finish, object_spec, ready, report, results_shot_dir, scene_by_name,
+                    scene_of, source_range, source_strip, state_of, status_of, user_dir)
 
 _job: dict = {"control": None}
 
@@ -60,6 +61,7 @@ def start_job(context, op, kind: str, params: dict) -> set:
     session_id, scene_name, frame_count = state.session_id, scene.name, state.frame_count
     cache = user_dir("results", session_id)
     shot_dir = results_shot_dir(scene, context)  # None: an unsaved .blend keeps the engine's folders
+    finish = matte_finish(state) if kind == "track" else None
 
     def work():  # on the job lane: no bpy here
         synced = engine_ops.resync_all(cl, session_id, specs, groups)  # clicks made while away
@@ -71,8 +73,15 @@ def start_job(context, op, kind: str, params: dict) -> set:
         follow = None  # finished frames into the project as they come, on this lane
         if shot_dir is not None:
             follow = project_results.FrameFollower(engine_ops.result_locations(cl, session_id), shot_dir)
-        job = engine_ops.run_job(cl, session_id, kind, dict(params, objects=ids), control,
-                                 lambda d, t, m: worker.post(_on_progress, d, t, m), follow)
+        matte = matte_settings.request_fields(finish, cl.session(session_id)) if finish is not None else {}
+        try:
+            job = engine_ops.run_job(cl, session_id, kind, dict(params, objects=ids, **matte), control,
+                                     lambda d, t, m: worker.post(_on_progress, d, t, m), follow)
+        except engine_client.EngineHTTPError as exc:
+            line = matte_settings.refusal(exc.status, exc.message, matte)
+            if line is None:
+                raise
+            raise engine_client.EngineClientError(line) from None
         results = engine_ops.collect_results(cl, session_id, specs, cache)
         if shot_dir is not None:  # what the follower missed (a download, a failure) into the project
             worker.post(_on_progress, 1, 1, "bringing the results into the project folder…")

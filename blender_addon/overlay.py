@@ -46,12 +46,16 @@ def click_mask(uid: int, frame: int) -> np.ndarray | None:
 
 def load_png_mask(path: str, soft: bool = False) -> np.ndarray | None:
     """A matte file (PNG 8/16, EXR) → bool mask (top row first), or its 0..1 values when `soft`,
-    read through Blender's image loader (no extra deps)."""
+    read through Blender's image loader (no extra deps). A PNG is read as Non-Color: Blender
+    decodes a 16-bit PNG to float through its colour space, sRGB by default, which made a 0.5
+    edge 0.21."""
     try:
         img = bpy.data.images.load(path, check_existing=False)
     except RuntimeError:
         return None
     try:
+        if path.lower().endswith(".png"):
+            img.colorspace_settings.name = "Non-Color"
         w, h = img.size
         if w == 0 or h == 0:
             return None

@@ -84,6 +84,18 @@ class VTA_SceneState(bpy.types.PropertyGroup):
     next_uid: IntProperty(default=1)
     clicks: CollectionProperty(type=VTA_Click)
 
+    matte_soft: BoolProperty(name="Soft Edges", default=False,
+                             description="Soft mattes (16-bit PNG): alpha from the image along the edge; off: "
+                                         "hard 8-bit mattes")
+    matte_grow: FloatProperty(name="Grow/Choke", default=0.0, min=-500.0, max=500.0, soft_min=-50.0, soft_max=50.0,
+                              subtype="PIXEL", precision=1,
+                              description="Move the matte's edge out by this many pixels (negative: choke it in)")
+    matte_feather: FloatProperty(name="Feather", default=0.0, min=0.0, max=200.0, soft_max=50.0, subtype="PIXEL",
+                                 precision=1, description="Soften the edge over this many pixels (soft edges only)")
+    matte_steady: FloatProperty(name="Steady", default=0.6, min=0.0, max=0.99, subtype="FACTOR",
+                                description="How much a soft edge keeps its previous frame's alpha where the picture "
+                                            "agrees: less flicker, but slower to follow (0: off; soft edges only)")
+
     weak_below: FloatProperty(name="Weak below", default=0.5, min=0.0, max=1.0,
                               description="The engine's threshold: a tracked frame whose confidence is below it "
                                           "is weak (the same for the CLI, the batch and the add-on)")

@@ -33,9 +33,10 @@ def file_path(path: str, base_dir: str) -> str:
 
 
 def shot_entry(name: str, video: str, out: str, start: int | None, end: int | None, objects: list[tuple[str, list]],
-               remove: dict | None) -> dict:
+               remove: dict | None, matte: dict | None = None) -> dict:
     """One shot. `objects`: (name, clicks) with clicks as (clip position, x, y, positive) in source
-    pixels; `remove`: None (no removal) or {dilate, resize_ratio}. Raises ShotsError for what the
+    pixels; `remove`: None (no removal) or {dilate, resize_ratio}; `matte`: the shot's
+    `matte_format` and `matte` finish (empty: the batch's defaults). Raises ShotsError for what the
     batch would refuse (two objects of one name, a frame with only negative clicks, a keyframe
     outside the range, no object with clicks)."""
     if not name.strip():
@@ -65,6 +66,7 @@ def shot_entry(name: str, video: str, out: str, start: int | None, end: int | No
         raise ShotsError("no object has clicks: click on an object first")
     entry["objects"] = shot_objects
     entry["remove"] = {k: remove[k] for k in ("dilate", "resize_ratio")} if remove else False
+    entry.update({k: matte[k] for k in ("matte_format", "matte") if k in (matte or {})})
     return entry
 
 

@@ -11,7 +11,8 @@ import tempfile
 
 import bpy
 
-from . import compat, engine_ops, local_engine, mapping, preferences, project_results, strips
+from . import (compat, engine_ops, local_engine, mapping, matte_settings, preferences, project_results,
+               strips)
 from .text import short_line
 
 PALETTE = [(0.90, 0.10, 0.29), (0.24, 0.71, 0.29), (1.00, 0.88, 0.10), (0.00, 0.51, 0.78),
@@ -148,6 +149,11 @@ def add_object(state, name: str | None = None):
 
 def object_spec(obj) -> engine_ops.ObjectSpec:
     return engine_ops.ObjectSpec(obj.uid, obj.name, tuple(int(round(c * 255)) for c in obj.color), obj.engine_id)
+
+
+def matte_finish(state) -> matte_settings.Finish:
+    """The Track panel's matte settings as the engine and the shots file take them."""
+    return matte_settings.finish(state.matte_soft, state.matte_grow, state.matte_feather, state.matte_steady)
 
 
 def clicks_for(state, uid: int, frame: int) -> list[engine_ops.ClickSpec]:

@@ -144,14 +144,42 @@ def strip_folder(folder: str) -> str:
 
 
 def set_colorspace(strip, name: str | None) -> None:
-    """Mattes are data (Non-Color); a clean plate is a picture in its source's colour space. A name
-    the colour config lacks leaves Blender's choice."""
+    """Mattes are data (matte_colorspace: their values shown unchanged); a clean plate is a picture
+    in its source's colour space. A name the colour config lacks leaves Blender's choice."""
     if not name:
         return
     try:
         strip.colorspace_settings.name = name
     except TypeError:
         pass
+
+
+def image_is_float(path: str) -> bool:
+    """Whether Blender decodes the file into a float buffer: EXR, and PNG at 16 bits a channel (the
+    depth byte of its header; 8-bit PNGs stay bytes)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".exr":
+        return True
+    if ext != ".png":
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(25)
+    except OSError:
+        return False
+    return len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16
+
+
+def matte_colorspace(scene, path: str) -> str:
+    """The colour space that shows a matte file's values unchanged in the sequencer. An 8-bit matte
+    is Non-Color. A float one (16-bit PNG, EXR) takes the sequencer's own colour space: Blender 5.0
+    takes a Non-Color float buffer for scene-linear and converts it into an sRGB sequencer, so a
+    0.5 edge became 0.73 in a Mask modifier (tests/blender/test_matte.py measures it); tagged with
+    the sequencer's space, the file's values are the sequencer's, with no conversion either way."""
+    if not image_is_float(path):
+        return "Non-Color"
+    settings = getattr(scene, "sequencer_colorspace_settings", None)
+    return settings.name if settings is not None and settings.name else "Non-Color"
 
 
 def source_colorspace(strip) -> str | None:
@@ -183,6 +211,11 @@ def add_result_strip(scene, source_strip, source_frames: int, folder: str, patte
     if color_tag and hasattr(strip, "color_tag"):
         strip.color_tag = color_tag
     return strip
+
+
+def _matte_colorspace_of(scene, strip) -> str:
+    folder = bpy.path.abspath(strip.directory)
+    return matte_colorspace(scene, os.path.join(folder, strip.elements[0].filename))
 
 
 def _copy_transform(src, dst) -> None:
@@ -224,22 +257,27 @@ def place_results(scene, source_strip, source_frames: int, results: list[ResultS
     """Put each result sequence on the timeline: the add-on's strip of that role for
     `source_strip` is updated in place, a missing one is made — except for roles in `gone` (strips
     the artist deleted, not to be recreated unless asked). Mattes go on the lowest free channels
-    above the source, the clean plate above them; mattes are Non-Color, the clean plate takes the
-    source strip's colour space. Returns the strips placed or updated."""
+    above the source, the clean plate above them; mattes show their files' values
+    (matte_colorspace), the clean plate takes the source strip's colour space. Returns the strips
+    placed or updated."""
     placed, mattes_made = [], 0
     for seq in results:
         existing = own_strips(scene, source_strip.name, seq.role)
+        matte = seq.role != "clean"
         if existing:
             if update_result_strip(existing[0], source_strip, source_frames, seq.folder, seq.pattern, numbers):
                 placed.append(existing[0])
+                if matte:  # a re-track may have changed the format (Soft Edges on or off)
+                    set_colorspace(existing[0], _matte_colorspace_of(scene, existing[0]))
             continue
         if seq.role in gone or not os.path.isdir(seq.folder):
             continue
-        matte = seq.role != "clean"
         strip = add_result_strip(scene, source_strip, source_frames, seq.folder, seq.pattern, seq.name, seq.role,
-                                 colorspace="Non-Color" if matte else source_colorspace(source_strip),
+                                 colorspace=None if matte else source_colorspace(source_strip),
                                  color_tag=f"COLOR_{(mattes_made % 9) + 1:02d}" if matte else None, numbers=numbers)
         mattes_made += matte
+        if strip is not None and matte:
+            set_colorspace(strip, _matte_colorspace_of(scene, strip))
         if strip is not None:
             # a new matte strip starts muted: the preview keeps showing the picture, with the matte
             # drawn over it by the overlay; unmute it, or use it as a mask, to see it as a strip
@@ -319,7 +357,7 @@ def inverse_matte_strip(scene, source_strip, matte_strip, role: str):
     strip.frame_offset_start, strip.frame_offset_end = matte_strip.frame_offset_start, matte_strip.frame_offset_end
     strip.directory = matte_strip.directory  # relative to the .blend, as the matte's
     strip[ROLE], strip[SOURCE] = role, source_strip.name
-    set_colorspace(strip, "Non-Color")
+    set_colorspace(strip, matte_strip.colorspace_settings.name)  # the same files: the same colour space
     _copy_transform(source_strip, strip)
     strip.mute = True
     curves = strip.modifiers.new(name="VTA invert", type="CURVES")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .matte import track_flags
 from .shots import Options, Shot
 
 
@@ -46,9 +47,8 @@ def shot_steps(shot: Shot) -> list[Step]:
     tracks each frame once, between all the keyframes. Only the shot's last `track` writes the
     preview, which shows every object."""
     opts = shot.options
-    tracking = ["--direction", opts.direction, *_backend(opts, ("segmenter", "tracker"))]
-    if opts.matte_bits:
-        tracking += ["--matte-bits", str(opts.matte_bits)]
+    tracking = ["--direction", opts.direction, *_backend(opts, ("segmenter", "tracker")),
+                *track_flags(opts.matte, opts.matte_format, opts.matte_bits)]
     steps: list[Step] = []
     for obj in shot.objects:
         if obj.init_mask is not None:

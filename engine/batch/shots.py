@@ -10,12 +10,13 @@ are done here too, with each shot's video opened once for its size and length.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
+from .checker import Checker
+from .matte import check_matte, matte_finish, matte_format_of, matte_formats
 
 VERSION = 1
 BACKEND_KINDS = ("segmenter", "tracker", "inpainter")
@@ -24,10 +25,11 @@ MOVIES = ("ffv1", "prores")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 TOP_KEYS = {"version", "defaults", "shots"}
-SHOT_KEYS = {"name", "video", "out", "start", "end", "objects", "remove"}
+SHOT_KEYS = {"name", "video", "out", "start", "end", "objects", "remove", "matte_format", "matte"}
 OBJECT_KEYS = {"name", "init_mask", "frame", "clicks"}
 CLICK_KEYS = {"frame", "x", "y", "positive"}
 REMOVE_KEYS = {"dilate", "resize_ratio", "movie"}
+SHOT_MATTE_KEYS = {"matte_format", "matte"}  # a shot's own matte (matte.py)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Options:
     device: str | None = None
     direction: str = "both"
     matte_bits: int | None = None
+    matte_format: str | None = None  # png8, png16, exr; wins over matte_bits
+    matte: dict | None = None  # the matte finish by name (matte.MATTE_KEYS); None: the session's
     preview: bool = False
     dilate: int = 8
     resize_ratio: float = 1.0
@@ -102,67 +106,12 @@ class ShotsFileError(EngineError):
         super().__init__(f"{path}: {len(errors)} error{'s' * (len(errors) != 1)} in the shots file; no shot was run")
 
 
-# ---- small typed readers: each returns the value or None after recording an error ----------------
-class _Checker:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.where = ""
-
-    def error(self, field: str, message: str) -> None:
-        self.errors.append(f"{self.where}field '{field}': {message}" if field else f"{self.where}{message}")
-
-    def keys(self, data: dict, allowed: set[str], field: str) -> None:
-        for key in sorted(set(data) - allowed):
-            self.error(f"{field}.{key}" if field else key,
-                       f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-    def required(self, data: dict, key: str, field: str) -> bool:
-        if key not in data:
-            self.error(field, "missing")
-            return False
-        return True
-
-    def integer(self, value, field: str, low: int | None = None, high: int | None = None) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(field, f"must be an integer, got {json.dumps(value)}")
-            return None
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
-            self.error(field, f"must be in {bounds}, got {value}")
-            return None
-        return value
-
-    def number(self, value, field: str) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.error(field, f"must be a number, got {json.dumps(value)}")
-            return None
-        return float(value)
-
-    def text(self, value, field: str) -> str | None:
-        if not isinstance(value, str) or not value.strip():
-            self.error(field, f"must be a non-empty string, got {json.dumps(value)}")
-            return None
-        return value
-
-    def boolean(self, value, field: str) -> bool | None:
-        if not isinstance(value, bool):
-            self.error(field, f"must be true or false, got {json.dumps(value)}")
-            return None
-        return value
-
-    def choice(self, value, field: str, choices) -> str | None:
-        if value not in choices:
-            self.error(field, f"must be one of {', '.join(map(str, choices))}, got {json.dumps(value)}")
-            return None
-        return value
-
-
 def _backend_names(kind: str) -> list[str]:
     from ..backends import REGISTRY
     return ["auto", *REGISTRY[kind]]
 
 
-def _options(chk: _Checker, data, field: str, base: Options, allowed: set[str]) -> Options:
+def _options(chk: Checker, data, field: str, base: Options, allowed: set[str]) -> Options:
     """Options from a dict, on top of `base`; bad entries are recorded and left at `base`."""
     if not isinstance(data, dict):
         chk.error(field, "must be an object")
@@ -170,7 +119,7 @@ def _options(chk: _Checker, data, field: str, base: Options, allowed: set[str]) 
     chk.keys(data, allowed, field)
     values = dict(base.__dict__)
     for key in sorted(set(data) & allowed):
-        value, f = data[key], f"{field}.{key}"
+        value, f = data[key], (f"{field}.{key}" if field else key)
         if key in BACKEND_KINDS:
             got = chk.choice(value, f, _backend_names(key))
         elif key == "device":
@@ -183,6 +132,10 @@ def _options(chk: _Checker, data, field: str, base: Options, allowed: set[str]) 
             got = chk.choice(value, f, DIRECTIONS)
         elif key == "matte_bits":
             got = chk.choice(value, f, (8, 16)) if chk.integer(value, f) is not None else None
+        elif key == "matte_format":
+            got = chk.choice(value, f, matte_formats())
+        elif key == "matte":
+            got = matte_finish(chk, value, f)
         elif key == "preview":
             got = chk.boolean(value, f)
         elif key == "dilate":
@@ -215,7 +168,7 @@ def _probe_video(path: Path):
         return None, str(exc)
 
 
-def _click(chk: _Checker, data, field: str) -> Click | None:
+def _click(chk: Checker, data, field: str) -> Click | None:
     if not isinstance(data, dict):
         chk.error(field, "must be an object {frame, x, y, positive}")
         return None
@@ -231,7 +184,7 @@ def _click(chk: _Checker, data, field: str) -> Click | None:
     return Click(got["frame"], got["x"], got["y"], positive)
 
 
-def _object(chk: _Checker, data, field: str, base: Path) -> ShotObject | None:
+def _object(chk: Checker, data, field: str, base: Path) -> ShotObject | None:
     if not isinstance(data, dict):
         chk.error(field, "must be an object {name, clicks} or {name, init_mask, frame}")
         return None
@@ -270,7 +223,7 @@ def _object(chk: _Checker, data, field: str, base: Path) -> ShotObject | None:
     return ShotObject(name, tuple(parsed))
 
 
-def _check_against_video(chk: _Checker, shot: Shot, size: tuple[int, int, int]) -> Shot | None:
+def _check_against_video(chk: Checker, shot: Shot, size: tuple[int, int, int]) -> Shot | None:
     """Range, click and keyframe checks that need the video's length and size."""
     count, width, height = size
     ok = True
@@ -298,7 +251,7 @@ def _check_against_video(chk: _Checker, shot: Shot, size: tuple[int, int, int]) 
     return Shot(**{**shot.__dict__, "frames": end - start + 1})
 
 
-def _shot(chk: _Checker, data: dict, base: Path, defaults: Options) -> Shot | None:
+def _shot(chk: Checker, data: dict, base: Path, defaults: Options) -> Shot | None:
     chk.keys(data, SHOT_KEYS, "")
     got = {}
     for key in ("video", "out"):
@@ -333,6 +286,14 @@ def _shot(chk: _Checker, data: dict, base: Path, defaults: Options) -> Shot | No
             remove = value
         else:
             chk.error("remove", "must be true, false or {dilate, resize_ratio, movie}")
+    finish = {key: data[key] for key in SHOT_MATTE_KEYS if key in data}
+    if finish:  # the shot's own matte: its format, and a finish that replaces the defaults' whole
+        before = len(chk.errors)
+        options = _options(chk, finish, "", options, SHOT_MATTE_KEYS)
+        if len(chk.errors) > before:
+            return None
+    if not check_matte(chk, options.matte, options.matte_format, options.matte_bits):
+        return None
     if (got.get("video") is None or got.get("out") is None or not objects or None in objects
             or any(key in data and got[key] is None for key in ("start", "end"))):
         return None
@@ -348,7 +309,7 @@ def _shot(chk: _Checker, data: dict, base: Path, defaults: Options) -> Shot | No
 
 def parse_shots(data, path: Path) -> list[Shot]:
     """Check a loaded shots document; raise ShotsFileError listing every problem, or return the shots."""
-    chk = _Checker()
+    chk = Checker()
     base = path.resolve().parent
     chk.where = f"{path}: "
     if not isinstance(data, dict):
@@ -357,6 +318,10 @@ def parse_shots(data, path: Path) -> list[Shot]:
     if chk.required(data, "version", "version") and data["version"] != VERSION:
         chk.error("version", f"must be {VERSION}, got {json.dumps(data['version'])}")
     defaults = _options(chk, data.get("defaults", {}), "defaults", Options(), OPTION_KEYS)
+    if defaults.matte_format and defaults.matte_bits and \
+            defaults.matte_format != matte_format_of(None, defaults.matte_bits):
+        chk.error("defaults.matte_format", f"{defaults.matte_format} disagrees with matte_bits "
+                                           f"{defaults.matte_bits}; give one")
     shots_data = data.get("shots")
     if not chk.required(data, "shots", "shots") or not isinstance(shots_data, list) or not shots_data:
         if shots_data is not None:

@@ -12,14 +12,21 @@ bpy = pytest.importorskip("bpy")
 
 
 class Recorder:
-    """Stands in for bpy.types.UILayout: every label and operator button drawn lands in `drawn`."""
+    """Stands in for bpy.types.UILayout: every label and operator button drawn lands in `drawn`;
+    `editable` says, per property drawn, whether it can be changed there (a layout is disabled
+    when it or any layout it is in has `enabled` off, as in Blender)."""
 
-    def __init__(self, drawn=None):
+    def __init__(self, drawn=None, parent=None, editable=None):
         self.drawn = [] if drawn is None else drawn
+        self.editable = {} if editable is None else editable
+        self.parent = parent
         self.enabled, self.alert = True, False
 
     def _child(self, *args, **kwargs):
-        return Recorder(self.drawn)
+        return Recorder(self.drawn, self, self.editable)
+
+    def _is_enabled(self) -> bool:
+        return self.enabled and (self.parent is None or self.parent._is_enabled())
 
     row = column = box = split = _child
 
@@ -35,6 +42,7 @@ class Recorder:
 
     def prop(self, data, name, **kwargs):
         self.drawn.append(("prop", name))
+        self.editable[name] = self._is_enabled()
 
     def template_list(self, *args, **kwargs):
         self.drawn.append(("list",))
@@ -43,10 +51,10 @@ class Recorder:
         self.drawn.append(("progress", kwargs.get("text", "")))
 
 
-def draw(panel_cls) -> list:
+def draw(panel_cls, layout=None) -> list:
     """Run a panel's draw() on a stand-in panel that has only a recording layout (a registered
     Panel cannot be made outside a region; draw uses nothing but self.layout and the context)."""
-    layout = Recorder()
+    layout = layout or Recorder()
     panel_cls.draw(type("Drawn", (), {"layout": layout})(), bpy.context)
     return layout.drawn
 
@@ -99,3 +107,25 @@ def test_panels_offer_the_new_buttons(addon, clip, scene):
         assert ("prop", "preview_mode") in draw(gui.VTA_PT_objects)
         drawn = draw(gui.VTA_PT_remove)
         assert ("prop", "results_folder") in drawn and ("operator", "vta.export_shot", "") in drawn
+
+
+def test_feather_and_steady_are_greyed_out_without_soft_edges(addon, clip, scene):
+    """The Track panel's Matte box: Soft Edges and Grow/Choke always; Feather and Steady shape
+    soft edges only, so they can be changed only while Soft Edges is on."""
+    from blender_addon import gui
+
+    add_source(scene, clip)
+    with ctx(scene):
+        scene.vta.matte_soft = False
+        layout = Recorder()
+        drawn = draw(gui.VTA_PT_track, layout)
+        assert "Matte" in labels(drawn)
+        assert [d[1] for d in drawn if d[0] == "prop" and d[1].startswith("matte_")] == \
+            ["matte_soft", "matte_grow", "matte_feather", "matte_steady"]
+        assert layout.editable["matte_soft"] and layout.editable["matte_grow"]
+        assert not layout.editable["matte_feather"] and not layout.editable["matte_steady"]
+        scene.vta.matte_soft = True
+        layout = Recorder()
+        draw(gui.VTA_PT_track, layout)
+        assert layout.editable["matte_feather"] and layout.editable["matte_steady"]
+

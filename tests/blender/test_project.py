@@ -111,8 +111,10 @@ def _save_image(path: Path, pixels: np.ndarray, fmt: str, depth: str, scene) -> 
 
 
 def test_result_strips_get_their_colour_spaces(addon, clip, scene, tmp_path):
-    """Mattes are data (Non-Color), whatever their format; the clean plate takes its source
-    strip's colour space: a linear EXR plate from a linear EXR source, sRGB from a movie."""
+    """Mattes are shown with their files' values: float ones (16-bit PNG, EXR) in the sequencer's
+    own colour space (a Non-Color float buffer is converted as if linear: test_matte.py), 8-bit
+    ones Non-Color; the clean plate takes its source strip's colour space: a linear EXR plate from
+    a linear EXR source, sRGB from a movie."""
     from blender_addon import strips
 
     h, w, n = 18, 32, 4
@@ -137,7 +139,8 @@ def test_result_strips_get_their_colour_spaces(addon, clip, scene, tmp_path):
         strips.ResultSequence("matte:2", "boom matte", str(soft), "boom.{number:04d}.exr"),
         strips.ResultSequence("clean", "plate clean", str(clean), "clean.{number:04d}.exr")], numbers=numbers)
     by_role = {s["vta_role"]: s for s in placed}
-    assert by_role["matte:1"].colorspace_settings.name == by_role["matte:2"].colorspace_settings.name == "Non-Color"
+    working = scene.sequencer_colorspace_settings.name
+    assert by_role["matte:1"].colorspace_settings.name == by_role["matte:2"].colorspace_settings.name == working
     assert by_role["clean"].colorspace_settings.name == source.colorspace_settings.name
     assert [e.filename for e in by_role["clean"].elements] == [f"clean.{k}.exr" for k in numbers]
 
