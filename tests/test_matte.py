@@ -45,6 +45,8 @@ def test_params_refuse_unknown_names_and_bad_values():
         MatteParams.from_options("matte", {"edges": "fuzzy"})
     with pytest.raises(EngineError, match="feather"):
         MatteParams.from_options("matte", {"feather": -1})
+    with pytest.raises(EngineError, match="feather must be a number, not 'x'"):
+        MatteParams.from_options("matte", {"feather": "x"})
 
 
 def test_refined_alpha_recovers_a_soft_edge_the_hard_matte_misses():

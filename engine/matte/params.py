@@ -22,6 +22,10 @@ class MatteParams(BackendParams):
     temporal: float = 0.6  # 0..1: how much an edge pixel keeps its motion-compensated previous alpha where the image agrees
 
     def __post_init__(self) -> None:
+        for name in ("grow", "feather", "band", "eps", "temporal"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, not {value!r}")
         if self.edges not in EDGE_MODES:
             raise ValueError(f"edges must be one of {', '.join(EDGE_MODES)}, not {self.edges!r}")
         if not -500 <= self.grow <= 500:
