@@ -18,7 +18,8 @@ import pytest
 
 from .conftest import ENGINE_PY, REPO
 from .test_panels import draw, labels
-from .test_results import click_and_track
+from .test_jobs import session_with_a_keyframe
+from .test_results import click_and_track, rendered_pixels
 from .test_workflow import add_source, ctx, scene, wait  # noqa: F401 - scene is a fixture
 
 bpy = pytest.importorskip("bpy")
@@ -45,19 +46,7 @@ def write_png16(path: Path, values: np.ndarray) -> None:
 
 def rendered_alpha(scene, path: Path) -> np.ndarray:
     """Render the current frame (8-bit RGBA PNG) and read its alpha back (top row first)."""
-    settings = scene.render.image_settings
-    settings.file_format, settings.color_mode, settings.color_depth = "PNG", "RGBA", "8"
-    scene.render.filepath = str(path)
-    with bpy.context.temp_override(scene=scene):
-        bpy.ops.render.render(write_still=True, scene=scene.name)
-    img = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        w, h = img.size
-        px = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(px)
-        return px.reshape(h, w, 4)[::-1, :, 3]
-    finally:
-        bpy.data.images.remove(img)
+    return rendered_pixels(scene, path, "RGBA")[:, :, 3]
 
 
 @pytest.fixture
@@ -193,13 +182,7 @@ def test_an_exported_shot_carries_the_matte_to_the_batch(addon, engine_env, clip
     source = add_source(scene, clip)
     shots = tmp_path / "shots.json"
     with ctx(scene):
-        bpy.ops.vta.get_video_info()
-        wait(addon)
-        scene.frame_set(source.frame_final_start)
-        x, y = clip["clicks"][2]
-        bpy.ops.vta.add_click(x=x + 0.5, y=y + 0.5)
-        wait(addon)
-        state = scene.vta
+        state = session_with_a_keyframe(addon, scene, clip, source)
         state.matte_soft, state.matte_grow, state.matte_feather, state.matte_steady = True, -1.5, 3.0, 0.25
         assert bpy.ops.vta.export_shot(filepath=str(shots), shot_name="sh010", remove=False) == {"FINISHED"}
         shot = json.loads(shots.read_text())["shots"][0]

@@ -131,10 +131,10 @@ def test_click_tool_button_explains_when_there_is_no_preview(addon, scene):
             bpy.ops.vta.use_click_tool()
 
 
-def rendered_grey(scene, path) -> np.ndarray:
-    """Render the current frame and read it back as a grey float image (top row first)."""
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
+def rendered_pixels(scene, path, color_mode: str = "RGB") -> np.ndarray:
+    """Render the current frame as an 8-bit PNG and read it back, (h, w, channels), top row first."""
+    settings = scene.render.image_settings
+    settings.file_format, settings.color_mode, settings.color_depth = "PNG", color_mode, "8"
     scene.render.filepath = str(path)
     with bpy.context.temp_override(scene=scene):
         bpy.ops.render.render(write_still=True, scene=scene.name)
@@ -143,9 +143,14 @@ def rendered_grey(scene, path) -> np.ndarray:
         w, h = img.size
         px = np.empty(w * h * img.channels, np.float32)
         img.pixels.foreach_get(px)
-        return px.reshape(h, w, img.channels)[::-1, :, :3].mean(axis=2)
+        return px.reshape(h, w, img.channels)[::-1]
     finally:
         bpy.data.images.remove(img)
+
+
+def rendered_grey(scene, path) -> np.ndarray:
+    """Render the current frame and read it back as a grey float image (top row first)."""
+    return rendered_pixels(scene, path)[:, :, :3].mean(axis=2)
 
 
 def shrink(mask, n=4):
