@@ -96,9 +96,8 @@ def _matte_format(args) -> str | None:
 
 def _matte_finish(args) -> dict | None:
     """The --matte-* finish options given (None: keep the session's)."""
-    given = {name: getattr(args, f"matte_{name}", None) for name in ("grow", "feather", "edges", "temporal")}
-    given = {k: v for k, v in given.items() if v is not None}
-    return given or None
+    given = {k: getattr(args, f"matte_{k}", None) for k in ("grow", "feather", "edges", "temporal")}
+    return {k: v for k, v in given.items() if v is not None} or None
 
 
 def _set_keyframe(session, obj, video, request, segmenter) -> float:
@@ -320,16 +319,12 @@ def _add_matte_options(p) -> None:
                    help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
     p.add_argument("--matte-format", choices=MATTE_FORMATS, default=None,
                    help="png8 (hard matte, default), png16 (soft edges) or exr (half float, one channel A)")
-    p.add_argument("--matte-grow", type=float, metavar="PX", dest="matte_grow",
-                   help="move the matte's edge out by PX pixels (negative: choke in); default 0")
-    p.add_argument("--matte-feather", type=float, metavar="PX", dest="matte_feather",
-                   help="soften the edge by a Gaussian of PX pixels (png16/exr); default 0")
-    p.add_argument("--matte-edges", choices=EDGE_MODES, dest="matte_edges",
-                   help="soft edges (png16/exr): 'refined' from the image near the edge (default) or the "
-                        "tracker's own probability")
+    p.add_argument("--matte-grow", type=float, metavar="PX", help="move the edge out by PX (negative: in); 0")
+    p.add_argument("--matte-feather", type=float, metavar="PX", help="Gaussian softening of the edge (png16/exr); 0")
+    p.add_argument("--matte-edges", choices=EDGE_MODES, help="soft edges from the image near the edge (refined, "
+                   "default) or the tracker's own probability")
     p.add_argument("--matte-steady", type=float, metavar="0..1", dest="matte_temporal",
-                   help="how much each soft edge pixel keeps its previous frame's alpha where the image agrees "
-                        "(0 = off; default 0.6)")
+                   help="how much a soft edge keeps its previous frame's alpha where the image agrees; 0.6")
 
 
 def _add_layer_options(p) -> None:

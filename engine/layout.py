@@ -10,9 +10,12 @@ without one keeps the names sessions have always had, the clip position in five 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from pathlib import Path
 
+from .errors import EngineError
 from .media.numbering import Numbering
 
 SESSION_FILE = "session.json"
@@ -138,3 +141,44 @@ class Layout:
 
     def work_dir(self, obj_id: int, key: str) -> Path:
         return self.root / ".work" / str(obj_id) / key
+
+
+# ---- folders ------------------------------------------------------------------------------------
+_FOLDER_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_FOLDER_MAX = 48
+
+
+def check_folder(path: str | Path, what: str = "--out") -> Path:
+    """`path` as an output folder: an EngineError (not an OSError later) when it names a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise EngineError(f"{what} '{path}' is a file, not a folder; choose a folder")
+    return path
+
+
+def legacy_folder(name: str) -> str:
+    """The folder name sessions made before names and folders were separate (kept for them)."""
+    return _FOLDER_CHARS.sub("_", name.strip()).strip("._")[:64]
+
+
+def folder_slug(name: str) -> str:
+    """A readable ASCII folder name for an object name (accents dropped, other runs → "_");
+    empty when nothing readable is left (a name in another script)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return _FOLDER_CHARS.sub("_", ascii_name.strip()).strip("._")[:_FOLDER_MAX]
+
+
+def object_folder(name: str, taken: set[str]) -> str:
+    """The folder for a new object name (pure): its slug when that is free (compared without case,
+    for case-insensitive file systems), else the slug plus a short hash of the exact name, which is
+    stable and tells apart names that share a slug (`boom mic`, `boom_mic`, `犬`, `猫`)."""
+    slug = folder_slug(name)
+    taken = {t.casefold() for t in taken}
+    if slug and slug.casefold() not in taken:
+        return slug
+    digest = hashlib.sha1(name.encode()).hexdigest()
+    for n in range(6, len(digest) + 1):
+        folder = f"{slug or 'object'}-{digest[:n]}"
+        if folder.casefold() not in taken:
+            return folder
+    raise EngineError(f"no free folder name for object '{name}'")

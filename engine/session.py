@@ -18,12 +18,9 @@ Frames are indexed by clip position everywhere inside; only output file names ca
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import shutil
 import threading
-import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,52 +30,13 @@ import numpy as np
 from .errors import EngineError, NotFound
 from .fileio import (MATTE_FORMATS, atomic_write_bytes, atomic_write_json, encode_mask_png, read_jsonl,
                      read_mask)
-from .layout import FRAME_PATTERN, SESSION_FILE, Layout, frame_name  # noqa: F401  (re-exported: where paths are built)
+from .layout import (FRAME_PATTERN, SESSION_FILE, Layout, check_folder, folder_slug,  # noqa: F401  (re-exported)
+                     frame_name, legacy_folder, object_folder)
 from .matte import MatteParams
 from .media.numbering import Numbering
 
 _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
             (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
-_FOLDER_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-_FOLDER_MAX = 48
-
-
-def check_folder(path: str | Path, what: str = "--out") -> Path:
-    """`path` as an output folder: an EngineError (not an OSError later) when it names a file."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise EngineError(f"{what} '{path}' is a file, not a folder; choose a folder")
-    return path
-
-
-def legacy_folder(name: str) -> str:
-    """The folder name sessions made before names and folders were separate (kept for them)."""
-    return _FOLDER_CHARS.sub("_", name.strip()).strip("._")[:64]
-
-
-def folder_slug(name: str) -> str:
-    """A readable ASCII folder name for an object name (accents dropped, other runs → "_");
-    empty when nothing readable is left (a name in another script)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return _FOLDER_CHARS.sub("_", ascii_name.strip()).strip("._")[:_FOLDER_MAX]
-
-
-def object_folder(name: str, taken: set[str]) -> str:
-    """The folder for a new object name (pure): its slug when that is free (compared without case,
-    for case-insensitive file systems), else the slug plus a short hash of the exact name, which is
-    stable and tells apart names that share a slug (`boom mic`, `boom_mic`, `犬`, `猫`)."""
-    slug = folder_slug(name)
-    taken = {t.casefold() for t in taken}
-    if slug and slug.casefold() not in taken:
-        return slug
-    digest = hashlib.sha1(name.encode()).hexdigest()
-    for n in range(6, len(digest) + 1):
-        folder = f"{slug or 'object'}-{digest[:n]}"
-        if folder.casefold() not in taken:
-            return folder
-    raise EngineError(f"no free folder name for object '{name}'")
-
-
 @dataclass
 class Click:
     x: float

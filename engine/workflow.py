@@ -21,8 +21,8 @@ from .backends.base import Inpainter, Segmenter, Tracker
 from .correction import correct_matte, correction_prior
 from .errors import EngineError, NotFound
 from .atomic import sweep_partial_files
-from .fileio import MATTE_FORMATS, append_jsonl, read_jsonl, read_mask
-from .matte import MatteParams
+from .fileio import append_jsonl, read_jsonl, read_mask
+from .matte.params import check_soft_only, checked_request
 from .media import colour
 from .media.images import EXR_COMPRESSIONS
 from .media.info import VideoInfo, image_attributes
@@ -212,16 +212,10 @@ class TrackRequest:
             raise EngineError(f"direction must be one of: {', '.join(DIRECTIONS)}")
         _check_order(self.start, self.end)
         object.__setattr__(self, "objects", _unique(self.objects))
-        if self.matte_format is not None and self.matte_format not in MATTE_FORMATS:
-            raise EngineError(f"matte format must be one of: {', '.join(MATTE_FORMATS)}")
-        if self.matte is not None:
-            object.__setattr__(self, "matte", MatteParams.from_options("matte", self.matte).changed())
+        object.__setattr__(self, "matte", checked_request(self.matte_format, self.matte))
 
     def resolve(self, session: Session) -> tuple[list[TrackedObject], int, int]:
-        soft_only = sorted(set(self.matte or {}) - {"grow"})
-        if soft_only and (self.matte_format or session.matte_format) == "png8":
-            raise EngineError(f"the matte options {', '.join(soft_only)} apply to soft mattes only: "
-                              "choose the png16 or exr matte format")
+        check_soft_only(self.matte, self.matte_format or session.matte_format)
         objs = select_objects(session, self.objects, "nothing to track")
         for obj in objs:
             if not obj.keyframes:

@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 
 from ..backends.params import BackendParams
+from ..errors import EngineError
+from ..fileio import MATTE_FORMATS
 
 EDGE_MODES = ("refined", "tracker")
 
@@ -53,3 +55,19 @@ class MatteParams(BackendParams):
             if not changed:
                 return None
         return matte_format + (json.dumps(changed, sort_keys=True, separators=(",", ":")) if changed else "")
+
+
+def checked_request(matte_format: str | None, options: dict | None) -> dict | None:
+    """A track request's matte format and finish, checked by name and range: the finish as the
+    settings that differ from the defaults, or None (keep the session's)."""
+    if matte_format is not None and matte_format not in MATTE_FORMATS:
+        raise EngineError(f"matte format must be one of: {', '.join(MATTE_FORMATS)}")
+    return None if options is None else MatteParams.from_options("matte", options).changed()
+
+
+def check_soft_only(options: dict | None, matte_format: str) -> None:
+    """Only `grow` applies to a hard (png8) matte: anything else asked of one is refused, not ignored."""
+    soft_only = sorted(set(options or {}) - {"grow"})
+    if soft_only and matte_format == "png8":
+        raise EngineError(f"the matte options {', '.join(soft_only)} apply to soft mattes only: "
+                          "choose the png16 or exr matte format")
