@@ -220,3 +220,26 @@ def test_concurrent_clicks_during_job(client, engine, clip):
         t.join()
     assert not errors, errors
     assert client.wait(job["id"])["status"] == "done"
+
+
+def test_track_with_a_soft_matte_finish_and_refusals(client, engine, clip):
+    """The track body's matte_format and matte reach the session; what a hard matte cannot take, an
+    unknown setting and a value out of range are refused with the reason, before any job runs."""
+    errors = load_client().EngineHTTPError
+    s = client.open_session(str(engine.movie), reuse=False)
+    obj = client.add_object(s["id"], "blob")
+    client.import_mask(s["id"], obj["id"], 0, gt_png(clip, 0))
+    for body, reason in (({"matte": {"feather": 2}}, "soft mattes only"),
+                         ({"matte_format": "png16", "matte": {"soften": 1}}, "no option 'soften'"),
+                         ({"matte_format": "png16", "matte": {"temporal": 1.5}}, "temporal must be")):
+        with pytest.raises(errors, match=reason):
+            client.track(s["id"], start=0, end=5, direction="forward", **body)
+    assert client.jobs(s["id"]) == []
+    job = client.track(s["id"], start=0, end=5, direction="forward", matte_format="png16",
+                       matte={"feather": 1.5, "grow": -1})
+    assert client.wait(job["id"])["status"] == "done"
+    view = client.session(s["id"])
+    assert (view["matte_format"], view["matte"]) == ("png16", {"feather": 1.5, "grow": -1})
+    files = client.results(s["id"])["objects"][0]
+    matte = cv2.imread(str(Path(files["dir"]) / files["pattern"].format(frame=3)), cv2.IMREAD_UNCHANGED)
+    assert matte.dtype == np.uint16 and ((matte > 0) & (matte < 65535)).sum() > 50
