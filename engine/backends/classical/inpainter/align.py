@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ...flow import dis_flow
-from .fields import fill_smooth
+from .fields import fill_smooth, spread
 
 _MAX_TRACK_SIDE = 640  # corners are tracked at most at this size: plenty for a homography, cheap
 
@@ -117,4 +117,4 @@ def complete_flow(flow: np.ndarray, bad: np.ndarray) -> np.ndarray:
         filled = cv2.resize(fill_smooth(small, ~small_bad), (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         filled = fill_smooth(flow, ~bad)
-    return np.where(bad[:, :, None], filled, flow)
+    return np.where(spread(bad, flow.shape[2]), filled, flow)

@@ -15,6 +15,16 @@ def _resize(a: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndar
     return out.reshape(size[1], size[0], *a.shape[2:]) if a.ndim == 3 else out
 
 
+def spread(a: np.ndarray, channels: int) -> np.ndarray:
+    """`a` repeated along a new last axis: what `a[..., None]` broadcasts to against `channels`
+    channels, as an array of its own. NumPy runs a broadcast last axis of length 2 or 3 a few
+    elements at a time, 4-6x slower than over a plain array; the values, so the results, are the same.
+    Small arrays are left to broadcast (`a[..., None]`): there the copy's overhead costs more."""
+    if channels == 1 or a.size < 2048:
+        return a[..., None]
+    return np.stack([a] * channels, axis=-1)
+
+
 def channel_mean(values: np.ndarray) -> np.ndarray:
     """The mean of the last axis's three channels: what `.mean(axis=-1)` gives, bit for bit (it
     adds them in the same order and divides by 3), at a fraction of the cost of a reduction."""
@@ -45,18 +55,27 @@ def fill_smooth_all(fields: list[np.ndarray], known: np.ndarray) -> list[np.ndar
         weights.append(weight)
     if not weights:
         return [v.astype(np.float32) for v in fields]
-    levels = [(w, np.maximum(w, 1e-6)[:, :, None], np.minimum(w, 1.0)[:, :, None]) for w in weights]
-    return [_push_pull(v, known, levels) for v in fields]
+    by_channels: dict[int, list] = {}  # the levels spread over each field's channel count, made once
+    out = []
+    for v in fields:
+        channels = v.shape[2] if v.ndim == 3 else 1
+        if channels not in by_channels:
+            by_channels[channels] = [(w, spread(np.maximum(w, 1e-6), channels), spread(np.minimum(w, 1.0), channels))
+                                     for w in weights]
+        out.append(_push_pull(v, known, by_channels[channels]))
+    return out
 
 
 def _push_pull(values: np.ndarray, known: np.ndarray, levels: list) -> np.ndarray:
-    """One field through the pyramid of `levels` (weight, weight floored, weight capped at 1)."""
+    """One field through the pyramid of `levels` (weight, weight floored, weight capped at 1; the
+    last two spread over the field's channels)."""
     squeeze = values.ndim == 2
     v = values.astype(np.float32, copy=False)
     if squeeze:
         v = v[:, :, None]
+    channels = v.shape[2]
     # the finest level needs no normalising: known pixels keep their values, the rest come from above
-    premult = v * known.astype(np.float32)[:, :, None]
+    premult = v * spread(known.astype(np.float32), channels)
     stack = []
     for weight, _, _ in levels:
         h, w = weight.shape
@@ -73,7 +92,7 @@ def _push_pull(values: np.ndarray, known: np.ndarray, levels: list) -> np.ndarra
         local = premult / floored
         est = up + alpha * (local - up)
     h, w = known.shape
-    est = np.where(known[:, :, None], v, _resize(est, (w, h), cv2.INTER_LINEAR))
+    est = np.where(spread(known, channels), v, _resize(est, (w, h), cv2.INTER_LINEAR))
     return est[:, :, 0] if squeeze else est
 
 
@@ -91,13 +110,14 @@ def fill_smooth_coarse_all(fields: list[np.ndarray], known: np.ndarray, factor: 
     size = (max(1, w // factor), max(1, h // factor))
     known_f = known.astype(np.float32)
     weight = cv2.resize(known_f, size, interpolation=cv2.INTER_AREA)
-    floored = np.maximum(weight, 1e-6)[:, :, None]
-    known3 = known_f[:, :, None]  # multiplying by 0.0/1.0 floats: the same products as by the bools, 3x faster
+    floored = np.maximum(weight, 1e-6)
     smalls = []
     for values in fields:
         v = values.astype(np.float32, copy=False)
         v3 = v[:, :, None] if v.ndim == 2 else v
-        smalls.append(_resize(v3 * known3, size, cv2.INTER_AREA) / floored)
+        channels = v3.shape[2]
+        # multiplying by 0.0/1.0 floats: the same products as by the bools, 3x faster
+        smalls.append(_resize(v3 * spread(known_f, channels), size, cv2.INTER_AREA) / spread(floored, channels))
     out = []
     for values, filled in zip(fields, fill_smooth_all(smalls, weight > 0.25)):
         filled = _resize(filled, (w, h), cv2.INTER_LINEAR)
@@ -143,7 +163,7 @@ def blur_where_uncertain(image: np.ndarray, variance: np.ndarray, sigma: float, 
     if sigma <= 0:
         return image
     variance = np.maximum(variance, 0.0)
-    lean = (variance / (variance + float(level) ** 2))[:, :, None]
+    lean = spread(variance / (variance + float(level) ** 2), image.shape[2])
     return image + lean * (cv2.GaussianBlur(image, (0, 0), sigma) - image)
 
 

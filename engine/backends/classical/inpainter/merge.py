@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 
-from .fields import channel_mean
+from .fields import channel_mean, spread
 from .params import InpainterParams
 from .sources import Crop, tiers
 
@@ -30,7 +30,8 @@ class HoleEstimate:
     def expand(self, values: np.ndarray) -> np.ndarray:
         """Values of the hole's pixels laid out over the crop (zero elsewhere)."""
         out = np.zeros(self.hole.shape + values.shape[1:], values.dtype)
-        out[self.hole] = values
+        # by the pixels' flat positions: the same scatter as out[self.hole], several times faster
+        out.reshape(-1, *values.shape[1:])[np.flatnonzero(self.hole)] = values
         return out
 
     def copy(self) -> "HoleEstimate":
@@ -54,7 +55,9 @@ def merge_tier(found: list, agree_threshold: float, average: bool = False) -> tu
         only_other = other_valid & ~valid
         # whole-crop selections rather than masked gathers and scatters: the same arithmetic per
         # pixel, without the cost of fancy indexing
-        value = np.where(agree[:, :, None], 0.5 * (value + other), np.where(only_other[:, :, None], other, value))
+        channels = value.shape[2]
+        value = np.where(spread(agree, channels), 0.5 * (value + other),
+                         np.where(spread(only_other, channels), other, value))
         local = np.where(agree, 0.5 * (local + other_local), np.where(only_other, other_local, local))
         valid = valid | other_valid
     return value, valid, local
@@ -66,10 +69,12 @@ def add_tier(estimate: HoleEstimate, found: list, take_from: np.ndarray, weight:
     returns the pixels (over the crop) it added to."""
     value, valid, local = merge_tier(found, params.agree_threshold, average)
     take = take_from & valid
-    taken = value[take]
-    w = weight / (1.0 + (local[take] / params.safe_local_weight) ** 2)  # trust what matched nearby
-    sel = take[estimate.hole]  # the same pixels, in the same order, among the hole's
-    estimate.acc[sel] += w[:, None] * taken
+    # gathered by flat positions (np.take): the same pixels in the same order as value[take], faster
+    at = np.flatnonzero(take)
+    taken = np.take(value.reshape(-1, value.shape[2]), at, axis=0)
+    w = weight / (1.0 + (np.take(local, at) / params.safe_local_weight) ** 2)  # trust what matched nearby
+    sel = np.flatnonzero(np.take(take, np.flatnonzero(estimate.hole)))  # the same pixels among the hole's
+    estimate.acc[sel] += spread(w, taken.shape[1]) * taken
     estimate.acc_sq[sel] += w * channel_mean(taken) ** 2
     estimate.weight[sel] += w
     return take

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .fields import blur_where_uncertain, channel_mean
+from .fields import blur_where_uncertain, channel_mean, spread
 from .merge import HoleEstimate, add_tier
 from .sources import SourceSampler
 from .spatial import SpatialFill
@@ -51,7 +51,7 @@ def finish(cur: PreparedFrame, estimate: HoleEstimate, plates: list, sampler: So
             from_plate = add_tier(mixed, found, crop.hole, params.safe_plate_weight * len(found), params,
                                   average=True)
     weight = np.maximum(mixed.expand(mixed.weight), 1e-6)
-    mean = mixed.expand(mixed.acc) / weight[:, :, None]
+    mean = mixed.expand(mixed.acc) / spread(weight, 3)
     if params.uncertain_blur > 0:
         # where the tiers disagree (content moving on its own behind the hole, dynamic texture)
         # no sharp guess is trustworthy: lean toward a blurred one, which errs less

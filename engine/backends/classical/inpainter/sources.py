@@ -175,4 +175,5 @@ class SourceSampler:
             [ring_error, diff if p.correction_clip >= 255 else np.clip(diff, -p.correction_clip, p.correction_clip)],
             check, p.correction_scale)
         valid = valid & (local <= p.local_ring_error)
-        return sample_f + correction, valid & crop.hole, error, local
+        sample_f += correction  # in place: the sample is not read again
+        return sample_f, valid & crop.hole, error, local
