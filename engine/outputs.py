@@ -16,12 +16,12 @@ import numpy as np
 
 from .errors import EngineError
 from .atomic import FILE_MODE
-from .fileio import atomic_write_png, mask_to_png_array, read_coverage, read_mask
+from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_coverage, read_mask
 from .layout import Layout
 from .media import colour
 from .media.images import read_rgb, write_image
 from .media.info import VideoInfo, frame_timecode, image_attributes
-from .media.plate import PlateFormat, to_depth
+from .media.plate import PlateFormat, compose, to_depth
 from .media.sequence import to_display8
 from .progress import CancelToken
 
@@ -125,6 +125,28 @@ def write_plate(path: Path, image: np.ndarray, fmt: PlateFormat, linear: str, co
                     attributes={"oiio:ColorSpace": linear, **(attributes or {})})
     else:
         write_image(path, image, fmt.stored, bits=fmt.bits, attributes=attributes)
+
+
+class PlateWriter:
+    """One clean-plate frame from the inpainter's 8-bit fill to disk: composed into the source frame
+    at its depth (media.plate.compose), written in the plate's format, then noted in the clean log
+    (`record`: the run's parameters and mattes), so a rerun resumes after it. Called on the removal's
+    writer thread (engine.pipeline.Behind): it only reads what the main loop shares with it."""
+
+    def __init__(self, video, masks: Callable[[int], np.ndarray], out: Layout, fmt: PlateFormat, linear: str,
+                 compression: str, record: dict) -> None:
+        self.video, self.masks, self.out, self.fmt = video, masks, out, fmt
+        self.linear, self.compression, self.record = linear, compression, record
+
+    def __call__(self, frame: int, fill8: np.ndarray, source8: np.ndarray) -> int:
+        """`source8`: the frame as the inpainter read it (at 8 bits it is the source itself)."""
+        info = self.video.info
+        source = source8 if info.pixel_type == "uint8" else self.video.read_source(frame)
+        plate = compose(source, source8, fill8, self.masks(frame), self.linear)
+        write_plate(self.out.clean_path(frame, self.fmt.ext), to_depth(plate, self.fmt.dtype, self.linear), self.fmt,
+                    self.linear, self.compression, image_attributes(info, frame))
+        append_jsonl(self.out.clean_log, {"frame": frame, **self.record})
+        return frame
 
 
 def overlay(image: np.ndarray, masks: Iterable[tuple[np.ndarray, tuple[int, int, int]]], alpha: float = 0.5) -> np.ndarray:

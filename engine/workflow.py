@@ -11,7 +11,9 @@ frame numbers, click positions and objects, before anything is written.
 from __future__ import annotations
 
 import shutil
+from contextlib import closing
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -21,13 +23,14 @@ from .backends.base import Inpainter, Segmenter, Tracker
 from .correction import correct_matte, correction_prior
 from .errors import EngineError, NotFound
 from .atomic import sweep_partial_files
-from .fileio import append_jsonl, read_jsonl, read_mask
+from .fileio import read_jsonl, read_mask
 from .matte.params import check_soft_only, checked_request
-from .media import colour
 from .media.images import EXR_COMPRESSIONS
-from .media.info import VideoInfo, image_attributes
-from .media.plate import PLATE_FORMATS, compose, plate_format, to_depth
-from .outputs import write_clean_movie, write_layers, write_mask_products, write_plate
+from .media.info import VideoInfo
+from .media.plate import PLATE_FORMATS, plate_format, plate_linear_space
+from .media.reader import HeldFrames
+from .outputs import PlateWriter, write_clean_movie, write_layers, write_mask_products
+from .pipeline import Behind
 from .progress import CancelToken, no_progress
 from .session import Click, Keyframe, Layout, Session, TrackedObject
 from .tracking import DIRECTIONS, TrackRun
@@ -387,14 +390,11 @@ def remove(session: Session, video, inpainter: Inpainter, req: RemoveRequest, ca
     return remove_masks(video, inpainter, masks, session.paths, req, cancel, progress)
 
 
-def _linear_space(info, plate: str) -> str:
-    """The scene-linear colour space float pixels are in: a float source's own (its tag, else
-    linear Rec.709), the same for an EXR plate of an integer source; "" when no float is involved
-    (no OCIO config is loaded then)."""
-    is_float = info.pixel_type in ("half", "float")
-    if not is_float and plate != "exr":
-        return ""
-    return colour.linear_space(info.colorspace if is_float else None)
+def _reported(frames: list[int], finished: int, total: int, progress: Callable) -> int:
+    for frame in frames:
+        finished += 1
+        progress(finished, total, frame)
+    return finished
 
 
 def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, req: RemoveRequest,
@@ -407,7 +407,7 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     clean_dir, log = out.clean_dir, out.clean_log
     sweep_partial_files(clean_dir)
     fmt = plate_format(video.info, req.plate_format)
-    linear = _linear_space(video.info, fmt.name)
+    linear = plate_linear_space(video.info, fmt.name)
     params = {"dilate": req.dilate, "resize_ratio": req.resize_ratio, "backend": inpainter.name}
     if fmt.name != "png8":  # (8-bit plates keep the parameters older runs logged, so they resume)
         params["plate"] = fmt.name + (f"-{req.compression}" if fmt.name == "exr" else "")
@@ -419,14 +419,17 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     total = end - start + 1
     finished = total - len(frames)
     progress(finished, total, None)
-    for frame, image in inpainter.inpaint(video, masks, frames, dilate=req.dilate, resize_ratio=req.resize_ratio,
-                                          cancel=cancel):
-        plate = compose(video.read_source(frame), video.read(frame), image, masks(frame), linear)
-        write_plate(out.clean_path(frame, fmt.ext), to_depth(plate, fmt.dtype, linear), fmt, linear, req.compression,
-                    image_attributes(video.info, frame))
-        append_jsonl(log, {"frame": frame, "params": params, "masks": stamp})
-        finished += 1
-        progress(finished, total, frame)
+    # frames are composed and written on a thread behind the inpainter (bounded, in order), from the
+    # 8-bit frames it decoded itself (held); progress is reported here once a frame is on disk
+    write = PlateWriter(video, masks, out, fmt, linear, req.compression, {"params": params, "masks": stamp})
+    held = HeldFrames(video)
+    with Behind(depth=2, cancel=cancel, name="vta-plate-writer") as writer, \
+            closing(inpainter.inpaint(held, masks, frames, dilate=req.dilate, resize_ratio=req.resize_ratio,
+                                      cancel=cancel)) as cleaned:
+        for frame, image in cleaned:
+            writer.submit(partial(write, frame, image, held.take(frame)))
+            finished = _reported(writer.results(), finished, total, progress)
+    _reported(writer.results(), finished, total, progress)
     result = {"frames": len(frames), "skipped": total - len(frames), "out": str(clean_dir), "format": fmt.name,
               "pattern": out.clean_pattern(fmt.ext), "files": [out.clean_path(f, fmt.ext).name for f in (start, end)]}
     if req.movie:

@@ -55,6 +55,16 @@ def plate_format(info, choice: str = "source") -> PlateFormat:
     return PlateFormat("exr", ".exr", "float32", "half")
 
 
+def plate_linear_space(info, plate: str) -> str:
+    """The scene-linear colour space float pixels are in: a float source's own (its tag, else
+    linear Rec.709), the same for an EXR plate of an integer source; "" when no float is involved
+    (no OCIO config is loaded then)."""
+    is_float = info.pixel_type in ("half", "float")
+    if not is_float and plate != "exr":
+        return ""
+    return colour.linear_space(info.colorspace if is_float else None)
+
+
 def to_depth(image: np.ndarray, dtype: str, linear: str) -> np.ndarray:
     """An RGB frame (uint8 display, uint16 display, or float32 in colour space `linear`) in another
     of those types; float ↔ integer goes through the OCIO processor, never a hand-made curve."""

@@ -79,3 +79,33 @@ class VideoReader:
     def _init_common(self) -> None:
         self._lock = threading.RLock()
         self._cache: LRUCache[int, np.ndarray] = LRUCache(_CACHE_FRAMES)
+
+
+class HeldFrames:
+    """A clip whose `read` frames are also kept until `take(index)` hands them over: the clean
+    plate composes each output frame with the very frame the inpainter decoded, instead of decoding
+    it again (in a movie, a seek back from frames the window has read ahead). Frames before the one
+    taken are let go, so at most the frames between the reader and the output are held, arrays the
+    inpainter's window holds anyway."""
+
+    def __init__(self, video: VideoReader) -> None:
+        self.video = video
+        self._held: dict[int, np.ndarray] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.video, name)
+
+    def __len__(self) -> int:
+        return len(self.video)
+
+    def read(self, index: int) -> np.ndarray:
+        frame = self.video.read(index)
+        self._held[index] = frame
+        return frame
+
+    def take(self, index: int) -> np.ndarray:
+        """Frame `index` as `read` gave it (read now if it was not), no longer held."""
+        for older in [i for i in list(self._held) if i < index]:
+            self._held.pop(older, None)
+        frame = self._held.pop(index, None)
+        return self.video.read(index) if frame is None else frame
