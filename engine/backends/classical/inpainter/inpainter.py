@@ -52,6 +52,13 @@ class TemporalInpainting:
         sampler = SourceSampler(p, refiner, FlowChain(refiner, p.chain_reach))
         stats = {"frames": 0, "propagated_px": 0, "plate_px": 0, "spatial_px": 0, "rejected_sources": 0}
         self.last_stats = stats
+        try:
+            yield from self._frames(window, sampler, frames, stats, cancel)
+        finally:
+            window.close()  # also when the caller stops early: no frame is prepared for nobody
+
+    def _frames(self, window: FrameWindow, sampler: SourceSampler, frames: list[int], stats: dict, cancel):
+        p = self.params
         # the window is advanced to the furthest frame estimated, and the frame being output must
         # stay in it: so the look-ahead is at most `radius` frames
         block = min(p.block, p.radius + 1)

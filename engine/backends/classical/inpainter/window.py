@@ -4,6 +4,10 @@ Each frame is decoded, masked and aligned once, when it enters the window (`radi
 of the frame being cleaned), and dropped once it falls `radius` frames behind. So the window holds
 at most 2 * radius + 1 frames whatever the clip length, and consecutive output frames share almost
 all their sources: there are no block boundaries in time, hence no seams.
+
+Frames are prepared in order on a thread of their own (engine.pipeline.Ahead), at most `AHEAD`
+beyond the window: decoding, the masks and the camera alignment do not depend on the inpainting,
+and mostly run in OpenCV without the GIL, so they take the second core.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import cv2
 import numpy as np
 
 from ....errors import EngineError
+from ....pipeline import Ahead
 from .align import consecutive_homography
 from .fields import BoxedMask, dilate_mask
 
+AHEAD = 2  # frames prepared beyond those the window asked for
 
 @dataclass
 class PreparedFrame:
@@ -39,7 +45,7 @@ class FrameWindow:
         self.radius, self.dilate, self.ratio, self.source_margin = radius, dilate, resize_ratio, source_margin
         self.items: OrderedDict[int, PreparedFrame] = OrderedDict()
         self._next = 0  # position in `frames` of the next frame to load
-        self._last: PreparedFrame | None = None
+        self._prepared: Ahead | None = None  # the frames prepared on their thread, started by the first advance
         self.peak = 0  # most frames ever held at once (for tests and diagnostics)
 
     def advance(self, current: int, cancel=None) -> None:
@@ -50,11 +56,17 @@ class FrameWindow:
         while self._next < len(self.frames) and self.frames[self._next] <= current + self.radius:
             if cancel is not None:
                 cancel.check()
-            frame = self._prepare(self.frames[self._next])
+            if self._prepared is None:
+                self._prepared = Ahead(self._prepare_all(), AHEAD, cancel, name="vta-window")
+            frame = next(self._prepared)
             self.items[frame.index] = frame
-            self._last = frame
             self._next += 1
             self.peak = max(self.peak, len(self.items))
+
+    def close(self) -> None:
+        """Stop preparing frames (the thread ends after the frame in hand)."""
+        if self._prepared is not None:
+            self._prepared.close()
 
     def release_full(self, index: int) -> None:
         """Frame `index` has been output: below full size, its full-resolution copy is no longer
@@ -66,7 +78,14 @@ class FrameWindow:
     def get(self, index: int) -> PreparedFrame | None:
         return self.items.get(index)
 
-    def _prepare(self, index: int) -> PreparedFrame:
+    def _prepare_all(self):
+        """Every frame of `frames` prepared, in order (on the preparing thread)."""
+        last = None
+        for index in self.frames:
+            last = self._prepare(index, last)
+            yield last
+
+    def _prepare(self, index: int, prev: PreparedFrame | None) -> PreparedFrame:
         full = self.video.read(index)
         h, w = full.shape[:2]
         mask = np.asarray(self.masks(index))
@@ -82,10 +101,9 @@ class FrameWindow:
             image, hole = full, hole_full
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         usable = ~dilate_mask(hole, self.source_margin)
-        if self._last is None:
+        if prev is None:
             to_first = np.eye(3)
         else:
-            prev = self._last
             H, _ok = consecutive_homography(prev.gray, gray, ~prev.usable, ~usable)
             to_first = prev.to_first @ H
         # the holes are kept as their boxes' contents, not as full-size masks (2 MB each at 1080p)
