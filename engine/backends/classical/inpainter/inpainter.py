@@ -16,7 +16,7 @@ from ....errors import EngineError
 from ...base import Inpainter
 from .align import FlowRefiner
 from .chain import FlowChain
-from .fields import feather_alpha
+from .fields import feather_alpha, spread
 from .merge import HoleEstimate, window_estimate
 from .params import InpainterParams
 from .plates import backward_plates, finish, plate_of
@@ -106,7 +106,7 @@ class TemporalInpainting:
             fill = cv2.resize(clean, (W, H), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
         else:
             fill = clean[y0:y1, x0:x1]
-        alpha = feather_alpha(cur.hole_full.crop(box), feather)[:, :, None]
+        alpha = spread(feather_alpha(cur.hole_full.crop(box), feather), out.shape[2])
         orig = out[y0:y1, x0:x1].astype(np.float32)
         out[y0:y1, x0:x1] = np.clip(orig + alpha * (fill.astype(np.float32) - orig) + 0.5, 0, 255).astype(np.uint8)
         return out
