@@ -14,7 +14,8 @@ from engine.backends.classical.inpainter import ClassicalInpainter, InpainterPar
 from engine.backends.classical.inpainter.align import FlowRefiner
 from engine.backends.classical.inpainter.chain import FlowChain
 from engine.backends.classical.inpainter.sources import Crop, SourceSampler
-from engine.backends.classical.inpainter.fields import BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth
+from engine.backends.classical.inpainter.fields import (BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth,
+                                                        spread)
 from engine.backends.classical.inpainter.window import AHEAD, PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
@@ -221,6 +222,19 @@ def test_never_seen_region_gets_one_spatial_fill_carried_through_time():
         assert psnr(default[i], clip.background(i), hole) > 14
     steadiness = np.mean([np.abs(default[i].astype(int) - default[i + 1])[hole].mean() for i in range(19)])
     assert steadiness < 1.0  # nothing moves, so the fill must not flicker
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (5000,), (60, 70), (3, 40, 40)])
+def test_spread_is_the_broadcast_made_real(dtype, shape):
+    """fields.spread gives what a[..., None] broadcasts to, whatever the path that makes it."""
+    a = (np.random.default_rng(0).random(shape) * 200).astype(dtype)
+    for channels in (1, 2, 3):
+        made = spread(a, channels)
+        assert made.dtype == a.dtype
+        assert np.array_equal(np.broadcast_to(made, a.shape + (channels,)), np.stack([a] * channels, axis=-1))
+    strided = a[..., ::2]  # not contiguous
+    assert np.array_equal(np.broadcast_to(spread(strided, 3), strided.shape + (3,)), np.stack([strided] * 3, axis=-1))
 
 
 def test_fill_smooth_keeps_known_values_and_interpolates():

@@ -19,10 +19,18 @@ def spread(a: np.ndarray, channels: int) -> np.ndarray:
     """`a` repeated along a new last axis: what `a[..., None]` broadcasts to against `channels`
     channels, as an array of its own. NumPy runs a broadcast last axis of length 2 or 3 a few
     elements at a time, 4-6x slower than over a plain array; the values, so the results, are the same.
-    Small arrays are left to broadcast (`a[..., None]`): there the copy's overhead costs more."""
+    Small arrays are left to broadcast (`a[..., None]`): there the copy's overhead costs more. The
+    copy is made by cv2.merge (2-6x faster than np.stack; bools through their bytes)."""
     if channels == 1 or a.size < 2048:
         return a[..., None]
+    if a.ndim <= 2 and a.dtype in _MERGEABLE:
+        if a.dtype == np.bool_:
+            return cv2.merge([a.view(np.uint8)] * channels).view(np.bool_).reshape(*a.shape, channels)
+        return cv2.merge([a] * channels).reshape(*a.shape, channels)
     return np.stack([a] * channels, axis=-1)
+
+
+_MERGEABLE = {np.dtype(t) for t in (np.bool_, np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64)}
 
 
 def channel_mean(values: np.ndarray) -> np.ndarray:
