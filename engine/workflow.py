@@ -391,8 +391,7 @@ def remove(session: Session, video, inpainter: Inpainter, req: RemoveRequest, ca
 
 
 def _reported(frames: list[int], finished: int, total: int, progress: Callable) -> int:
-    for frame in frames:
-        finished += 1
+    for finished, frame in enumerate(frames, finished + 1):
         progress(finished, total, frame)
     return finished
 
@@ -419,8 +418,7 @@ def remove_masks(video, inpainter: Inpainter, masks: MaskFolders, out: Layout, r
     total = end - start + 1
     finished = total - len(frames)
     progress(finished, total, None)
-    # frames are composed and written on a thread behind the inpainter (bounded, in order), from the
-    # 8-bit frames it decoded itself (held); progress is reported here once a frame is on disk
+    # written on a thread behind the inpainter from the frames it read (held); reported once on disk
     write = PlateWriter(video, masks, out, fmt, linear, req.compression, {"params": params, "masks": stamp})
     held = HeldFrames(video)
     with Behind(depth=2, cancel=cancel, name="vta-plate-writer") as writer, \
