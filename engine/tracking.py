@@ -22,6 +22,7 @@ from .backends.base import Tracker
 from .fileio import append_jsonl, atomic_write_png, mask_to_png_array, read_coverage, read_jsonl, read_mask
 from .matte import MatteFinisher
 from .media.info import image_attributes
+from .pipeline import Behind
 from .progress import CancelToken, no_progress
 from .quality import is_weak
 from .session import Session, TrackedObject, frame_name
@@ -154,13 +155,15 @@ class TrackRun:
         self.written = self.steps = 0
         self.progress(0, total, None)
         try:
-            for seg in segments:
-                if seg.left and seg.right and seg.left[0] == seg.right[0]:
-                    self._write_keyframe(seg)
-                elif _blended(seg):
-                    self._run_blended(seg, total)
-                else:
-                    self._run_one_way(seg, total)
+            with Behind(depth=2, cancel=self.cancel, name="vta-matte-writer") as self._writer:
+                for seg in segments:
+                    if seg.left and seg.right and seg.left[0] == seg.right[0]:
+                        self._write_keyframe(seg)
+                    elif _blended(seg):
+                        self._run_blended(seg, total)
+                    else:
+                        self._run_one_way(seg, total)
+            self._report_written()
         finally:
             if self.written:
                 for obj in self.objects:
@@ -174,7 +177,6 @@ class TrackRun:
             mask = self.session.keyframe_mask(oid, frame)
             conf = obj.keyframes[frame].confidence
             self._write_result(obj, frame, mask.astype(np.float32), conf, self._sig(seg), keyframe=True)
-            self._advance(1, self._total, frame)
 
     def _resume_point(self, seg: Segment, objects: list[TrackedObject]) -> int:
         """How many leading frames of a one-way segment are already finished for every object."""
@@ -204,7 +206,6 @@ class TrackRun:
         for frame, probs, confs in self.tracker.propagate(self.video, init_frame, init, frames, self.cancel):
             for obj in objects:
                 self._write_result(obj, frame, probs[obj.id], confs[obj.id], self._sig(seg))
-                self._advance(1, total, frame)
 
     def _work_dir(self, obj: TrackedObject, seg: Segment):
         return self.session.paths.work_dir(obj.id, f"{seg.left[0]}-{seg.left[1]}_{seg.right[0]}-{seg.right[1]}")
@@ -253,21 +254,32 @@ class TrackRun:
                                              blend_confidence(confs, obj.id))
                     prob = w_f * fwd + w_b * probs[obj.id]
                     self._write_result(obj, frame, prob, w_f * c_f + w_b * confs[obj.id], self._sig(seg))
-                    self._advance(1, total, frame)
         for obj in objects:
             shutil.rmtree(work[obj.id], ignore_errors=True)
 
     def _write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, conf: float, signature: list,
                       keyframe: bool = False) -> None:
-        """The matte and its track.jsonl record; "weak" is engine.quality's flag (never on a keyframe's
-        own frame: that matte is the artist's). The probability gets the session's finish
-        (engine/matte); an EXR matte carries the source frame's timecode and pixel aspect."""
-        coverage = self.finish(obj.id, frame, prob, lambda: self.video.read(frame))
-        self.session.write_result(obj, frame, coverage, image_attributes(self.video.info, frame))
-        append_jsonl(self.session.track_log_path(obj), {"frame": frame, "confidence": round(float(conf), 4),
-                                                        "weak": is_weak(conf, keyframe), "sig": signature})
-        self.written += 1
-        self.on_frame(obj.id, frame, float(conf))
+        """The matte and its track.jsonl record, made and written on the writer thread while the
+        tracker goes on (the finish, PNG/EXR encoding and the fsync'd record release the GIL);
+        progress and `on_frame` follow once both are on disk. "weak" is engine.quality's flag
+        (never on a keyframe's own frame: that matte is the artist's). The probability gets the
+        session's finish (engine/matte); an EXR matte carries the frame's timecode and pixel aspect."""
+        record = {"frame": frame, "confidence": round(float(conf), 4), "weak": is_weak(conf, keyframe), "sig": signature}
+
+        def write() -> tuple[int, int, float]:
+            coverage = self.finish(obj.id, frame, prob, lambda: self.video.read(frame))
+            self.session.write_result(obj, frame, coverage, image_attributes(self.video.info, frame))
+            append_jsonl(self.session.track_log_path(obj), record)
+            self.written += 1  # only this thread counts; read once it has stopped
+            return obj.id, frame, float(conf)
+
+        self._writer.submit(write)
+        self._report_written()
+
+    def _report_written(self) -> None:
+        for oid, frame, conf in self._writer.results():
+            self.on_frame(oid, frame, conf)
+            self._advance(1, self._total, frame)
 
     def _advance(self, n: int, total: int, frame: int | None = None) -> None:
         """`n` frames finished (written or found current)."""
