@@ -1,7 +1,7 @@
 """Inference on the superpixel graph: geodesic distances from the clicks, an edge-aware smoothing
 solve (random walker with priors) and connectivity to the positive clicks. Pure functions of arrays
 and sparse matrices (built once per frame by `symmetric_matrix`), so each piece is testable on its
-own. The loops run in SciPy's compiled graph routines and sparse products, not in Python: a click
+own. The work runs in SciPy's compiled graph routines and sparse solvers, not in Python: a click
 is on the server's hot path."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.linalg import splu
 
 
 def symmetric_matrix(edges: np.ndarray, values: np.ndarray, count: int) -> sp.csr_matrix:
@@ -38,24 +39,27 @@ def geodesic_distance(costs: sp.csr_matrix, seeds: dict[int, float]) -> np.ndarr
 
 
 def smooth_solve(weights: sp.csr_matrix, target: np.ndarray, strength: np.ndarray,
-                 fixed: dict[int, float], iterations: int = 150) -> np.ndarray:
+                 fixed: dict[int, float]) -> np.ndarray:
     """Minimise Σ strength_i (x_i − target_i)² + Σ w_ij (x_i − x_j)² with x fixed at clicked nodes
-    (Grady's random walker with priors), by Jacobi iterations: one sparse product each with the
-    symmetric weight matrix. Strong edges get tiny w, so labels flow inside regions but not across
-    object boundaries. `target` may hold several priors as columns (solved at once, each as alone)."""
-    degree = np.asarray(weights.sum(axis=1)).ravel()
+    (Grady's random walker with priors). Strong edges get tiny w, so labels flow inside regions but
+    not across object boundaries. The minimum solves one sparse, symmetric, diagonally dominant
+    system over the free nodes, factorised once (SuperLU) for every column of `target` (several
+    priors solved at once, each as alone): exact, and faster on a few thousand superpixels than
+    the 150 Jacobi sweeps it replaces, which gave the same masks."""
+    n = weights.shape[0]
+    columns = target if target.ndim == 2 else target[:, None]
     fixed_nodes = np.fromiter(fixed.keys(), int, len(fixed))
     fixed_values = np.fromiter(fixed.values(), float, len(fixed))
-    if target.ndim == 2:
-        strength, degree, fixed_values = strength[:, None], degree[:, None], fixed_values[:, None]
-    x = target.astype(np.float64).copy()
-    x[fixed_nodes] = fixed_values
-    denom = strength + degree + 1e-9
-    base = strength * target
-    for _ in range(iterations):
-        x = (base + weights @ x) / denom
-        x[fixed_nodes] = fixed_values
-    return x
+    x = columns.astype(np.float64, copy=True)
+    x[fixed_nodes] = fixed_values[:, None]
+    free = np.ones(n, bool)
+    free[fixed_nodes] = False
+    if free.any():
+        degree = np.asarray(weights.sum(axis=1)).ravel()
+        system = (sp.diags(strength + degree + 1e-9) - weights).tocsc()
+        rhs = strength[:, None] * columns + weights[:, fixed_nodes] @ x[fixed_nodes]
+        x[free] = splu(system[free][:, free]).solve(np.ascontiguousarray(rhs[free]))
+    return x if target.ndim == 2 else x[:, 0]
 
 
 def connected_to(selected: np.ndarray, edges: np.ndarray, sources: list[int]) -> np.ndarray:

@@ -34,7 +34,6 @@ class ClassicalSegmenterParams(BackendParams):
     prior_sharpness: float = 3.0
     prior_strength: float = 0.25  # how strongly each node keeps its prior in the smoothing solve
     smooth_sigma: float = 1.0  # edge cost at which the smoothing weight falls to 1/e
-    smooth_iterations: int = 150
     disconnected_cap: float = 0.3  # probability cap of foreground not connected to a positive click
 
     # first click: candidates and their objectness (segmenter.py)
@@ -53,8 +52,8 @@ class ClassicalSegmenterParams(BackendParams):
             raise ValueError(f"cache_frames must be at least 1, not {self.cache_frames}")
         if self.work_side < 16 or self.superpixel_size < 2:
             raise ValueError("work_side must be at least 16 and superpixel_size at least 2")
-        if self.palette_size < 2 or self.slic_iterations < 1 or self.smooth_iterations < 1:
-            raise ValueError("palette_size must be at least 2, the iteration counts at least 1")
+        if self.palette_size < 2 or self.slic_iterations < 1:
+            raise ValueError("palette_size must be at least 2, slic_iterations at least 1")
         if not self.first_click_radii or min(self.first_click_radii) < 0:
             raise ValueError("first_click_radii needs at least one radius, none negative")
         if not 0 < self.tiny_area < self.huge_area < 1:

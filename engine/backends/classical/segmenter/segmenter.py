@@ -209,8 +209,7 @@ class ClassicalSegmenter(Segmenter):
             seen.add(near)
             candidates.append(self._prior(features, clicks, None, near, background))
         targets = np.stack([c[0] for c in candidates], axis=1)
-        probs = smooth_solve(_graph(features, p)[1], targets, np.full(features.count, p.prior_strength),
-                             clicks[1], p.smooth_iterations)
+        probs = smooth_solve(_graph(features, p)[1], targets, np.full(features.count, p.prior_strength), clicks[1])
         best = None
         for k, (_, separation) in enumerate(candidates):
             prob = self._connected(features, probs[:, k], clicks[2])
@@ -236,8 +235,7 @@ class ClassicalSegmenter(Segmenter):
         clicks = self._clicks(features, points, labels)
         background = self._background_sources(features, clicks[0][:0])
         target, separation = self._prior(features, clicks, prev_mask, (), background)
-        prob = smooth_solve(_graph(features, p)[1], target, np.full(features.count, p.prior_strength),
-                            clicks[1], p.smooth_iterations)
+        prob = smooth_solve(_graph(features, p)[1], target, np.full(features.count, p.prior_strength), clicks[1])
         return self._connected(features, prob, clicks[2]), separation
 
     def _prior(self, features: FrameFeatures, clicks, prev_mask, seeds_near, background: dict[int, float]):
