@@ -12,7 +12,8 @@
   machines and days where absolute fps do not (issue #20); `--sizes` repeats these at other sizes
   on generated clips (davis16-dog stays the 854x480 source when present);
 - peak memory (max RSS of a child process) of `vta-engine run` on a 300- and a 3000-frame generated
-  clip (320x180 by default, --memory-size 854x480 for the full-size check).
+  clip (320x180 by default, --memory-size 854x480 for the full-size check; --memory-frames to choose
+  the two lengths, e.g. 100,200 at 1920x1080, where the removal's window sets the peak).
 Uses a DAVIS clip from ../shared/clips when present for latency/fps, else the generated clip.
 """
 
@@ -183,6 +184,8 @@ def main() -> int:
     parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--memory-size", default="320x180",
                         help="frame size of the generated memory clips (854x480 takes ~15 min for 3000 frames)")
+    parser.add_argument("--memory-frames", help="the two clip lengths of the memory runs, e.g. 100,200 "
+                        "(default 300,3000; 30,300 with --quick)")
     args = parser.parse_args()
     mem_size = tuple(int(v) for v in args.memory_size.lower().split("x"))
     sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.sizes.split(",")]
@@ -209,6 +212,8 @@ def main() -> int:
                 results[key] = run
         if not args.skip_memory:
             lengths = (30, 300) if args.quick else (300, 3000)
+            if args.memory_frames:
+                lengths = tuple(int(v) for v in args.memory_frames.split(","))
             mem = [peak_memory(tmp, n, mem_size) for n in lengths]
             results["memory"] = {"runs": mem, "ratio": round(mem[1]["peak_rss_mib"] / mem[0]["peak_rss_mib"], 3)}
             print("peak memory:", results["memory"], flush=True)
