@@ -259,8 +259,12 @@ def test_boxed_mask_gives_the_whole_mask_s_crops_and_bounding_boxes():
         assert np.array_equal(boxed.crop(box), mask[y0:y1, x0:x1]), box
     for margin in (0, 3, 40):
         assert boxed.bounding_box(margin) == bounding_box(mask, margin)
+    assert np.array_equal(boxed.whole(), mask)
+    assert np.array_equal(boxed.outside_u8(), np.where(mask, 0, 255).astype(np.uint8))
     empty = BoxedMask.of(np.zeros((8, 9), bool))
     assert not empty.any() and empty.bounding_box(2) is None and not empty.crop((0, 8, 0, 9)).any()
+    assert (BoxedMask.empty((8, 9)).shape, BoxedMask.empty((8, 9)).box) == ((8, 9), None)
+    assert (empty.outside_u8() == 255).all() and empty.whole().shape == (8, 9)
 
 
 def test_feather_is_zero_outside_and_one_deep_inside():
@@ -305,7 +309,7 @@ def test_flow_chain_follows_content_through_a_moving_hole():
         gray = texture[y:y + 120, x:x + 160].copy()
         hole = np.zeros_like(gray, bool)
         hole[50:70, 60 + 3 * k:90 + 3 * k] = True  # the hole moves on its own
-        return SimpleNamespace(gray=gray, usable=~dilate_mask(hole, 2))
+        return SimpleNamespace(gray=gray, unusable=BoxedMask.of(dilate_mask(hole, 2)))
 
     frames = {k: frame(k) for k in range(-3, 4)}
     window = SimpleNamespace(get=frames.get)
@@ -329,7 +333,7 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     image = truth.copy()
     image[hole] = (0, 255, 0)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, gray, BoxedMask.of(hole), ~hole, np.eye(3))
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, gray, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
     crop = Crop(cur, (0, 64, 0, 64), ring_width=8)
     source = truth.copy()
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
@@ -365,9 +369,9 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     image = truth(0)
     image[hole] = (0, 255, 0)
     cur = PreparedFrame(0, image, BoxedMask.of(hole), image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
-                        BoxedMask.of(hole), ~hole, np.eye(3))
+                        BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
     crop = Crop(cur, (0, 96, 0, 96), ring_width=8)
-    source = SimpleNamespace(image=truth(2), usable=np.ones((96, 96), bool))
+    source = SimpleNamespace(image=truth(2), unusable=BoxedMask.empty((96, 96)))
     (value, valid, _error, local), = sampler().static_samples(crop, [source], hole, 4)
     assert valid[36:60, 34:44].all()
     assert np.abs(value[36:60, 34:44] - truth(0)[36:60, 34:44]).mean() < 4

@@ -66,5 +66,5 @@ class FlowChain:
             a, b = self.window.get(frame), self.window.get(frame + side)
             if a is None or b is None:
                 return None
-            self.flows[key] = self.refiner.coarse(a.gray, b.gray, ~a.usable | ~b.usable)
+            self.flows[key] = self.refiner.coarse(a.gray, b.gray, a.unusable.whole() | b.unusable.whole())
         return self.flows[key]

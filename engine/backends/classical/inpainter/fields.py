@@ -178,7 +178,8 @@ def blur_where_uncertain(image: np.ndarray, variance: np.ndarray, sigma: float, 
 @dataclass(frozen=True)
 class BoxedMask:
     """A bool mask kept as the contents of its bounding box: the window holds each frame's hole
-    this way, since a hole is a small part of the frame and only its own crop is ever read."""
+    (and the part of the frame that may not serve as a source) this way, since a hole is a small
+    part of the frame: 2 MB saved per mask and frame at 1080p, 61 frames in the window."""
 
     shape: tuple[int, int]  # (h, w) of the whole mask
     box: tuple[int, int, int, int] | None  # tight (y0, y1, x0, x1) of its pixels; None when empty
@@ -188,9 +189,13 @@ class BoxedMask:
     def of(cls, mask: np.ndarray) -> "BoxedMask":
         box = bounding_box(mask, 0)
         if box is None:
-            return cls(mask.shape, None, np.zeros((0, 0), bool))
+            return cls.empty(mask.shape)
         y0, y1, x0, x1 = box
         return cls(mask.shape, box, mask[y0:y1, x0:x1].copy())
+
+    @classmethod
+    def empty(cls, shape: tuple[int, int]) -> "BoxedMask":
+        return cls(tuple(shape), None, np.zeros((0, 0), bool))
 
     def any(self) -> bool:
         return self.box is not None
@@ -211,4 +216,16 @@ class BoxedMask:
             iy0, iy1, ix0, ix1 = max(y0, b0), min(y1, b1), max(x0, a0), min(x1, a1)
             if iy0 < iy1 and ix0 < ix1:
                 out[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = self.inside[iy0 - b0:iy1 - b0, ix0 - a0:ix1 - a0]
+        return out
+
+    def whole(self) -> np.ndarray:
+        """The whole mask, as a new array."""
+        return self.crop((0, self.shape[0], 0, self.shape[1]))
+
+    def outside_u8(self) -> np.ndarray:
+        """The whole mask's complement as 0/255 bytes (255 where the mask is not), for OpenCV."""
+        out = np.full(self.shape, 255, np.uint8)
+        if self.box is not None:
+            y0, y1, x0, x1 = self.box
+            out[y0:y1, x0:x1][self.inside] = 0
         return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .fields import blur_where_uncertain, channel_mean, spread
+from .fields import BoxedMask, blur_where_uncertain, channel_mean, spread
 from .merge import HoleEstimate, add_tier
 from .sources import SourceSampler
 from .spatial import SpatialFill
@@ -17,8 +17,8 @@ from .window import FrameWindow, PreparedFrame
 def plate_of(cur: PreparedFrame, clean: np.ndarray, unseen: np.ndarray | None = None) -> PreparedFrame:
     """A frame's clean plate as a source for its neighbours: usable everywhere but where it was
     left unfilled (its fill included: plates are aligned fill against fill)."""
-    usable = np.ones_like(cur.usable) if unseen is None else ~unseen
-    return PreparedFrame(cur.index, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY), cur.hole, usable,
+    unusable = BoxedMask.empty(cur.hole.shape) if unseen is None else BoxedMask.of(unseen)
+    return PreparedFrame(cur.index, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY), cur.hole, unusable,
                          cur.to_first)
 
 

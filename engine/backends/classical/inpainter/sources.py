@@ -36,11 +36,6 @@ class Crop:
         self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
 
 
-def usable_u8_of(src: PreparedFrame) -> np.ndarray:
-    """The source's usable mask as 0/255 bytes, for OpenCV (read through a view: no bool copy)."""
-    return src.usable.view(np.uint8) * np.uint8(255)
-
-
 def tiers(cur: PreparedFrame, window, params: InpainterParams):
     """Groups of window sources equally far in time (the frame before and the one after),
     nearest first, each as (sources, alignment): each distance aligned by the camera and, when
@@ -113,7 +108,7 @@ class SourceSampler:
             if positions is None:
                 continue
             sx, sy = positions
-            usable_u8 = usable_u8_of(src)
+            usable_u8 = src.unusable.outside_u8()
             covered = cv2.remap(usable_u8, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
             if np.count_nonzero(covered & todo) >= min_gain:
                 out.append(self.sample(crop, src.image, usable_u8, sx, sy))
@@ -121,12 +116,11 @@ class SourceSampler:
 
     def static_samples(self, crop: Crop, tier: list, todo: np.ndarray, min_gain: int) -> list:
         """sample() of each source of the tier at the target's own pixel positions, no alignment."""
-        y0, y1, x0, x1 = crop.box
         out = []
         for src in tier:
-            if np.count_nonzero(src.usable[y0:y1, x0:x1] & todo) < min_gain:
+            if np.count_nonzero(todo & ~src.unusable.crop(crop.box)) < min_gain:
                 continue  # it cannot see enough of what is still needed: skip the sampling
-            found = self.sample(crop, src.image, usable_u8_of(src), crop.xs, crop.ys)
+            found = self.sample(crop, src.image, src.unusable.outside_u8(), crop.xs, crop.ys)
             if found is not None and np.count_nonzero(found[1] & todo) >= min_gain:
                 out.append(found)
         return out
@@ -139,7 +133,7 @@ class SourceSampler:
         M = np.linalg.inv(src.to_first) @ crop.cur.to_first  # target coordinates → source coordinates
         Mc = crop_homography(M, x0, y0)
         flags = cv2.WARP_INVERSE_MAP
-        usable_u8 = usable_u8_of(src)
+        usable_u8 = src.unusable.outside_u8()
         covered = cv2.warpPerspective(usable_u8, Mc, (cw, ch), flags=flags | cv2.INTER_NEAREST,
                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
         gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -34,7 +34,7 @@ class PreparedFrame:
     image: np.ndarray  # RGB uint8 at working resolution (the same array as `full` at ratio 1)
     gray: np.ndarray  # uint8, working resolution
     hole: BoxedMask  # working resolution
-    usable: np.ndarray  # bool, working resolution: may serve as a source (hole plus a safety margin excluded)
+    unusable: BoxedMask  # working resolution: may not serve as a source (the hole plus a safety margin)
     to_first: np.ndarray  # 3x3 homography: this frame's working coordinates → the first frame's
 
 
@@ -100,13 +100,13 @@ class FrameWindow:
         else:
             image, hole = full, hole_full
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        usable = ~dilate_mask(hole, self.source_margin)
+        unusable = dilate_mask(hole, self.source_margin)
         if prev is None:
             to_first = np.eye(3)
         else:
-            H, _ok = consecutive_homography(prev.gray, gray, ~prev.usable, ~usable)
+            H, _ok = consecutive_homography(prev.gray, gray, prev.unusable.whole(), unusable)
             to_first = prev.to_first @ H
-        # the holes are kept as their boxes' contents, not as full-size masks (2 MB each at 1080p)
+        # the masks are kept as their boxes' contents, not as full-size masks (2 MB each at 1080p)
         hole_boxed = BoxedMask.of(hole)
         hole_full_boxed = hole_boxed if hole is hole_full else BoxedMask.of(hole_full)
-        return PreparedFrame(index, full, hole_full_boxed, image, gray, hole_boxed, usable, to_first)
+        return PreparedFrame(index, full, hole_full_boxed, image, gray, hole_boxed, BoxedMask.of(unusable), to_first)
