@@ -229,6 +229,7 @@ class TrackRun:
                                                               "blend": blend_confidence(confs, obj.id)})
                     atomic_write_png(work[obj.id] / frame_name(frame), prob16)
                     self._count_steps(1, total, frame)
+                self._report_written()  # mattes written meanwhile (a keyframe's) count now, not after the pass
         fwd_conf = {o.id: {} for o in objects}
         fwd_blend = {o.id: {} for o in objects}
         for obj in objects:
