@@ -166,6 +166,45 @@ def test_start_and_step_are_what_propagate_runs():
         assert np.array_equal(step_probs[1], probs[1]) and step_confs == confs
 
 
+def test_propagate_prepares_the_frames_on_a_second_thread_and_stops_it():
+    """Decoding and the flow of the frames ahead run on the preparing thread while the tracker
+    works; the thread ends with the run, also when the caller stops early; a read off the plan
+    is made in place and gives what an unplanned read gives."""
+    import threading
+
+    from engine.backends.classical.tracker.frame import FrameSource
+    from engine.backends.classical.tracker.params import TrackerParams
+
+    clip = SyntheticClip(frames=12)
+    decoded_on: dict[int, str] = {}
+
+    def make(index):
+        decoded_on[index] = threading.current_thread().name
+        return clip.frame(index)
+
+    def preparing() -> bool:
+        return any(t.name == "vta-track-frames" and t.is_alive() for t in threading.enumerate())
+
+    video = ArrayVideo(make, clip.frames, clip.width, clip.height)
+    assert len(list(ClassicalTracker().propagate(video, 0, {1: clip.mask(0)}, range(1, 8)))) == 7
+    assert {decoded_on[i] for i in range(1, 8)} == {"vta-track-frames"} and decoded_on[0] != "vta-track-frames"
+    assert not preparing()
+    run = ClassicalTracker().propagate(video, 0, {1: clip.mask(0)}, range(1, 12))
+    next(run)
+    assert preparing()
+    run.close()
+    assert not preparing()
+
+    planned, plain = FrameSource(video, TrackerParams()), FrameSource(video, TrackerParams())
+    for source in (planned, plain):
+        source.read(0)
+    planned.plan([1, 2, 3])
+    a, b = [planned.read(1), planned.read(5)], [plain.read(1), plain.read(5)]
+    assert not preparing()
+    for x, y in zip(a, b):
+        assert np.array_equal(x.rgb, y.rgb) and np.array_equal(x.flow.backward, y.flow.backward)
+
+
 def test_state_steps_one_frame_at_a_time_one_way():
     clip = SyntheticClip(frames=8)
     state = ClassicalTracker().start(synthetic_video(clip), 3, {1: clip.mask(3)})

@@ -88,6 +88,13 @@ class TrackState(ABC):
     def _advance(self, frame: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
         """The tracker's own work for one step (the frame is already checked)."""
 
+    def plan(self, frames: Sequence[int], cancel: CancelToken | None = None) -> None:
+        """The frames the run will step to, in order: a state may prepare them ahead (on another
+        core) while it works on the current one. Stepping elsewhere still works."""
+
+    def close(self) -> None:
+        """The run is over (or abandoned): stop any work made ahead."""
+
 
 class Tracker(Backend):
     kind = "tracker"
@@ -112,11 +119,15 @@ class Tracker(Backend):
             return
         self.check_travel(init_frame, frames)
         state = self.start(video, init_frame, init_masks)
-        for frame in frames:
-            if cancel is not None:
-                cancel.check()
-            probs, confs = state.step(frame)
-            yield frame, probs, confs
+        state.plan(frames, cancel)
+        try:
+            for frame in frames:
+                if cancel is not None:
+                    cancel.check()
+                probs, confs = state.step(frame)
+                yield frame, probs, confs
+        finally:
+            state.close()  # also when the caller stops early or the step failed
 
     @staticmethod
     def check_travel(init_frame: int, frames: Sequence[int]) -> None:

@@ -128,6 +128,12 @@ class SamFlowState(TrackState):
         self.stats = {"frames": 0, "sam": 0, "flow_kept": 0, "empty": 0}
         tracker.last_stats = self.stats
 
+    def plan(self, frames, cancel=None) -> None:
+        self.flow.plan(frames, cancel)
+
+    def close(self) -> None:
+        self.flow.close()
+
     def _advance(self, frame: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
         flow_probs, flow_conf = self.flow.step(frame)
         image = self.video.read(frame)

@@ -4,12 +4,16 @@ Also the way between full and working resolution (masks in, probabilities out)."
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from ....errors import EngineError
+from ....pipeline import Ahead
+from ....progress import CancelToken
 from ...flow import FlowEstimator, FlowPair, gray_histogram, pixel_grid
 from .appearance import colour_index
 from .params import TrackerParams
@@ -38,8 +42,16 @@ def grid(f: Frame) -> tuple[np.ndarray, np.ndarray]:
     return _GRIDS[(h, w)]
 
 
+AHEAD = 2  # frames prepared beyond the one being tracked, when the run's frames are planned
+
+
 class FrameSource:
-    """Reads frames of one video at working resolution and pairs each with the one before it."""
+    """Reads frames of one video at working resolution and pairs each with the one before it.
+
+    Once the run's frames are planned, they are prepared in order on a thread of their own, at
+    most AHEAD beyond the one being tracked: decoding, resizing and the flow pair depend only on
+    the images, and run in OpenCV and PyAV without the GIL, so they take the second core while the
+    tracker (graph cut, guided filter) works on the current frame. Same frames, same results."""
 
     def __init__(self, video, p: TrackerParams) -> None:
         self.video, self.p = video, p
@@ -49,9 +61,43 @@ class FrameSource:
         self.long_side = max(self.size)
         self.flow = FlowEstimator(p.flow_preset, p.check_preset, p.check_scale)
         self._prev: tuple[np.ndarray, np.ndarray] | None = None  # gray and histogram of the last frame read
+        self._planned: deque[int] = deque()  # frames the preparing thread gives next, in order
+        self._ahead: Ahead | None = None
+
+    def plan(self, frames: Sequence[int], cancel: CancelToken | None = None) -> None:
+        """Prepare `frames` (the next reads, in order) on a thread, from the frame read last."""
+        self.close()
+        self._planned = deque(frames)
+        self._ahead = Ahead(self._prepare_all(list(frames), self._prev), AHEAD, cancel, name="vta-track-frames")
+
+    def close(self) -> None:
+        """Stop preparing (the thread ends after the frame in hand); later reads are made here."""
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
+        self._planned.clear()
 
     def read(self, index: int) -> Frame:
         """The frame `index`, with the flow from the frame read before it (none for the first)."""
+        if self._ahead is not None:
+            if self._planned and self._planned[0] == index:
+                self._planned.popleft()
+                frame, self._prev = next(self._ahead)
+                return frame
+            self.close()  # off the plan: from here on, frames are prepared on this thread
+        frame, self._prev = self._prepare(index, self._prev)
+        return frame
+
+    def _prepare_all(self, frames: list[int], prev):
+        """_prepare() of each of `frames` in turn, each paired with the one before (on the thread)."""
+        for index in frames:
+            frame, prev = self._prepare(index, prev)
+            yield frame, prev
+
+    def _prepare(self, index: int, prev: tuple[np.ndarray, np.ndarray] | None
+                 ) -> tuple[Frame, tuple[np.ndarray, np.ndarray]]:
+        """Frame `index` paired with `prev` (the gray and histogram of the frame before it), and
+        its own gray and histogram for the next."""
         image = self.video.read(index)
         if image.shape[:2] != (self.full_h, self.full_w):
             raise EngineError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, "
@@ -59,12 +105,10 @@ class FrameSource:
         small = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA) if self.scale < 1.0 else image
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         hist = gray_histogram(gray)
-        pair = None
-        if self._prev is not None:
-            pair = self.flow.pair(self._prev[0], gray, self._prev[1], hist)
-        self._prev = gray, hist
-        return Frame(small, small.astype(np.float32) / 255.0, colour_index(small), pair,
-                     cut=pair is not None and pair.cut_score >= self.p.cut_threshold)
+        pair = None if prev is None else self.flow.pair(prev[0], gray, prev[1], hist)
+        frame = Frame(small, small.astype(np.float32) / 255.0, colour_index(small), pair,
+                      cut=pair is not None and pair.cut_score >= self.p.cut_threshold)
+        return frame, (gray, hist)
 
     def shrink_mask(self, oid: int, mask: np.ndarray) -> np.ndarray:
         """A full-resolution mask (or probability) → bool mask at working resolution."""

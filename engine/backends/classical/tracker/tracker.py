@@ -72,6 +72,12 @@ class ClassicalTrackState(TrackState):
             out_probs[oid] = self.source.upsample(probs[oid], index)
         return out_probs, Confidences(confs, gates)
 
+    def plan(self, frames, cancel=None) -> None:
+        self.source.plan(frames, cancel)
+
+    def close(self) -> None:
+        self.source.close()
+
     def correct(self, probs: dict[int, np.ndarray]) -> None:
         """Replace the last mattes of some objects (full resolution, bool or 0..1) by better ones,
         e.g. a segmenter's redraw: the next step warps from them, while each object's colour model
