@@ -146,6 +146,37 @@ def test_neighbour_guesses_never_push_a_clicked_frame_out_of_a_full_cache(synthe
     locked.close()
 
 
+def test_a_thread_safe_segmenter_runs_no_more_clicks_at_once_than_its_slots():
+    """Clicks beyond the cores wait their turn instead of sharing the cores with the others (16
+    clients at once made every click as slow as all of them together)."""
+    from engine.server.service import LockedSegmenter
+
+    class CountingSegmenter:
+        name, concurrent_segment = "counting", True
+
+        def __init__(self):
+            self.now = self.most = 0
+            self.lock = threading.Lock()
+
+        def segment(self, *args, **kwargs):
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            time.sleep(0.05)
+            with self.lock:
+                self.now -= 1
+
+    inner = CountingSegmenter()
+    locked = LockedSegmenter(inner, slots=2)
+    threads = [threading.Thread(target=locked.segment) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    locked.close()
+    assert inner.most == 2 and inner.now == 0
+
+
 def test_host_names_parse_without_port_or_brackets():
     from engine.server.security import host_name
 

@@ -11,6 +11,7 @@ instances, so a long track never blocks a click.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,8 @@ class ServerConfig:
     max_json_bytes: int = 1 * MiB
     # frames whose features the segmenter keeps: several artists (or views) click on different
     # frames at once, and a cache smaller than that would recompute every click
-    segmenter_cache_frames: int = 32  # frames whose segmenter features stay cached: several artists, several views
+    segmenter_cache_frames: int = 32
+    click_slots: int = 0  # clicks segmented at once by a thread-safe segmenter; 0 = the machine's cores
     instance_id: str = ""  # echoed in health: tells the add-on the engine it started from another one
     extra: dict = field(default_factory=dict)
 
@@ -54,15 +56,18 @@ class ServerConfig:
 class LockedSegmenter:
     """The one segmenter of the engine, shared by the request threads. A backend whose `segment` is
     safe to call from several threads at once (`concurrent_segment = True`: the classical one, whose
-    only shared state is its thread-safe LRU cache) runs clicks side by side on both cores; any
-    other (a GPU model) runs them one at a time under the lock.
+    only shared state is its thread-safe LRU cache) runs as many clicks side by side as there are
+    cores (`slots`); more would only share the cores, so a click's latency would grow with every
+    other click in flight instead of waiting its turn. Any other (a GPU model) runs clicks one at a
+    time under the lock.
 
     Prefetching (the frame under the playhead first, then the neighbours of a clicked frame) runs
     on one background thread with a bounded queue (engine/server/prefetch.py)."""
 
-    def __init__(self, segmenter, max_pending: int = 8) -> None:
+    def __init__(self, segmenter, max_pending: int = 8, slots: int = 0) -> None:
         self.inner = segmenter
         self.lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(slots if slots > 0 else os.cpu_count() or 1)
         self.name = segmenter.name
         self.concurrent = bool(getattr(segmenter, "concurrent_segment", False))
         self._running = 0  # clicks being segmented now
@@ -75,7 +80,8 @@ class LockedSegmenter:
             self._running += 1
         try:
             if self.concurrent:
-                return self.inner.segment(*args, **kwargs)
+                with self._slots:
+                    return self.inner.segment(*args, **kwargs)
             with self.lock:
                 return self.inner.segment(*args, **kwargs)
         finally:
@@ -117,7 +123,8 @@ class Engine:
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.segmenter = LockedSegmenter(backends.create(
-            "segmenter", config.segmenter, cache_frames=config.segmenter_cache_frames, device=config.device))
+            "segmenter", config.segmenter, cache_frames=config.segmenter_cache_frames, device=config.device),
+            slots=config.click_slots)
         # resolved now so a bad name fails at start-up; instantiated on the worker at first use
         self.tracker_name = backends.resolve("tracker", config.tracker)
         self.inpainter_name = backends.resolve("inpainter", config.inpainter)
