@@ -187,6 +187,14 @@ def main() -> int:
     parser.add_argument("--memory-frames", help="the two clip lengths of the memory runs, e.g. 100,200 "
                         "(default 300,3000; 30,300 with --quick)")
     args = parser.parse_args()
+    lengths = (30, 300) if args.quick else (300, 3000)
+    if args.memory_frames:
+        try:
+            lengths = tuple(int(v) for v in args.memory_frames.split(","))
+        except ValueError:
+            lengths = ()
+        if len(lengths) != 2 or min(lengths) < 2:
+            parser.error(f"--memory-frames takes two clip lengths of at least 2 frames, e.g. 100,200; got '{args.memory_frames}'")
     mem_size = tuple(int(v) for v in args.memory_size.lower().split("x"))
     sizes = [tuple(int(v) for v in item.lower().split("x")) for item in args.sizes.split(",")]
     results: dict = {"machine": machine(), "command": "python tools/benchmark.py" + (" --quick" if args.quick else "")}
@@ -211,9 +219,6 @@ def main() -> int:
                       f"({run['remove']['vs_plain_flow']}x)", flush=True)
                 results[key] = run
         if not args.skip_memory:
-            lengths = (30, 300) if args.quick else (300, 3000)
-            if args.memory_frames:
-                lengths = tuple(int(v) for v in args.memory_frames.split(","))
             mem = [peak_memory(tmp, n, mem_size) for n in lengths]
             results["memory"] = {"runs": mem, "ratio": round(mem[1]["peak_rss_mib"] / mem[0]["peak_rss_mib"], 3)}
             print("peak memory:", results["memory"], flush=True)
