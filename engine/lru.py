@@ -71,6 +71,15 @@ class LRUCache(Generic[K, V]):
             done.set()
         return value
 
+    def resize(self, capacity: int) -> None:
+        """Hold at most `capacity` entries from now on (the oldest go first)."""
+        if int(capacity) != capacity or capacity < 1:
+            raise ValueError(f"an LRU cache holds at least 1 entry, not {capacity!r}")
+        with self._lock:
+            self.capacity = int(capacity)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
     def discard(self, key: K) -> None:
         with self._lock:
             self._items.pop(key, None)

@@ -11,10 +11,14 @@ ProgressFn = Callable[[int, int, "int | None"], None]  # (done, total, frame ind
 
 
 class CancelToken:
-    """Thread-safe cancel flag; backends call check() every frame, which raises Cancelled."""
+    """Thread-safe cancel flag; backends call check() every frame, which raises Cancelled.
 
-    def __init__(self) -> None:
+    `give_way`, when given, is called by every check that does not raise: a job that must not
+    compete with interactive work (the server's clicks) waits there, between two frames."""
+
+    def __init__(self, give_way: Callable[[], None] | None = None) -> None:
         self._event = threading.Event()
+        self._give_way = give_way
 
     def cancel(self) -> None:
         self._event.set()
@@ -26,6 +30,8 @@ class CancelToken:
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled()
+        if self._give_way is not None:
+            self._give_way()
 
 
 def no_progress(done: int, total: int, frame: int | None = None) -> None:

@@ -156,3 +156,17 @@ def test_stays_bounded_under_many_threads():
     for t in threads:
         t.join()
     assert len(sizes) == 2000 and max(sizes) == 8 and len(cache.keys()) == 8
+
+
+def test_resize_keeps_the_newest_entries():
+    cache = LRUCache(4)
+    for key in range(4):
+        cache.put(key, key)
+    cache.get(0)  # now the newest
+    cache.resize(2)
+    assert cache.keys() == [3, 0] and cache.capacity == 2
+    cache.resize(3)
+    cache.put(9, 9)
+    assert cache.keys() == [3, 0, 9]
+    with pytest.raises(ValueError):
+        cache.resize(0)

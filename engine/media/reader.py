@@ -54,6 +54,15 @@ class VideoReader:
                 self._cache.put(index, frame)
             return frame
 
+    def keep(self, frames: int, max_bytes: int) -> int:
+        """Keep up to `frames` decoded frames (at least the default few), within `max_bytes`: a
+        reader that serves clicks on many frames at once (a shared engine) would otherwise decode
+        each again from its keyframe at every click. Returns the count kept."""
+        frame_bytes = max(1, self.info.width * self.info.height * 3)
+        count = max(_CACHE_FRAMES, min(int(frames), max_bytes // frame_bytes))
+        self._cache.resize(count)
+        return count
+
     def read_source(self, index: int) -> np.ndarray:
         """Frame `index` at full depth in its native type: RGB uint8, uint16 or float32 (half and
         float EXR; scene-linear as stored). Not cached: outputs read each frame once."""

@@ -159,8 +159,9 @@ def disk_message(exc: OSError) -> str:
 class JobManager:
     """Queue + one worker thread. `runner(job)` does the work and returns the result summary."""
 
-    def __init__(self, state_dir: Path, runner: Runner) -> None:
+    def __init__(self, state_dir: Path, runner: Runner, give_way: Callable[[], None] | None = None) -> None:
         self.dir = Path(state_dir) / "jobs"
+        self.give_way = give_way  # called by a running job between frames (CancelToken)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.runner = runner
         self.jobs: dict[str, Job] = {}
@@ -206,7 +207,7 @@ class JobManager:
 
     def _enqueue(self, job: Job) -> None:
         job.status, job.message, job.finished = "queued", "", None
-        job.cancel_token = CancelToken()
+        job.cancel_token = CancelToken(self.give_way)
         job.save()
         job.emit("queued")
         self._queue.put(job)

@@ -25,6 +25,7 @@ from ..session import Click, TrackedObject
 from ..video_io import open_video
 from .jobs import Job, JobManager
 from .prefetch import Prefetcher
+from .priority import FairSlots, InFlight
 from .security import MiB, Roots
 from .state import Conflict, SessionHandle, SessionStore
 from .uploads import Uploads
@@ -45,10 +46,14 @@ class ServerConfig:
     max_chunk_bytes: int = 16 * MiB
     max_mask_bytes: int = 64 * MiB
     max_json_bytes: int = 1 * MiB
-    # frames whose features the segmenter keeps: several artists (or views) click on different
-    # frames at once, and a cache smaller than that would recompute every click
+    # frames whose features the segmenter keeps (and whose decoded images each session's reader
+    # keeps): several artists (or views) click on different frames at once, and a cache smaller
+    # than that would recompute (decode) every click
     segmenter_cache_frames: int = 32
     click_slots: int = 0  # clicks segmented at once by a thread-safe segmenter; 0 = the machine's cores
+    # how long a job waits, between two frames, for the clicks being answered (clicks first: the
+    # artist is waiting on them; a job still moves on under a constant stream of clicks)
+    job_gives_way_s: float = 1.0
     instance_id: str = ""  # echoed in health: tells the add-on the engine it started from another one
     extra: dict = field(default_factory=dict)
 
@@ -67,7 +72,7 @@ class LockedSegmenter:
     def __init__(self, segmenter, max_pending: int = 8, slots: int = 0) -> None:
         self.inner = segmenter
         self.lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(slots if slots > 0 else os.cpu_count() or 1)
+        self._slots = FairSlots(slots if slots > 0 else os.cpu_count() or 1)
         self.name = segmenter.name
         self.concurrent = bool(getattr(segmenter, "concurrent_segment", False))
         self._running = 0  # clicks being segmented now
@@ -122,6 +127,7 @@ class Engine:
         self.roots = Roots(config.roots)
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+        self.clicks = InFlight()  # clicks being answered: the job worker gives way to them
         self.segmenter = LockedSegmenter(backends.create(
             "segmenter", config.segmenter, cache_frames=config.segmenter_cache_frames, device=config.device),
             slots=config.click_slots)
@@ -130,8 +136,9 @@ class Engine:
         self.inpainter_name = backends.resolve("inpainter", config.inpainter)
         self._tracker = None
         self._inpainter = None
-        self.store = SessionStore(state_dir)
-        self.jobs = JobManager(state_dir, self._run_job)
+        self.store = SessionStore(state_dir, reader_frames=config.segmenter_cache_frames)
+        self.jobs = JobManager(state_dir, self._run_job,
+                               give_way=lambda: self.clicks.wait_until_none(config.job_gives_way_s))
         self.uploads = Uploads(state_dir, config.max_upload_bytes)
         for problem in self.store.restore() + self.jobs.restore():
             log.warning("%s", problem)
@@ -228,7 +235,7 @@ class Engine:
     def click(self, session_id: str, ref: str, frame: int, x: float, y: float, positive: bool) -> tuple[np.ndarray, float, dict]:
         handle = self.store.get(session_id)
         obj = object_for(handle.session, ref)
-        with handle.session.keyframe_lock(obj.id, frame):
+        with self.clicks, handle.session.keyframe_lock(obj.id, frame):
             result = workflow.add_click(handle.session, handle.reader(), self.segmenter, obj.id, frame,
                                         Click(float(x), float(y), bool(positive)))
             self.segmenter.prefetch_neighbours(handle.reader(), handle.session.video, frame)
@@ -237,7 +244,7 @@ class Engine:
     def undo_click(self, session_id: str, ref: str, frame: int) -> tuple[np.ndarray | None, float | None, dict | None]:
         handle = self.store.get(session_id)
         obj = object_for(handle.session, ref)
-        with handle.session.keyframe_lock(obj.id, frame):
+        with self.clicks, handle.session.keyframe_lock(obj.id, frame):
             result = workflow.undo_click(handle.session, handle.reader(), self.segmenter, obj.id, frame)
             if result is None:
                 return None, None, None

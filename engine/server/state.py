@@ -33,13 +33,22 @@ def default_state_dir() -> Path:
     return config.current().default_state_dir()
 
 
+# what a session's interactive reader keeps decoded, at most: one frame per frame the segmenter
+# keeps features of (engine/server/service.py), within a memory bound per session
+READER_MAX_BYTES = 128 * 1024 * 1024
+
+
 class SessionHandle:
     """A session plus what the server keeps beside it: an interactive reader (clicks are ordered by
-    the engine's per-keyframe locks, engine/server/service.py)."""
+    the engine's per-keyframe locks, engine/server/service.py) that keeps `reader_frames` decoded
+    frames, as many as clients click on at once."""
 
-    def __init__(self, session: Session, reader: VideoReader | None = None) -> None:
+    def __init__(self, session: Session, reader: VideoReader | None = None, reader_frames: int = 0) -> None:
         self.session = session
+        self.reader_frames = reader_frames
         self._reader = reader
+        if reader is not None:
+            reader.keep(reader_frames, READER_MAX_BYTES)
         self._reader_lock = threading.Lock()
 
     @property
@@ -55,6 +64,7 @@ class SessionHandle:
                     self._reader = None
                     raise EngineError(f"the clip '{self.session.video}' changed on disk: it now has a different "
                                       f"number of frames than when this session was made")
+                self._reader.keep(self.reader_frames, READER_MAX_BYTES)
             return self._reader
 
     def info(self) -> dict:
@@ -68,7 +78,8 @@ class SessionHandle:
 
 
 class SessionStore:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, reader_frames: int = 0) -> None:
+        self.reader_frames = reader_frames  # decoded frames each session's reader keeps (SessionHandle)
         self.dir = Path(state_dir) / "sessions"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -85,7 +96,7 @@ class SessionStore:
             except EngineError as exc:
                 problems.append(str(exc))
                 continue
-            self.sessions[session.id] = SessionHandle(session)
+            self.sessions[session.id] = SessionHandle(session, reader_frames=self.reader_frames)
         return problems
 
     def open(self, video: str, start: int | None = None, end: int | None = None, reuse: bool = True) -> SessionHandle:
@@ -113,7 +124,7 @@ class SessionStore:
         except BaseException:
             reader.close()
             raise
-        handle = SessionHandle(session, reader)
+        handle = SessionHandle(session, reader, self.reader_frames)
         with self._lock:
             self.sessions[session.id] = handle
         return handle
