@@ -332,8 +332,7 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     hole[24:40, 16:48] = True
     image = truth.copy()
     image[hole] = (0, 255, 0)
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, gray, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
     crop = Crop(cur, (0, 64, 0, 64), ring_width=8)
     source = truth.copy()
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
@@ -368,8 +367,7 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     hole[32:64, 32:64] = True  # half over the subject, half over the background
     image = truth(0)
     image[hole] = (0, 255, 0)
-    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
-                        BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
+    cur = PreparedFrame(0, image, BoxedMask.of(hole), image, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
     crop = Crop(cur, (0, 96, 0, 96), ring_width=8)
     source = SimpleNamespace(image=truth(2), unusable=BoxedMask.empty((96, 96)))
     (value, valid, _error, local), = sampler().static_samples(crop, [source], hole, 4)

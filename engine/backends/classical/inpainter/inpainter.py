@@ -89,7 +89,7 @@ class TemporalInpainting:
             else:
                 clean, _ = finish(cur, estimate, [before, back.get(t + 1)], sampler, self.spatial_fill, stats,
                                   self.debug_tiers)
-                before = plate_of(cur, clean)
+                before = plate_of(cur, clean, estimate.box)
                 yield t, self._compose(cur, clean)
             window.release_full(t)
 

@@ -14,12 +14,15 @@ from .spatial import SpatialFill
 from .window import FrameWindow, PreparedFrame
 
 
-def plate_of(cur: PreparedFrame, clean: np.ndarray, unseen: np.ndarray | None = None) -> PreparedFrame:
+def plate_of(cur: PreparedFrame, clean: np.ndarray, box: tuple[int, int, int, int],
+             unseen: np.ndarray | None = None) -> PreparedFrame:
     """A frame's clean plate as a source for its neighbours: usable everywhere but where it was
-    left unfilled (its fill included: plates are aligned fill against fill)."""
+    left unfilled (its fill included: plates are aligned fill against fill). `clean` differs from
+    the frame only inside `box`, so only that part is kept."""
     unusable = BoxedMask.empty(cur.hole.shape) if unseen is None else BoxedMask.of(unseen)
-    return PreparedFrame(cur.index, None, None, clean, cv2.cvtColor(clean, cv2.COLOR_RGB2GRAY), cur.hole, unusable,
-                         cur.to_first)
+    y0, y1, x0, x1 = box
+    return PreparedFrame(cur.index, None, None, cur.image, cur.hole, unusable, cur.to_first,
+                         patch=(box, clean[y0:y1, x0:x1].copy()))
 
 
 def finish(cur: PreparedFrame, estimate: HoleEstimate, plates: list, sampler: SourceSampler,
@@ -101,7 +104,7 @@ def backward_plates(frames: list[int], keep: int, estimates: dict, window: Frame
             continue
         cur = window.get(u)
         clean, unseen = finish(cur, estimate, [after], sampler, None)
-        after = plate_of(cur, clean, unseen)
+        after = plate_of(cur, clean, estimate.box, unseen)
         if u < frames[0] + keep:
             plates[u] = after
     return plates

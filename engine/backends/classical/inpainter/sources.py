@@ -27,7 +27,7 @@ class Crop:
         self.hole = cur.hole.crop(box)
         self.target = cur.image[y0:y1, x0:x1]
         self.target_f = self.target.astype(np.float32)
-        self.gray = cur.gray[y0:y1, x0:x1]
+        self.gray = cv2.cvtColor(self.target, cv2.COLOR_RGB2GRAY)
         # where alignment is checked (the dilation is the costly part: `ring` reuses one made before)
         self.ring = dilate_mask(self.hole, ring_width) & ~self.hole if ring is None else ring
         # what a lone source's flow is measured against: the target, unknown in its hole until a

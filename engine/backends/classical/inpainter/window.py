@@ -31,11 +31,29 @@ class PreparedFrame:
     index: int
     full: np.ndarray | None  # RGB uint8 at full resolution, the original pixels (None once output, below full size)
     hole_full: BoxedMask | None  # full resolution: the dilated hole that gets replaced
-    image: np.ndarray  # RGB uint8 at working resolution (the same array as `full` at ratio 1)
-    gray: np.ndarray  # uint8, working resolution
+    base: np.ndarray  # RGB uint8 at working resolution (the same array as `full` at ratio 1)
     hole: BoxedMask  # working resolution
     unusable: BoxedMask  # working resolution: may not serve as a source (the hole plus a safety margin)
     to_first: np.ndarray  # 3x3 homography: this frame's working coordinates → the first frame's
+    # a clean plate is its frame with the fill in a box: (box, the box's pixels) over `base`
+    patch: tuple[tuple[int, int, int, int], np.ndarray] | None = None
+
+    @property
+    def image(self) -> np.ndarray:
+        """RGB uint8 at working resolution. A plate's is put together at each use (a copy: the
+        window keeps only the box, 8 MB less per plate at 1080p, 8 plates at a time)."""
+        if self.patch is None:
+            return self.base
+        (y0, y1, x0, x1), pixels = self.patch
+        image = self.base.copy()
+        image[y0:y1, x0:x1] = pixels
+        return image
+
+    @property
+    def gray(self) -> np.ndarray:
+        """The image in gray, made at each use: the alignments need it for a few frames of the
+        window at a time, and keeping it for all 61 would take 2 MB each at 1080p."""
+        return cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY)
 
 
 class FrameWindow:
@@ -80,12 +98,14 @@ class FrameWindow:
 
     def _prepare_all(self):
         """Every frame of `frames` prepared, in order (on the preparing thread)."""
-        last = None
+        last = last_gray = None
         for index in self.frames:
-            last = self._prepare(index, last)
+            last, last_gray = self._prepare(index, last, last_gray)
             yield last
 
-    def _prepare(self, index: int, prev: PreparedFrame | None) -> PreparedFrame:
+    def _prepare(self, index: int, prev: PreparedFrame | None,
+                 prev_gray: np.ndarray | None) -> tuple[PreparedFrame, np.ndarray]:
+        """The frame `index`, and its gray image (the next frame's alignment needs it)."""
         full = self.video.read(index)
         h, w = full.shape[:2]
         mask = np.asarray(self.masks(index))
@@ -104,9 +124,9 @@ class FrameWindow:
         if prev is None:
             to_first = np.eye(3)
         else:
-            H, _ok = consecutive_homography(prev.gray, gray, prev.unusable.whole(), unusable)
+            H, _ok = consecutive_homography(prev_gray, gray, prev.unusable.whole(), unusable)
             to_first = prev.to_first @ H
         # the masks are kept as their boxes' contents, not as full-size masks (2 MB each at 1080p)
         hole_boxed = BoxedMask.of(hole)
         hole_full_boxed = hole_boxed if hole is hole_full else BoxedMask.of(hole_full)
-        return PreparedFrame(index, full, hole_full_boxed, image, gray, hole_boxed, BoxedMask.of(unusable), to_first)
+        return PreparedFrame(index, full, hole_full_boxed, image, hole_boxed, BoxedMask.of(unusable), to_first), gray
