@@ -17,15 +17,19 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+def _checked(capacity) -> int:
+    if int(capacity) != capacity or capacity < 1:
+        raise ValueError(f"an LRU cache holds at least 1 entry, not {capacity!r}")
+    return int(capacity)
+
+
 class LRUCache(Generic[K, V]):
     """At most `capacity` entries; using an entry (get, put, a hit of get_or_compute) makes it the
     newest, and adding one beyond the capacity drops the oldest. `hits` and `misses` count lookups
     through get and get_or_compute (a miss of get_or_compute is one computation)."""
 
     def __init__(self, capacity: int) -> None:
-        if int(capacity) != capacity or capacity < 1:
-            raise ValueError(f"an LRU cache holds at least 1 entry, not {capacity!r}")
-        self.capacity = int(capacity)
+        self.capacity = _checked(capacity)
         self._items: OrderedDict[K, V] = OrderedDict()
         self._pending: dict[K, threading.Event] = {}  # keys being computed by get_or_compute
         self._lock = threading.Lock()
@@ -73,10 +77,9 @@ class LRUCache(Generic[K, V]):
 
     def resize(self, capacity: int) -> None:
         """Hold at most `capacity` entries from now on (the oldest go first)."""
-        if int(capacity) != capacity or capacity < 1:
-            raise ValueError(f"an LRU cache holds at least 1 entry, not {capacity!r}")
+        capacity = _checked(capacity)
         with self._lock:
-            self.capacity = int(capacity)
+            self.capacity = capacity
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
