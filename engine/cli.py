@@ -109,8 +109,7 @@ def _set_keyframe(session, obj, video, request, segmenter) -> float:
 
 # ---- subcommands ---------------------------------------------------------------------------------
 def _open(args):
-    """The clip, with the rate and numbering the command line gives (sequences: --fps; movies:
-    --start-number)."""
+    """The clip, with the rate and numbering of the command line (--fps, --start-number)."""
     fps = getattr(args, "fps", None)
     if fps is not None and not 0 < fps < 1000:
         raise EngineError(f"--fps must be a rate in frames per second, got {fps:g}")
@@ -118,8 +117,7 @@ def _open(args):
 
 
 def describe_source(info: dict) -> list[str]:
-    """`info`'s lines about the source: format, depth, colour space, frame numbers and gaps,
-    timecode and a pixel aspect that is not square."""
+    """`info`'s lines about the source: format, depth, colour, frame numbers and gaps, timecode, aspect."""
     from .media.info import describe_gaps
 
     depth = f"{info['pixel_type']}, {info['bit_depth']}-bit"
