@@ -9,7 +9,6 @@ Two arenas measured the same speed (docs/BENCHMARKS.md). MALLOC_ARENA_MAX in the
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -26,8 +25,7 @@ def limit_arenas(count: int = ARENAS) -> bool:
     if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, int(count)))
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(count)))  # the C library already loaded
     except (OSError, AttributeError) as exc:  # musl and others have no mallopt
         log.debug("cannot limit malloc arenas: %s", exc)
         return False

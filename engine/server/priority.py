@@ -4,6 +4,7 @@ On a machine with few cores a track or removal job and the artists' clicks share
 interpreter lock, so every click would wait behind the job's frame in hand. The job checks this
 between two frames (its CancelToken's `give_way`) and waits while any click is in flight, for at
 most a set time: under a constant stream of clicks it still finishes a frame per that time.
+Among themselves, clicks take the segmenter's slots in the order they came (FairSlots).
 """
 
 from __future__ import annotations
