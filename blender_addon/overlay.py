@@ -48,7 +48,8 @@ def load_png_mask(path: str, soft: bool = False) -> np.ndarray | None:
     """A matte file (PNG 8/16, EXR) → bool mask (top row first), or its 0..1 values when `soft`,
     read through Blender's image loader (no extra deps). A PNG is read as Non-Color: Blender
     decodes a 16-bit PNG to float through its colour space, sRGB by default, which made a 0.5
-    edge 0.21."""
+    edge 0.21. A file with an alpha channel carries the matte there: an EXR matte with channel A
+    only (as engines before Y was added wrote them) comes with undefined colour (bpy 5.0.1)."""
     try:
         img = bpy.data.images.load(path, check_existing=False)
     except RuntimeError:
@@ -62,7 +63,9 @@ def load_png_mask(path: str, soft: bool = False) -> np.ndarray | None:
         px = np.empty(w * h * img.channels, np.float32)
         img.pixels.foreach_get(px)
         arr = px.reshape(h, w, img.channels)[::-1]  # Blender stores bottom row first
-        return np.clip(arr[:, :, 0], 0.0, 1.0) if soft else arr[:, :, 0] > 0.5
+        has_alpha = img.channels == 4 and arr[:, :, 3].min() < 1.0
+        values = arr[:, :, 3] if has_alpha else arr[:, :, 0]
+        return np.clip(values, 0.0, 1.0) if soft else values > 0.5
     finally:
         bpy.data.images.remove(img)
 

@@ -317,7 +317,7 @@ def _add_matte_options(p) -> None:
     p.add_argument("--matte-bits", type=int, choices=(8, 16), default=None,
                    help="8 (hard matte, default) or 16 (soft edges) bits per matte pixel")
     p.add_argument("--matte-format", choices=MATTE_FORMATS, default=None,
-                   help="png8 (hard matte, default), png16 (soft edges) or exr (half float, one channel A)")
+                   help="png8 (hard matte, default), png16 (soft edges) or exr (half float, channels Y and A)")
     p.add_argument("--matte-grow", type=float, metavar="PX", help="move the edge out by PX (negative: in); 0")
     p.add_argument("--matte-feather", type=float, metavar="PX", help="Gaussian softening of the edge (png16/exr); 0")
     p.add_argument("--matte-edges", choices=EDGE_MODES, help="soft edges from the image near the edge (refined, "

@@ -131,11 +131,14 @@ MATTE_FORMATS = ("png8", "png16", "exr")
 def write_matte(path: str | os.PathLike, coverage: np.ndarray, matte_format: str = "png8",
                 compression: str = "zip", attributes: dict | None = None) -> None:
     """A matte from coverage 0..1: png8 a hard matte (coverage >= 0.5 → 255), png16 the soft
-    coverage, exr the soft coverage as half float in one channel named A, carrying `attributes`
-    (the source frame's timecode and pixel aspect)."""
+    coverage, exr the soft coverage as half float in two channels, Y and A, carrying `attributes`
+    (the source frame's timecode and pixel aspect). A is what compositors take as the matte; Y
+    (luminance) is what viewers and Blender's sequencer show: with A alone, a Mask modifier fed by
+    the matte strip masked everything out (bpy 5.0.1, tests/blender/test_matte.py)."""
     if matte_format == "exr":
         from .media.images import write_image
-        write_image(path, np.clip(coverage.astype(np.float32), 0, 1), "half", channels=["A"], compression=compression,
+        value = np.clip(coverage.astype(np.float32), 0, 1)
+        write_image(path, np.dstack([value, value]), "half", channels=["Y", "A"], compression=compression,
                     attributes=attributes)
     elif matte_format == "png16":
         atomic_write_png(path, mask_to_png_array(coverage.astype(np.float32), bits=16))

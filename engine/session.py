@@ -79,7 +79,7 @@ class Session:
         self.end: int = int(data["end"])
         self.rev: int = int(data.get("rev", 0))
         self.matte_bits: int = int(data.get("matte_bits", 8))
-        #: "png8", "png16" or "exr" (half float, channel A); older sessions only said matte_bits
+        #: "png8", "png16" or "exr" (half float, channels Y and A); older sessions only said matte_bits
         self.matte_format: str = data.get("matte_format") or ("png16" if self.matte_bits == 16 else "png8")
         self.exr_compression: str = data.get("exr_compression") or "zip"  # of EXR mattes
         #: the matte finish's settings that differ from engine.matte.MatteParams' defaults
@@ -358,7 +358,7 @@ class Session:
 
     def write_result(self, obj: TrackedObject, frame: int, prob: np.ndarray, attributes: dict | None = None) -> None:
         """A frame's matte from its coverage 0..1, in the session's matte format: 8-bit hard
-        (coverage >= 0.5), 16-bit soft, or half-float EXR soft (channel A, with `attributes`)."""
+        (coverage >= 0.5), 16-bit soft, or half-float EXR soft (channels Y and A, with `attributes`)."""
         from .fileio import write_matte
         write_matte(self.result_path(obj, frame), prob, self.matte_format, self.exr_compression, attributes)
 

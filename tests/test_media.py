@@ -227,7 +227,10 @@ def test_half_exr_sequence_gives_half_exr_plate_exr_mattes_and_layers(tmp_path):
         far = ~_grow(read_channel(out / "masks" / "blob" / "blob.1005.exr") > 0.5, 14)
         assert np.array_equal(pixels[far], video.read_source(3)[far])  # untouched: the source's half floats
     matte = read_header(out / "masks" / "blob" / "blob.1005.exr")
-    assert matte.channels == ("A",) and matte.pixel_type == "half"
+    assert matte.channels == ("Y", "A") and matte.pixel_type == "half"  # A for compositors, Y for viewers
+    matte_file = out / "masks" / "blob" / "blob.1005.exr"
+    # DWAA compresses a luminance channel with loss, an alpha one without
+    assert np.abs(read_channel(matte_file, "Y") - read_channel(matte_file, "A")).max() < 0.05
     import OpenImageIO as oiio
     assert oiio.ImageInput.open(str(out / "masks" / "blob" / "blob.1005.exr")).spec().get_string_attribute(
         "compression").startswith("dwaa")

@@ -1,6 +1,7 @@
-"""The multi-layer EXR the engine writes with --layers opens in Blender's own image loader, with a
-layer per object under the name the user gave it, and the clean plate as `clean`. The file is
-written by the engine's writer in the engine venv (no engine process needed)."""
+"""EXRs the engine writes, in Blender: the multi-layer EXR of --layers opens in Blender's own image
+loader with a layer per object under the name the user gave it and the clean plate as `clean`; an
+EXR matte masks by its values. The files are written by the engine's writer in the engine venv (no
+engine process needed)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import pytest
 
 from .conftest import ENGINE_PY, REPO
+from .test_workflow import scene  # noqa: F401 - a fixture
 
 WRITE_LAYERS = """
 import sys
@@ -53,3 +55,49 @@ def test_blender_loads_the_layers_by_object_name(tmp_path):
     node.image = image
     outputs = {o.name for o in node.outputs}
     assert {"Boom Mic", "car", "clean"} <= outputs, outputs
+
+
+WRITE_MATTES = """
+import sys
+import numpy as np
+from engine.fileio import write_matte
+from engine.media.images import write_image
+ramp = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (16, 1))
+write_matte(sys.argv[1] + "/matte.1001.exr", ramp, "exr")
+write_image(sys.argv[1] + "/alpha_only.1001.exr", ramp, "half", channels=["A"])  # as older engines wrote them
+"""
+
+
+def test_an_exr_matte_masks_by_its_values_and_shows_in_the_overlay(addon, scene, tmp_path):
+    """An EXR matte strip fed to a Mask modifier gives the picture the matte's values as alpha (with
+    channel A alone, Blender's sequencer saw black and masked everything out); the overlay reads
+    both the current files and the older alpha-only ones."""
+    import numpy as np
+
+    from blender_addon import overlay, strips
+
+    from .test_matte import rendered_alpha
+
+    if not ENGINE_PY.exists():
+        pytest.skip(f"engine venv not found at {ENGINE_PY}")
+    run = subprocess.run([str(ENGINE_PY), "-c", WRITE_MATTES, str(tmp_path)], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    ramp = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (16, 1))
+    path = tmp_path / "matte.1001.exr"
+    for name in ("matte.1001.exr", "alpha_only.1001.exr"):
+        shown = overlay.load_png_mask(str(tmp_path / name), soft=True)
+        assert shown is not None and np.abs(shown - ramp).max() < 1e-3, (name, shown[0])
+
+    scene.render.resolution_x, scene.render.resolution_y = 32, 16
+    coll = scene.sequence_editor_create().strips
+    white = coll.new_effect("white", "COLOR", channel=1, frame_start=1, length=1)
+    white.color = (1.0, 1.0, 1.0)
+    matte = coll.new_image("matte", str(path), channel=2, frame_start=1)
+    matte.mute = True
+    matte.colorspace_settings.name = strips.matte_colorspace(scene, str(path))  # as the add-on tags it
+    white.modifiers.new("matte", "MASK").input_mask_strip = matte
+    scene.frame_set(1)
+    alpha = rendered_alpha(scene, tmp_path / "masked.png")
+    assert alpha.shape == ramp.shape
+    assert np.abs(alpha - ramp).max() < 3 / 255, alpha[0]
