@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.backends.classical.tracker import ClassicalTracker
+from engine.backends.classical.tracker import ClassicalTracker, TrackerParams
+from engine.backends.classical.tracker.appearance import background_ring
+from engine.backends.classical.tracker.frame import Frame, grid
 from engine.backends.classical.tracker.recover import search_window
-from engine.backends.classical.tracker.segment import size_bias
+from engine.backends.classical.tracker.segment import roi, size_bias
 from engine.backends.classical.tracker.confidence import Confidences, FrameQuality, combine_confidence, matte_quality
 from engine.backends.flow import cut_score
 from engine.errors import Cancelled, EngineError
@@ -238,6 +240,50 @@ def test_empty_start_mask_gives_empty_low_confidence_frames():
     clip = SyntheticClip(frames=5)
     out = list(ClassicalTracker().propagate(synthetic_video(clip), 0, {1: np.zeros((clip.height, clip.width), bool)}, [1, 2]))
     assert all(p[1].max() < 0.5 and c[1] == 0.0 for _, p, c in out)
+
+
+def test_background_ring_in_the_masks_box_is_the_whole_frame_ring():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(20, 200, 2))
+        mask = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 4))):  # blobs, some cut by the frame's edge
+            centre = (int(rng.integers(-20, w + 20)), int(rng.integers(-20, h + 20)))
+            axes = (int(rng.integers(1, 50)), int(rng.integers(1, 50)))
+            cv2.ellipse(mask, centre, axes, float(rng.integers(0, 180)), 0, 360, 1, -1)
+        inner, outer = int(rng.integers(0, 5)), int(rng.integers(5, 60))
+        dist = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 3)
+        whole = (dist > inner) & (dist <= outer)
+        assert np.array_equal(background_ring(mask > 0, inner, outer), whole)
+    assert not background_ring(np.zeros((9, 9), bool), 1, 4).any()
+
+
+def test_window_helpers():
+    a, b = np.zeros((60, 80), bool), np.zeros((60, 80), bool)
+    a[10:20, 30:40] = True
+    b[40:45, 70:75] = True
+    assert roi((a,), 5) == (slice(5, 25), slice(25, 45))
+    assert roi((a, b), 10) == (slice(0, 55), slice(20, 80))  # joint box, clipped to the frame
+    assert roi((np.zeros((60, 80), bool),), 5) == (slice(0, 60), slice(0, 80))  # nothing to go by: all
+    full = Frame(np.zeros((60, 80, 3), np.uint8), None, np.zeros((60, 80), np.int32), None, False)
+    window = full.window(roi((a,), 5))
+    assert window.rgb.shape == (20, 20, 3) and np.shares_memory(window.rgb, full.rgb)
+    xs, ys = grid(window)  # a window's own coordinates, whatever grid was made before
+    assert xs.shape == (20, 20) and xs[0, 0] == 0 and xs[3, 7] == 7 and ys[3, 7] == 3
+    xs, ys = grid(full)
+    assert xs.shape == (60, 80) and xs[59, 79] == 79 and ys[59, 79] == 59
+
+
+def test_matte_worked_out_in_a_window_is_the_whole_frames():
+    """The window leaves room to grow: started from a mask well inside the object, the matte grows
+    out to the object's edge beyond the box of the prior as it would over the whole frame."""
+    clip = SyntheticClip(frames=12)
+    small = cv2.erode(clip.mask(0).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    video, init, frames = synthetic_video(clip), {1: small}, list(range(1, 12))
+    windowed = ClassicalTracker(TrackerParams(roi_margin=0.1)).propagate(video, 0, init, frames)
+    whole = ClassicalTracker(TrackerParams(roi_margin=10.0)).propagate(video, 0, init, frames)
+    for (_, a, _), (_, b, _) in zip(windowed, whole):
+        assert jaccard(a[1] >= 0.5, b[1] >= 0.5) > 0.98
 
 
 def test_pure_helpers():

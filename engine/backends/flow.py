@@ -31,6 +31,11 @@ class FlowPair:
     residual: np.ndarray  # float32 (h, w): |current - previous warped by the flow| in gray levels
     cut_score: float  # 0..1: how much the pair looks like a hard cut
 
+    def window(self, win: tuple[slice, slice]) -> FlowPair:
+        """The cues over a window (rows, columns) of the frame: views, no copies."""
+        return FlowPair(self.backward[win], self.forward[win], self.reliability[win], self.residual[win],
+                        self.cut_score)
+
 
 def warp_map(flow: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Absolute sampling coordinates for cv2.remap from a displacement field."""

@@ -29,17 +29,26 @@ class Frame:
     flow: FlowPair | None  # None on the first frame of a run
     cut: bool
 
+    def window(self, win: tuple[slice, slice]) -> Frame:
+        """The same frame cut to `win` (rows, columns): views, no copies."""
+        return Frame(self.rgb[win], None if self.guide is None else self.guide[win], self.index[win],
+                     None if self.flow is None else self.flow.window(win), self.cut)
+
 
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def grid(f: Frame) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates (xs, ys) of the working resolution, kept for the last size asked."""
+    """Pixel coordinates (xs, ys) of the frame, or of a window cut from it (its own coordinates:
+    the top-left corner of the largest grid made so far)."""
     h, w = f.index.shape
-    if (h, w) not in _GRIDS:
+    big = next(iter(_GRIDS), (0, 0))
+    if h > big[0] or w > big[1]:
         _GRIDS.clear()
-        _GRIDS[(h, w)] = pixel_grid(h, w)
-    return _GRIDS[(h, w)]
+        big = (max(h, big[0]), max(w, big[1]))
+        _GRIDS[big] = pixel_grid(*big)
+    xs, ys = _GRIDS[big]
+    return xs[:h, :w], ys[:h, :w]
 
 
 AHEAD = 2  # frames prepared beyond the one being tracked, when the run's frames are planned

@@ -81,6 +81,7 @@ class TrackerParams(BackendParams):
     other_objects_gain: float = 2.0  # log-odds against pixels another tracked object claims
     overlap_loser_scale: float = 0.49  # a pixel's losing object keeps this × its probability (below 0.5)
     detached_cap: float = 0.3  # probability cap of confident blobs that do not touch the prior
+    roi_margin: float = 0.1  # × long side: the matte is worked out this far around the prior and the carried shape
 
     # ---- boundary snapping ------------------------------------------------------------------------------
     guided_radius: float = 0.008  # × long side

@@ -28,12 +28,19 @@ class ShapePrior:
         self.tau_out = max(1.0, p.outside_softness * long_side)
         self.tau_regrow = max(self.tau_out, p.regrow_softness * long_side)
 
-    def __call__(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def anchor(self, shape: tuple[int, int]) -> np.ndarray:
+        """The carried keyframe shape on the current frame (0..1), or zeros without a regrow zone."""
+        if self.p.regrow_softness <= 0:
+            return np.zeros(shape, np.float32)
+        return self.memory.anchor(shape)
+
+    def __call__(self, mask: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`anchor`: self.anchor() over the same pixels as `mask`."""
         p = self.p
         m = mask.astype(np.uint8)
         signed = cv2.distanceTransform(m, cv2.DIST_L2, 3) - cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
         outside = signed / self.tau_out
-        zone = self.regrow_zone(mask.shape)
+        zone = self.regrow_zone(anchor > 0.5)
         prior = np.where(signed > 0, signed / self.tau, outside)
         if zone is not None:
             zone, beyond, anchor = zone
@@ -48,14 +55,11 @@ class ShapePrior:
             prior -= p.anchor_gain * fit * beyond
         return np.clip(prior, -p.prior_outside_cap, p.prior_inside_cap), signed
 
-    def regrow_zone(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The keyframe shape carried to this frame, widened by a slack that scales with the object:
+    def regrow_zone(self, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The carried keyframe shape (bool), widened by a slack that scales with the object:
         (zone where parts may regrow, 0..1 how far beyond the leave margin, the carried shape)."""
         p = self.p
-        if p.regrow_softness <= 0:
-            return None
-        anchor = self.memory.anchor(shape) > 0.5
-        if not anchor.any():
+        if p.regrow_softness <= 0 or not anchor.any():
             return None
         size = np.sqrt(max(float(anchor.sum()), 1.0))
         dist = cv2.distanceTransform((~anchor).astype(np.uint8), cv2.DIST_L2, 3)

@@ -17,17 +17,43 @@ def fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel: n
          colour: np.ndarray, others: np.ndarray | None, area_prev: float, area_ref: float, long_side: int
          ) -> np.ndarray:
     """Shape prior from the warped mask (or a (flow, affine) pair of them) + colour evidence →
-    snapped probability map."""
+    snapped probability map. Worked out in a window around the prior and the carried keyframe
+    shape, `roi_margin` wider on each side: beyond it the prior alone keeps every pixel under 0.5
+    (and the work scales with the object, not the frame)."""
+    masks = prior_mask if isinstance(prior_mask, tuple) else (prior_mask,)
+    anchor = shape_prior.anchor(masks[0].shape)
+    win = roi(masks + (anchor > 0.5,), int(round(p.roi_margin * long_side)))
+    parts = tuple(m[win] for m in masks)
+    out = np.zeros(masks[0].shape, np.float32)
+    out[win] = _fuse(f.window(win), p, shape_prior, parts if len(parts) > 1 else parts[0],
+                     None if rel is None else rel[win], colour[win], None if others is None else others[win],
+                     area_prev, area_ref, long_side, anchor[win])
+    return out
+
+
+def roi(masks: tuple[np.ndarray, ...], margin: int) -> tuple[slice, slice]:
+    """(rows, columns) of the masks' joint bounding box widened by `margin`, within the frame
+    (pure function; the whole frame when the masks are empty)."""
+    h, w = masks[0].shape
+    union = np.logical_or.reduce(masks)
+    if not union.any():
+        return slice(0, h), slice(0, w)
+    x, y, bw, bh = cv2.boundingRect(union.astype(np.uint8))
+    return slice(max(0, y - margin), min(h, y + bh + margin)), slice(max(0, x - margin), min(w, x + bw + margin))
+
+
+def _fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel, colour, others,
+          area_prev: float, area_ref: float, long_side: int, anchor: np.ndarray) -> np.ndarray:
     if isinstance(prior_mask, tuple):
         flow_mask, affine_mask = prior_mask
         a = p.affine_weight
-        prior, signed = shape_prior(flow_mask)
-        prior_a, signed_a = shape_prior(affine_mask)
+        prior, signed = shape_prior(flow_mask, anchor)
+        prior_a, signed_a = shape_prior(affine_mask, anchor)
         prior = (1 - a) * prior + a * prior_a
         signed = np.maximum(signed, signed_a)
         prior_mask = flow_mask | affine_mask
     else:
-        prior, signed = shape_prior(prior_mask)
+        prior, signed = shape_prior(prior_mask, anchor)
     if rel is not None:
         # where the flow disagrees with itself the warp is a guess: let colour decide, but only
         # near the object (far away, a broken flow must not invite background blobs in)

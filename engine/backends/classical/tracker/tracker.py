@@ -20,7 +20,9 @@ with its surroundings for a few frames while the object usually moves against th
 by the keyframe colours, or moved along the object's usual velocity (docs/TRACKING.md).
 
 Everything runs at a working resolution (long side ~480 px); the probability is upsampled at the
-end. State per object is a few small images and histograms (object_track.py): memory does not grow
+end. Each object's matte is worked out in a window around its warped mask and carried keyframe
+shape (segment.py), so the per-frame cost follows the object's size more than the frame's.
+State per object is a few small images and histograms (object_track.py): memory does not grow
 with clip length. This module is the driver: one state per run, all objects stepped together.
 """
 
