@@ -181,13 +181,14 @@ def test_behind_cancel_stops_a_submit_waiting_on_a_full_queue():
 
 
 def test_behind_leaving_by_an_exception_drops_waiting_jobs():
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
     ran = []
     with pytest.raises(KeyError):
         with Behind(depth=4) as behind:
-            behind.submit(lambda: release.wait(5) and ran.append("running"))
+            behind.submit(lambda: started.set() or (release.wait(5) and ran.append("running")))
             for i in range(3):
                 behind.submit(lambda i=i: ran.append(i))
+            assert started.wait(5)  # on a loaded machine the worker may not have taken it yet
             threading.Timer(0.2, release.set).start()  # the running job ends while the block is left
             raise KeyError("main loop failed")
     assert ran == ["running"]  # it finished; the jobs waiting behind it never ran
