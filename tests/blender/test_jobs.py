@@ -48,4 +48,5 @@ def test_a_cancel_reaches_the_engine_through_the_stream(addon, engine_env, clip,
         job = engine_ops.run_job(addon_state.client(), state.session_id, "track",
                                  {"objects": [state.objects[0].engine_id], "direction": "both"},
                                  control, lambda d, t, m: None)
-    assert job["status"] == "cancelled" and job["done"] < job["total"], job
+    # cancelled before the last frame; on a loaded machine even before the job had counted its frames (total 0)
+    assert job["status"] == "cancelled" and job["done"] < max(job["total"], 1), job
