@@ -35,19 +35,18 @@ class Frame:
                      None if self.flow is None else self.flow.window(win), self.cut)
 
 
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+_GRID: tuple[np.ndarray, np.ndarray] = pixel_grid(0, 0)  # the largest grid made so far (replaced whole)
 
 
 def grid(f: Frame) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates (xs, ys) of the frame, or of a window cut from it (its own coordinates:
-    the top-left corner of the largest grid made so far)."""
+    the top-left corner of the largest grid made so far; safe from several threads at once)."""
+    global _GRID
     h, w = f.index.shape
-    big = next(iter(_GRIDS), (0, 0))
-    if h > big[0] or w > big[1]:
-        _GRIDS.clear()
-        big = (max(h, big[0]), max(w, big[1]))
-        _GRIDS[big] = pixel_grid(*big)
-    xs, ys = _GRIDS[big]
+    xs, ys = _GRID
+    if h > xs.shape[0] or w > xs.shape[1]:
+        xs, ys = pixel_grid(max(h, xs.shape[0]), max(w, xs.shape[1]))
+        _GRID = xs, ys
     return xs[:h, :w], ys[:h, :w]
 
 
