@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends import create  # noqa: E402
+from engine.errors import EngineError  # noqa: E402
 from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
 from engine.evaluation.truth import read_labels  # noqa: E402
 from engine.quality import WEAK_BELOW, is_weak  # noqa: E402
@@ -162,7 +163,7 @@ def weak_columns(c: dict) -> str:
 
 
 def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, decode_timing: bool = True,
-                  signals: list | None = None) -> dict:
+                  signals: list | None = None, options: dict | None = None) -> dict:
     """signals: when a list, one record per object and frame is appended: the tracker's quality cues
     and the frame's true J (for choosing the confidence offline, docs/CONFIDENCE.md)."""
     frames_dir = folder / "frames"
@@ -172,7 +173,7 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, de
     gt = [read_labels(p) for p in mask_files[:n]]
     ids = [int(i) for i in np.unique(gt[0]) if i != 0]
     init = {oid: gt[0] == oid for oid in ids}
-    tracker = create("tracker", tracker_name)
+    tracker = create("tracker", tracker_name, **(options or {}))
     result = {"clip": folder.name, "frames": n, "objects": len(ids)}
     memory = MemoryReader(source)
     if via == "session":
@@ -187,7 +188,8 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, de
         for rec in clip_signals:
             signals.append({"clip": folder.name, "J": js[rec["object"]][rec["frame"] - 1], **rec})
     if via == "direct" and decode_timing:  # the same run again, decoding JPEGs as it goes
-        _, _, with_decode = run_tracker(create("tracker", tracker_name), open_video(frames_dir), init, n)
+        _, _, with_decode = run_tracker(create("tracker", tracker_name, **(options or {})), open_video(frames_dir),
+                                        init, n)
         result["fps_with_decoding"] = (n - 1) / with_decode
     per_frame_j = result["tracker"].pop("_per_frame_J")
     pairs_c = [c for oid in ids for c in conf[oid]]
@@ -203,6 +205,21 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, de
     return result
 
 
+def parse_options(pairs: list[str]) -> dict:
+    """["seed=1", "grabcut_band=0.03"] → {"seed": 1, "grabcut_band": 0.03} (a value that is not JSON
+    stays a string); the tracker's Params reject unknown names."""
+    options = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--option wants NAME=VALUE, not {pair!r}")
+        try:
+            options[name] = json.loads(value)
+        except json.JSONDecodeError:
+            options[name] = value
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", help="folder of clips (default ../shared/clips or $VTA_CLIPS)")
@@ -215,7 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-decode-timing", action="store_true",
                     help="skip the second run that times decoding (half the time)")
     ap.add_argument("--signals", help="write the tracker's per-frame quality cues and true J here (JSON lines)")
+    ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a tracker parameter (JSON value), e.g. seed=1 to see how much a figure moves with the "
+                         "classical tracker's random seed (BENCHMARKS.md)")
     args = ap.parse_args(argv)
+    options = parse_options(args.option)
+    try:
+        create("tracker", args.tracker, **options)  # a wrong name or value stops here, in one line
+    except EngineError as exc:
+        raise SystemExit(str(exc)) from None
 
     root = clips_root(args.clips)
     names = args.only or DEFAULT_CLIPS
@@ -231,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     signals = [] if args.signals else None
     for name in present:
         r = evaluate_clip(root / name, args.tracker, args.via, not args.no_baselines,
-                          not args.no_decode_timing, signals)
+                          not args.no_decode_timing, signals, options)
         results.append(r)
         t = r["tracker"]
         naive = f"{r['naive_flow']['JF']:6.3f}" if "naive_flow" in r else "     -"
@@ -262,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
               + (f"; with decoding: {np.mean([r['fps_with_decoding'] for r in big]):.1f}" if "fps_with_decoding" in big[0] else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"clips": results, "davis_mean": summary, "via": args.via,
-                                               "tracker": args.tracker, "weak_flag": pooled,
+                                               "tracker": args.tracker, "options": options, "weak_flag": pooled,
                                                "weak_below": WEAK_BELOW, "bad_j": BAD_J}, indent=1))
     return 0
 
