@@ -110,8 +110,8 @@ def test_hard_cut_drops_confidence():
     assert conf[15] < 0.5 * min(before), conf
 
 
-def test_several_objects_in_one_call_share_the_run():
-    clip = SyntheticClip(frames=20)
+def two_objects(clip: SyntheticClip):
+    """The generated clip with a blue disc crossing it: (video, init masks {1: blob, 2: disc}, disc(i))."""
     rng = np.random.default_rng(3)
     speckle = rng.integers(0, 40, (clip.height, clip.width, 1)).astype(np.uint8)
 
@@ -126,8 +126,13 @@ def test_several_objects_in_one_call_share_the_run():
         image[disc(i)] = blue[disc(i)]
         return image
 
-    init = {1: clip.mask(0) & ~disc(0), 2: disc(0)}
-    out = {f: (p, c) for f, p, c in ClassicalTracker().propagate(synthetic_video(clip, frame), 0, init, range(1, 20))}
+    return synthetic_video(clip, frame), {1: clip.mask(0) & ~disc(0), 2: disc(0)}, disc
+
+
+def test_several_objects_in_one_call_share_the_run():
+    clip = SyntheticClip(frames=20)
+    video, init, disc = two_objects(clip)
+    out = {f: (p, c) for f, p, c in ClassicalTracker().propagate(video, 0, init, range(1, 20))}
     probs, confs = out[19]
     assert set(probs) == {1, 2} and set(confs) == {1, 2}
     assert jaccard(probs[1] >= 0.5, clip.mask(19) & ~disc(19)) > 0.8
@@ -305,6 +310,9 @@ def test_pure_helpers():
     assert search_window(None, 3, (60, 80), 0.5) == (0, 0, 80, 60)
     assert search_window((30, 20, 10, 10), 0, (60, 80), 0.5) == (20, 10, 51, 41)  # one box around
     assert search_window((30, 20, 10, 10), 2, (60, 80), 0.5) == (10, 0, 61, 51)  # wider while lost
+    # a sliver of a matte searches as far as the whole object could be: the box counts its reference size
+    sliver = search_window((33, 23, 4, 4), 0, (60, 80), 0.5, min_side=10)
+    assert sliver == search_window((30, 20, 10, 10), 0, (60, 80), 0.5)
     flat = np.full(32, 1 / 32)
     other = np.zeros(32)
     other[3] = 1.0
@@ -451,8 +459,6 @@ def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
     """An object passes behind a static pole wider than itself, over a background tinted like it:
     without the stuck guard (guard.py) the matte stays at the pole's edge on the background (J 0 on
     the last frames, 44-frame clip); with it, the object is found again where it emerges."""
-    from engine.backends.classical.tracker import TrackerParams
-
     w, h, n = 192, 128, 44
     rng = np.random.default_rng(3)
     background = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 3)
@@ -475,11 +481,15 @@ def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
         return m
 
     video = ArrayVideo(frame, n, w, h)
-    out = {i: p[1] for i, p, _ in ClassicalTracker().propagate(video, 0, {1: mask(0)}, range(1, n))}
-    ious = [jaccard(out[i] >= 0.5, mask(i)) for i in range(n - 10, n)]
-    assert np.mean(ious) > 0.5, ious  # without the guard: 0.0, the matte left on the background
-    last = out[n - 1] >= 0.5
-    assert (last & mask(n - 1)).sum() > 0.6 * last.sum()  # most of the matte is on the object
+    # several seeds of the graph cut's k-means start: the matte reaches the pole's edge as a sliver of
+    # different widths, and the search for the object must not depend on that width (recover.py)
+    for seed in (1234, 2, 4, 6):
+        out = {i: p[1] for i, p, _ in ClassicalTracker(TrackerParams(seed=seed)).propagate(
+            video, 0, {1: mask(0)}, range(1, n))}
+        ious = [jaccard(out[i] >= 0.5, mask(i)) for i in range(n - 10, n)]
+        assert np.mean(ious) > 0.5, (seed, ious)  # without the guard: 0.0, the matte left on the background
+        last = out[n - 1] >= 0.5
+        assert (last & mask(n - 1)).sum() > 0.6 * last.sum()  # most of the matte is on the object
     # the guard off gives the old behaviour (the reason for this test)
     old = {i: p[1] for i, p, _ in ClassicalTracker(TrackerParams(stuck_frames=0)).propagate(
         video, 0, {1: mask(0)}, range(1, n))}
