@@ -15,6 +15,7 @@ from engine.backends.classical.tracker.appearance import background_ring
 from engine.backends.classical.tracker.frame import Frame, grid
 from engine.backends.classical.tracker.recover import search_window
 from engine.backends.classical.tracker.segment import roi, size_bias
+from engine.backends.classical.tracker.tracker import step_seed
 from engine.backends.classical.tracker.confidence import Confidences, FrameQuality, combine_confidence, matte_quality
 from engine.backends.flow import cut_score
 from engine.errors import Cancelled, EngineError
@@ -138,6 +139,20 @@ def test_several_objects_in_one_call_share_the_run():
     assert jaccard(probs[1] >= 0.5, clip.mask(19) & ~disc(19)) > 0.8
     assert jaccard(probs[2] >= 0.5, disc(19)) > 0.8
     assert not ((probs[1] >= 0.5) & (probs[2] >= 0.5)).any()  # each pixel has one owner
+
+
+def test_objects_stepped_side_by_side_give_the_same_mattes_every_run():
+    """The objects of a run are stepped on two threads and OpenCV's random generator (the graph
+    cut's k-means start) is per thread: each step seeds it for its object and frame."""
+    clip = SyntheticClip(frames=16)
+    video, init, _ = two_objects(clip)
+    runs = [[{oid: p >= 0.5 for oid, p in probs.items()}
+             for _, probs, _ in ClassicalTracker().propagate(video, 0, init, range(1, 16))] for _ in range(3)]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            assert all(np.array_equal(a[oid], b[oid]) for oid in init)
+    seeds = {step_seed(1234, frame, oid) for frame in range(100) for oid in (1, 2, 3)}
+    assert len(seeds) == 300 and all(0 <= s < 2 ** 31 for s in seeds)
 
 
 def test_cancel_stops_the_run():

@@ -18,7 +18,7 @@ class TrackerParams(BackendParams):
     check_preset: str = "medium"  # DIS preset of the forward flow used for the consistency check
     check_scale: float = 0.5  # resolution of that forward flow relative to the working resolution
     cut_threshold: float = 0.5  # cut score from which a frame pair is a hard cut
-    seed: int = 1234  # RANSAC in the motion fits: same input, same matte
+    seed: int = 1234  # OpenCV's random generator (the graph cut's k-means start): same input, same matte
 
     # ---- shape prior from the warped mask -----------------------------------------------------------
     prior_softness: float = 0.004  # × long side: px over which the warped boundary is uncertain

@@ -23,10 +23,13 @@ Everything runs at a working resolution (long side ~480 px); the probability is 
 end. Each object's matte is worked out in a window around its warped mask and carried keyframe
 shape (segment.py), so the per-frame cost follows the object's size more than the frame's.
 State per object is a few small images and histograms (object_track.py): memory does not grow
-with clip length. This module is the driver: one state per run, all objects stepped together.
+with clip length. This module is the driver: one state per run, all objects stepped together (on
+two threads when there are several: the graph cut and filters run in OpenCV without the GIL).
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -37,6 +40,9 @@ from .frame import FrameSource
 from .object_track import ObjectTrack
 from .params import TrackerParams
 
+# the objects of a run are stepped side by side (graph cut, filters and fits run in OpenCV without the GIL)
+OBJECT_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vta-track-objects")
+
 
 class ClassicalTrackState(TrackState):
     """One run of the classical tracker: the frame source (previous frame and its flow) and one
@@ -45,7 +51,7 @@ class ClassicalTrackState(TrackState):
     def __init__(self, video, init_frame: int, init_masks: dict, p: TrackerParams) -> None:
         super().__init__(init_frame)
         self.p = p
-        cv2.setRNGSeed(p.seed)  # RANSAC in the motion fits: same input, same matte
+        cv2.setRNGSeed(p.seed)  # one object's run: same input, same matte (several objects: step_seed)
         self.source = FrameSource(video, p)
         first = self.source.read(init_frame)
         self.tracks: dict[int, ObjectTrack] = {
@@ -55,12 +61,21 @@ class ClassicalTrackState(TrackState):
     def _advance(self, index: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
         frame = self.source.read(index)
         tracks = self.tracks
-        probs, qualities = {}, {}
         claims = {oid: track.claim(frame) for oid, track in tracks.items()} if len(tracks) > 1 else {}
-        for oid, track in tracks.items():
+
+        def step(oid: int):
+            # OpenCV's random generator (the graph cut's k-means start) is per thread: seeded for
+            # each object and frame, the mattes are the same whichever thread steps the object
+            cv2.setRNGSeed(step_seed(self.p.seed, index, oid))
             taken = [c for other, c in claims.items() if other != oid and c is not None]
-            others = np.logical_or.reduce(taken) if taken else None
-            probs[oid], qualities[oid] = track.step(frame, others)
+            return tracks[oid].step(frame, np.logical_or.reduce(taken) if taken else None)
+
+        if len(tracks) > 1:
+            steps = list(OBJECT_THREADS.map(step, tracks))
+        else:  # one object: on this thread, whose generator the run seeded once
+            steps = [track.step(frame, None) for track in tracks.values()]
+        probs = {oid: prob for oid, (prob, _) in zip(tracks, steps)}
+        qualities = {oid: quality for oid, (_, quality) in zip(tracks, steps)}
         if len(tracks) > 1:
             resolve_overlaps(probs, self.p.overlap_loser_scale)
         out_probs, confs, gates = {}, {}, {}
@@ -99,6 +114,11 @@ class ClassicalTracker(Tracker):
 
     def start(self, video, init_frame, init_masks) -> ClassicalTrackState:
         return ClassicalTrackState(video, init_frame, init_masks, self.params)
+
+
+def step_seed(seed: int, frame: int, oid: int) -> int:
+    """The random seed of one object's step onto one frame (pure function, 31 bits)."""
+    return (seed * 1_000_003 + frame * 7_919 + oid * 104_729) & 0x7FFFFFFF
 
 
 def resolve_overlaps(probs: dict[int, np.ndarray], loser_scale: float) -> None:
