@@ -4,6 +4,7 @@ objects) and on one real DAVIS clip when the shared clips are present."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -151,6 +152,7 @@ def test_objects_stepped_side_by_side_give_the_same_mattes_every_run():
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             assert all(np.array_equal(a[oid], b[oid]) for oid in init)
+    assert not [t for t in threading.enumerate() if t.name.startswith("vta-track-objects")]  # they end with the run
     seeds = {step_seed(1234, frame, oid) for frame in range(100) for oid in (1, 2, 3)}
     assert len(seeds) == 300 and all(0 <= s < 2 ** 31 for s in seeds)
 
@@ -196,8 +198,6 @@ def test_propagate_prepares_the_frames_on_a_second_thread_and_stops_it():
     """Decoding and the flow of the frames ahead run on the preparing thread while the tracker
     works; the thread ends with the run, also when the caller stops early; a read off the plan
     is made in place and gives what an unplanned read gives."""
-    import threading
-
     from engine.backends.classical.tracker.frame import FrameSource
     from engine.backends.classical.tracker.params import TrackerParams
 

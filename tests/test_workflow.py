@@ -61,7 +61,8 @@ def test_track_killed_with_sigkill_then_rerun_rewrites_no_finished_frame(tmp_pat
     logged = {int(r["frame"]) for r in read_jsonl(masks / "track.jsonl")}
     before = stamps(masks)
     finished = {n: s for n, s in before.items() if int(n[:5]) in logged}
-    assert 15 <= len(finished) < frames and len(before) - len(finished) <= 1  # at most the frame being logged
+    # 15 written when the signal went; all logged but at most the one in hand (its PNG may be there, its log line not)
+    assert len(before) >= 15 and len(finished) < frames and len(before) - len(finished) <= 1
 
     run_cli(*command[3:])
     after = stamps(masks)

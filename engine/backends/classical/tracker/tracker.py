@@ -40,9 +40,6 @@ from .frame import FrameSource
 from .object_track import ObjectTrack
 from .params import TrackerParams
 
-# the objects of a run are stepped side by side (graph cut, filters and fits run in OpenCV without the GIL)
-OBJECT_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vta-track-objects")
-
 
 class ClassicalTrackState(TrackState):
     """One run of the classical tracker: the frame source (previous frame and its flow) and one
@@ -57,6 +54,7 @@ class ClassicalTrackState(TrackState):
         self.tracks: dict[int, ObjectTrack] = {
             oid: ObjectTrack(first, self.source.shrink_mask(oid, mask), p, self.source.long_side)
             for oid, mask in init_masks.items()}
+        self._workers: ThreadPoolExecutor | None = None  # steps several objects side by side; ends with the run
 
     def _advance(self, index: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
         frame = self.source.read(index)
@@ -71,7 +69,9 @@ class ClassicalTrackState(TrackState):
             return tracks[oid].step(frame, np.logical_or.reduce(taken) if taken else None)
 
         if len(tracks) > 1:
-            steps = list(OBJECT_THREADS.map(step, tracks))
+            if self._workers is None:
+                self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vta-track-objects")
+            steps = list(self._workers.map(step, tracks))
         else:  # one object: on this thread, whose generator the run seeded once
             steps = [track.step(frame, None) for track in tracks.values()]
         probs = {oid: prob for oid, (prob, _) in zip(tracks, steps)}
@@ -94,6 +94,9 @@ class ClassicalTrackState(TrackState):
 
     def close(self) -> None:
         self.source.close()
+        if self._workers is not None:
+            self._workers.shutdown()
+            self._workers = None
 
     def correct(self, probs: dict[int, np.ndarray]) -> None:
         """Replace the last mattes of some objects (full resolution, bool or 0..1) by better ones,
