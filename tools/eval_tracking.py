@@ -235,10 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                     help="a tracker parameter (JSON value), e.g. seed=1 to see how much a figure moves with the "
                          "classical tracker's random seed (BENCHMARKS.md)")
+    ap.add_argument("--seeds", help="comma-separated random seeds of the classical tracker to run the clips again "
+                                    "with (quality only): each seed's J&F and their mean, i.e. how much of a "
+                                    "difference is noise")
     args = ap.parse_args(argv)
     options = parse_options(args.option)
     try:
-        create("tracker", args.tracker, **options)  # a wrong name or value stops here, in one line
+        seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else []
+    except ValueError:
+        raise SystemExit(f"--seeds wants whole numbers separated by commas, not {args.seeds!r}") from None
+    try:
+        # a wrong name or value (or --seeds for a tracker without a seed) stops here, in one line
+        create("tracker", args.tracker, **{**options, **({"seed": seeds[0]} if seeds else {})})
     except EngineError as exc:
         raise SystemExit(str(exc)) from None
 
@@ -285,11 +293,32 @@ def main(argv: list[str] | None = None) -> int:
     if big:
         print(f"tracking fps at 854x480, one object, decoding excluded: {np.mean([r['fps'] for r in big]):.1f}"
               + (f"; with decoding: {np.mean([r['fps_with_decoding'] for r in big]):.1f}" if "fps_with_decoding" in big[0] else ""))
+    spread = seed_spread(root, present, args.tracker, args.via, options, seeds, results) if seeds else None
     if args.json:
         Path(args.json).write_text(json.dumps({"clips": results, "davis_mean": summary, "via": args.via,
                                                "tracker": args.tracker, "options": options, "weak_flag": pooled,
-                                               "weak_below": WEAK_BELOW, "bad_j": BAD_J}, indent=1))
+                                               "weak_below": WEAK_BELOW, "bad_j": BAD_J, "seeds": spread}, indent=1))
     return 0
+
+
+def seed_spread(root: Path, names: list[str], tracker: str, via: str, options: dict, seeds: list[int],
+                first: list[dict]) -> dict:
+    """J&F of every clip with each of `seeds` (the run above counts as its own seed), printed as one
+    line per seed with the means over the DAVIS clips and over all clips, then the mean over the seeds."""
+    default = create("tracker", tracker, **options).params.seed
+    rows = {options.get("seed", default): {r["clip"]: r["tracker"]["JF"] for r in first}}
+    for seed in seeds:
+        if seed not in rows:
+            rows[seed] = {name: evaluate_clip(root / name, tracker, via, False, False, None,
+                                              {**options, "seed": seed})["tracker"]["JF"] for name in names}
+    means = {seed: (float(np.mean([jf[c] for c in jf if c in DAVIS_MEAN_CLIPS] or [np.nan])),
+                    float(np.mean(list(jf.values())))) for seed, jf in rows.items()}
+    print(f"{'seed':>10s} {'DAVIS':>8s} {'all':>6s}  " + " ".join(f"{n[:12]:>12s}" for n in names))
+    for seed, jf in rows.items():
+        print(f"{seed:10d} {means[seed][0]:8.3f} {means[seed][1]:6.3f}  " + " ".join(f"{jf[n]:12.3f}" for n in names))
+    print(f"{'mean':>10s} {np.mean([m[0] for m in means.values()]):8.3f} {np.mean([m[1] for m in means.values()]):6.3f}  "
+          + " ".join(f"{np.mean([jf[n] for jf in rows.values()]):12.3f}" for n in names))
+    return {str(seed): {"clips": jf, "davis_mean": means[seed][0], "mean": means[seed][1]} for seed, jf in rows.items()}
 
 
 if __name__ == "__main__":
