@@ -87,6 +87,10 @@ class ObjectTrack:
         prob = fuse(f, p, self.shape_prior, prior_mask, rel, colour, others, self.area_prev, self.area_ref,
                     self.long_side)
         mask = prob > 0.5
+        if not reacquired and mask.any() and self._likeness(f, mask) < p.likeness_search:
+            refound = self._refind(f, colour, others, mask)
+            if refound is not None:
+                prob, mask, reacquired, rel = refound, refound > 0.5, True, None
         area = float(mask.sum())
         if area < p.lost_area_fraction * self.area_ref:
             return self._lose(f)
@@ -114,6 +118,19 @@ class ObjectTrack:
         self.prob = np.zeros_like(self.prob)
         self.trust = min(self.trust, self.p.lost_trust)
         return self.prob, FrameQuality(lost=True, cut=f.cut)
+
+    def _refind(self, f: Frame, colour: np.ndarray, others: np.ndarray | None, mask: np.ndarray
+                ) -> np.ndarray | None:
+        """For a matte that no longer looks like the object (it slid onto the background while
+        still moving, so the stuck guard does not see it): the object looked for again by its
+        keyframe colours one box around, other objects' pixels excluded, and fused from there;
+        None when nothing plausible is found or what is found is the matte itself."""
+        p = self.p
+        found = search(f, self.model, self.box, 0, self.area_ref, p, others)
+        if found is None or iou(found, mask) >= 0.5:
+            return None
+        return fuse(f, p, self.shape_prior, found, None, colour, others, self.area_prev, self.area_ref,
+                    self.long_side)
 
     def _likeness(self, f: Frame, mask: np.ndarray) -> float:
         """How much the matte's colours still look like the keyframe object, relative to the keyframe

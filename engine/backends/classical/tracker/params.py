@@ -123,6 +123,7 @@ class TrackerParams(BackendParams):
     lost_trust: float = 0.3  # trust at most this after the object was lost
     reacquired_trust: float = 0.4  # trust at most this after it was found again
     likeness_min: float = 0.05  # keyframe colour likeness below this: the likeness cue is not used
+    likeness_search: float = 0.3  # a matte whose keyframe likeness falls below this is looked for again (0: off)
     search_flow_consistency: float = 0.5  # flow-consistency cue on a frame without usable flow
 
     # ---- losing and finding the object again ---------------------------------------------------------

@@ -30,8 +30,9 @@ def search_window(box: tuple[int, int, int, int] | None, lost_frames: int, shape
 
 
 def search(f: Frame, model: ColourModel, box: tuple[int, int, int, int] | None, lost_frames: int,
-           area_ref: float, p: TrackerParams) -> np.ndarray | None:
-    """The best blob with the keyframe's colours and a plausible size, or None."""
+           area_ref: float, p: TrackerParams, exclude: np.ndarray | None = None) -> np.ndarray | None:
+    """The best blob with the keyframe's colours and a plausible size, or None. `exclude`: pixels
+    that are not candidates (other tracked objects, a look-alike of the same colours)."""
     key = model.probability(f.index, keyframe_only=True)
     h, w = key.shape
     x0, y0, x1, y1 = search_window(None if f.cut else box, lost_frames, (h, w), p.search_growth,
@@ -39,6 +40,8 @@ def search(f: Frame, model: ColourModel, box: tuple[int, int, int, int] | None, 
     window = np.zeros((h, w), bool)
     window[y0:y1, x0:x1] = True
     likely = (cv2.GaussianBlur(key, (0, 0), p.search_blur) > p.search_colour) & window
+    if exclude is not None:
+        likely &= ~exclude
     likely = cv2.morphologyEx(likely.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(likely, connectivity=8)
     best, best_score = None, 0.0
