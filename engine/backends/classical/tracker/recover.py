@@ -32,7 +32,7 @@ def search_window(box: tuple[int, int, int, int] | None, lost_frames: int, shape
 def search(f: Frame, model: ColourModel, box: tuple[int, int, int, int] | None, lost_frames: int,
            area_ref: float, p: TrackerParams, exclude: np.ndarray | None = None) -> np.ndarray | None:
     """The best blob with the keyframe's colours and a plausible size, or None. `exclude`: pixels
-    that are not candidates (other tracked objects, a look-alike of the same colours)."""
+    that are not candidates (those other tracked objects claim)."""
     key = model.probability(f.index, keyframe_only=True)
     h, w = key.shape
     x0, y0, x1, y1 = search_window(None if f.cut else box, lost_frames, (h, w), p.search_growth,
