@@ -87,10 +87,12 @@ class ObjectTrack:
         prob = fuse(f, p, self.shape_prior, prior_mask, rel, colour, others, self.area_prev, self.area_ref,
                     self.long_side)
         mask = prob > 0.5
-        if not reacquired and mask.any() and self._likeness(f, mask) < p.likeness_search:
+        likeness = self._likeness(f, mask)
+        if not reacquired and mask.any() and likeness < p.likeness_search:
             refound = self._refind(f, colour, others, mask)
             if refound is not None:
                 prob, mask, reacquired, rel = refound, refound > 0.5, True, None
+                likeness = self._likeness(f, mask)
         area = float(mask.sum())
         if area < p.lost_area_fraction * self.area_ref:
             return self._lose(f)
@@ -99,7 +101,6 @@ class ObjectTrack:
             self.memory.realign(mask)
         self.lost_frames = 0
         sep = separation(colour, mask, background_ring(mask, *self.ring)) / max(self.app_key, 1e-3)
-        likeness = self._likeness(f, mask)
         quality = FrameQuality(
             flow_consistency=float(np.mean(rel[mask])) if rel is not None else p.search_flow_consistency,
             appearance=min(sep, likeness),
@@ -138,6 +139,8 @@ class ObjectTrack:
         (0.5 is "colour says nothing" in a colour probability.)"""
         if self.like_key <= self.p.likeness_min:
             return 1.0
+        if not mask.any():
+            return 0.0
         key = self.model.probability(f.index, keyframe_only=True)
         return max(0.0, float(key[mask].mean()) - 0.5) / self.like_key
 
