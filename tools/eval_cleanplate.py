@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from engine.backends.classical.inpainter import ClassicalInpainter  # noqa: E402
 from engine.backends.classical.inpainter.fields import dilate_mask  # noqa: E402
+from engine.backends.flow import dis_flow  # noqa: E402
 from engine.evaluation.metrics import psnr, ssim  # noqa: E402
 from engine.video_io import VideoInfo, VideoReader  # noqa: E402
 
@@ -108,7 +109,7 @@ def telea(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]
 def warp_error(outputs: list[np.ndarray], truth: list[np.ndarray], holes: list[np.ndarray]) -> float:
     """Mean |output_t - warp(output_t+1)| over the hole of frame t, with the flow of the ground truth
     (so every method is judged against the same motion)."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = dis_flow("medium")
     errors = []
     h, w = truth[0].shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

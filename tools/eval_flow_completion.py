@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import eval_cleanplate as cp  # noqa: E402
 from engine.backends.classical.inpainter.align import FlowRefiner  # noqa: E402
-from engine.backends.flow import pixel_grid, warp_map  # noqa: E402
+from engine.backends.flow import dis_flow, pixel_grid, warp_map  # noqa: E402
 from engine.backends.classical.inpainter.fields import dilate_mask  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int, distances=(1,
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in truth]
     punched = [cv2.cvtColor(np.where(m[:, :, None], cp.PUNCH_COLOUR, f), cv2.COLOR_RGB2GRAY)
                for f, m in zip(truth, masks)]
-    oracle_dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    oracle_dis = dis_flow("medium")
     refiner = FlowRefiner()
     out = {}
     for d in distances:

@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends import create  # noqa: E402
+from engine.backends.flow import dis_flow  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
 from engine.evaluation.truth import read_labels  # noqa: E402
@@ -120,7 +121,7 @@ def run_session(tracker, video_path: Path, init: dict[int, np.ndarray], n: int):
 
 def naive_warp(video, init: dict[int, np.ndarray], n: int) -> dict[int, list[np.ndarray]]:
     """Baseline: warp the previous mask by full-resolution DIS flow, nothing else."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    dis = dis_flow("fast")
     prev = cv2.cvtColor(video.read(0), cv2.COLOR_RGB2GRAY)
     h, w = prev.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)

@@ -14,11 +14,27 @@ DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DI
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
-def dis_flow(preset: str) -> cv2.DISOpticalFlow:
+class DisFlow:
+    """OpenCV's DIS optical flow whose result depends on its two images only. OpenCV lowers the
+    finest pyramid level for good once it meets an image too small for it, so every later flow of
+    that object is computed at full resolution: up to 7x slower at 480x270 (3.1 -> 20.7 ms), and
+    different from the same flow on a fresh object. Each call puts the preset's level back (a small
+    image still gets the lower level, for that call only)."""
+
+    def __init__(self, preset: int) -> None:
+        self._dis = cv2.DISOpticalFlow_create(preset)
+        self._finest = self._dis.getFinestScale()
+
+    def calc(self, first: np.ndarray, second: np.ndarray, flow: np.ndarray | None = None) -> np.ndarray:
+        self._dis.setFinestScale(self._finest)
+        return self._dis.calc(first, second, flow)
+
+
+def dis_flow(preset: str) -> DisFlow:
     """A DIS optical-flow object by preset name; the one place preset names are known."""
     if preset not in DIS_PRESETS:
         raise ValueError(f"unknown flow preset '{preset}' (known: {', '.join(DIS_PRESETS)})")
-    return cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+    return DisFlow(DIS_PRESETS[preset])
 
 
 @dataclass

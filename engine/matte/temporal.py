@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..backends.flow import dis_flow
 from .refine import padded_box
 
 AGREE_SIGMA = 12.0  # 8-bit levels: a colour difference of this much keeps e^-1 of the history's weight
@@ -23,7 +24,7 @@ class EdgeSmoother:
     def __init__(self, strength: float) -> None:
         self.strength = strength
         self._prev: tuple[int, np.ndarray, np.ndarray] | None = None  # frame, image, alpha
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._dis = dis_flow("ultrafast")
 
     def step(self, frame: int, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """This frame's alpha blended with the carried history (returned, and kept as history)."""
