@@ -17,7 +17,7 @@ from .motion import affine_warp, object_motion
 from .params import TrackerParams
 from .prior import ShapePrior, iou
 from .recover import search
-from .segment import fuse
+from .segment import CutModels, fuse
 
 
 class ObjectTrack:
@@ -44,6 +44,7 @@ class ObjectTrack:
         self.ring = ring
         self.long_side = long_side
         self.guard = StuckGuard(p, long_side)
+        self.cut_models = CutModels() if p.grabcut_carry else None
 
     def claim(self, f: Frame) -> np.ndarray | None:
         """Where the flow puts this object on the new frame: the other objects treat it as taken."""
@@ -85,7 +86,7 @@ class ObjectTrack:
         if prior_mask is None:
             return self._lose(f)
         prob = fuse(f, p, self.shape_prior, prior_mask, rel, colour, others, self.area_prev, self.area_ref,
-                    self.long_side)
+                    self.long_side, self.cut_models)
         mask = prob > 0.5
         likeness = self._likeness(f, mask)
         if not reacquired and mask.any() and likeness < p.likeness_search:
@@ -131,7 +132,7 @@ class ObjectTrack:
         if found is None or iou(found, mask) >= 0.5:
             return None
         return fuse(f, p, self.shape_prior, found, None, colour, others, self.area_prev, self.area_ref,
-                    self.long_side)
+                    self.long_side, self.cut_models)
 
     def _likeness(self, f: Frame, mask: np.ndarray) -> float:
         """How much the matte's colours still look like the keyframe object, relative to the keyframe

@@ -93,6 +93,7 @@ class TrackerParams(BackendParams):
     grabcut_max_pixels: int = 30000  # larger regions are cut at reduced resolution (speed)
     grabcut_iterations: int = 1
     grabcut_blur: float = 0.8  # px: sigma softening the cut's hard labels
+    grabcut_carry: bool = True  # each cut's colour mixtures start from the last cut's (k-means only for the first)
     full_res_snap: bool = False  # refine the upsampled matte with a full-resolution guided filter
     full_res_radius: float = 0.004  # × full-resolution long side: that filter's radius
     full_res_eps: float = 1e-3

@@ -13,9 +13,20 @@ from .params import TrackerParams
 from .prior import ShapePrior
 
 
+class CutModels:
+    """The graph cut's two colour mixtures (OpenCV's 1x65 layout), carried from one frame's cut to
+    the next: each cut starts from them instead of a k-means of its own, then learns this frame's
+    colours in its one iteration. k-means (seeded from OpenCV's random generator) runs only for the
+    first cut, so the mattes depend far less on the seed, and each cut is ~5 ms cheaper at 480 px."""
+
+    def __init__(self) -> None:
+        self.background: np.ndarray | None = None
+        self.foreground: np.ndarray | None = None
+
+
 def fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel: np.ndarray | None,
-         colour: np.ndarray, others: np.ndarray | None, area_prev: float, area_ref: float, long_side: int
-         ) -> np.ndarray:
+         colour: np.ndarray, others: np.ndarray | None, area_prev: float, area_ref: float, long_side: int,
+         models: CutModels | None = None) -> np.ndarray:
     """Shape prior from the warped mask (or a (flow, affine) pair of them) + colour evidence →
     snapped probability map. Worked out in a window around the prior and the carried keyframe
     shape, `roi_margin` wider on each side: beyond it the prior alone keeps every pixel under 0.5
@@ -27,7 +38,7 @@ def fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel: n
     out = np.zeros(masks[0].shape, np.float32)
     out[win] = _fuse(f.window(win), p, shape_prior, parts if len(parts) > 1 else parts[0],
                      None if rel is None else rel[win], colour[win], None if others is None else others[win],
-                     area_prev, area_ref, long_side, anchor[win])
+                     area_prev, area_ref, long_side, anchor[win], models)
     return out
 
 
@@ -43,7 +54,8 @@ def roi(masks: tuple[np.ndarray, ...], margin: int) -> tuple[slice, slice]:
 
 
 def _fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel, colour, others,
-          area_prev: float, area_ref: float, long_side: int, anchor: np.ndarray) -> np.ndarray:
+          area_prev: float, area_ref: float, long_side: int, anchor: np.ndarray,
+          models: CutModels | None) -> np.ndarray:
     if isinstance(prior_mask, tuple):
         flow_mask, affine_mask = prior_mask
         a = p.affine_weight
@@ -76,13 +88,15 @@ def _fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel, 
         prob = np.clip(prob, 0.0, 1.0)
     prob = keep_touching(prob, prior_mask, p.detached_cap)
     if p.grabcut_band > 0:
-        prob = graph_cut(f, prob, p, long_side)
+        prob = graph_cut(f, prob, p, long_side, models)
     return prob
 
 
-def graph_cut(f: Frame, prob: np.ndarray, p: TrackerParams, long_side: int) -> np.ndarray:
+def graph_cut(f: Frame, prob: np.ndarray, p: TrackerParams, long_side: int,
+              models: CutModels | None = None) -> np.ndarray:
     """GrabCut (colour GMMs of this frame + contrast-sensitive smoothness) decides a band around
-    the boundary: it snaps to real edges and learns the local colours the histograms blur."""
+    the boundary: it snaps to real edges and learns the local colours the histograms blur. With
+    `models`, the GMMs start from the last cut's and are left there for the next."""
     mask = prob > 0.5
     if not mask.any():
         return prob
@@ -108,11 +122,19 @@ def graph_cut(f: Frame, prob: np.ndarray, p: TrackerParams, long_side: int) -> n
         gc = cv2.resize(gc, size, interpolation=cv2.INTER_NEAREST)
     if not ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).any() or not (gc == cv2.GC_BGD).any():
         return prob
-    bgm, fgm = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)  # OpenCV's GMM layout
+    carried = models is not None and models.background is not None
+    if carried:
+        bgm, fgm, mode = models.background.copy(), models.foreground.copy(), cv2.GC_EVAL
+    else:
+        bgm, fgm, mode = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64), cv2.GC_INIT_WITH_MASK
     try:
-        cv2.grabCut(np.ascontiguousarray(image), gc, None, bgm, fgm, p.grabcut_iterations, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
+        cv2.grabCut(np.ascontiguousarray(image), gc, None, bgm, fgm, p.grabcut_iterations, mode)
+    except cv2.error:  # e.g. a mixture left degenerate: the next cut starts afresh
+        if models is not None:
+            models.background = models.foreground = None
         return prob
+    if models is not None:
+        models.background, models.foreground = bgm, fgm
     cut = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.float32)
     if shrink < 1.0:
         cut = cv2.resize(cut, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
