@@ -122,8 +122,7 @@ def graph_cut(f: Frame, prob: np.ndarray, p: TrackerParams, long_side: int,
         gc = cv2.resize(gc, size, interpolation=cv2.INTER_NEAREST)
     if not ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).any() or not (gc == cv2.GC_BGD).any():
         return prob
-    carried = models is not None and models.background is not None
-    if carried:
+    if models is not None and models.background is not None:
         bgm, fgm, mode = models.background.copy(), models.foreground.copy(), cv2.GC_EVAL
     else:
         bgm, fgm, mode = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64), cv2.GC_INIT_WITH_MASK
