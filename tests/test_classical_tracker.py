@@ -338,17 +338,6 @@ def test_a_cut_from_carried_colour_models_does_not_depend_on_the_random_seed():
     assert np.array_equal(cut(1, carried()), cut(2, carried()))
 
 
-def test_the_guided_filter_follows_the_gray_image_unless_asked_for_colours():
-    from engine.backends.classical.tracker.frame import FrameSource
-
-    video = synthetic_video(SyntheticClip(frames=3))
-    gray = FrameSource(video, TrackerParams()).read(0)
-    colour = FrameSource(video, TrackerParams(guided_gray=False)).read(0)
-    assert gray.guide.shape == gray.rgb.shape[:2]
-    assert np.allclose(gray.guide, cv2.cvtColor(gray.rgb, cv2.COLOR_RGB2GRAY) / 255.0)
-    assert np.allclose(colour.guide, colour.rgb / 255.0)
-
-
 def test_pure_helpers():
     assert size_bias(100, 100) == 0.0
     assert size_bias(200, 100) > 0.3 and size_bias(50, 100) < -0.3

@@ -24,7 +24,7 @@ class Frame:
     """Everything about the current frame that all objects share."""
 
     rgb: np.ndarray  # working-resolution RGB uint8
-    guide: np.ndarray  # float32 0..1, guide image for the guided filter (gray, or RGB: guided_gray)
+    guide: np.ndarray  # float32 0..1, guide image for the guided filter
     index: np.ndarray  # colour bin per pixel
     flow: FlowPair | None  # None on the first frame of a run
     cut: bool
@@ -114,8 +114,7 @@ class FrameSource:
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         hist = gray_histogram(gray)
         pair = None if prev is None else self.flow.pair(prev[0], gray, prev[1], hist)
-        guide = (gray if self.p.guided_gray else small).astype(np.float32) / 255.0
-        frame = Frame(small, guide, colour_index(small), pair,
+        frame = Frame(small, small.astype(np.float32) / 255.0, colour_index(small), pair,
                       cut=pair is not None and pair.cut_score >= self.p.cut_threshold)
         return frame, (gray, hist)
 

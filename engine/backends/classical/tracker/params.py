@@ -87,7 +87,6 @@ class TrackerParams(BackendParams):
     guided_radius: float = 0.008  # × long side
     guided_eps: float = 2e-3
     guided_object_fraction: float = 0.08  # guided-filter radius at most this × sqrt(object area)
-    guided_gray: bool = True  # the guided filter follows the frame's gray image (False: its colours, 4x the work)
     grabcut_mix: float = 0.6  # share of the graph-cut labelling in the final probability
     grabcut_band: float = 0.02  # × long side; > 0: graph-cut refinement in a band around the boundary
     grabcut_core: float = 2.0  # × band: the mask must be this thick (and gets this much context) to be cut
