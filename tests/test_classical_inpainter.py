@@ -324,6 +324,13 @@ def test_flow_chain_follows_content_through_a_moving_hole():
     assert len(chain.flows) == 5  # 3 forward, 2 backward: each pair measured once
 
 
+def _over_crop(crop, want, values):
+    """A sample's per-pixel values (given at the wanted hole pixels only) laid over the crop."""
+    out = np.zeros((crop.hole.size, *values.shape[1:]), values.dtype)
+    out[want.at] = values
+    return out.reshape(*crop.hole.shape, *values.shape[1:])
+
+
 def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     """Something moving on its own at one side of the hole spoils that side of a source only."""
     rng = np.random.default_rng(2)
@@ -337,9 +344,11 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     source = truth.copy()
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
     usable = np.full((64, 64), 255, np.uint8)
-    found = sampler().sample(crop, source, usable, crop.xs, crop.ys)
+    want = crop.wanted()
+    points = crop.points(want)
+    found = sampler().sample(crop, source, usable, np.take(crop.xs, points), np.take(crop.ys, points), want)
     assert found is not None  # not rejected whole
-    value, valid, _error, local = found
+    value, valid, local = (_over_crop(crop, want, a) for a in (found.value, found.valid, found.local))
     assert valid[24:40, 16:28].all() and not valid[24:40, 44:48].any()
     assert local[30, 20] < 10 < 60 < local[30, 46]
     assert np.abs(value[24:40, 16:24] - truth[24:40, 16:24]).mean() < 8  # the far side leaks little
@@ -370,7 +379,9 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     cur = PreparedFrame(0, image, BoxedMask.of(hole), image, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
     crop = Crop(cur, (0, 96, 0, 96), ring_width=8)
     source = SimpleNamespace(image=truth(2), unusable=BoxedMask.empty((96, 96)))
-    (value, valid, _error, local), = sampler().static_samples(crop, [source], hole, 4)
+    want = crop.wanted()
+    found, = sampler().static_samples(crop, [source], want, 4)
+    value, valid, local = (_over_crop(crop, want, a) for a in (found.value, found.valid, found.local))
     assert valid[36:60, 34:44].all()
     assert np.abs(value[36:60, 34:44] - truth(0)[36:60, 34:44]).mean() < 4
     # trusted (nearby ring match) on the subject's side, much less on the background's

@@ -7,9 +7,9 @@ import copy
 
 import numpy as np
 
-from .fields import channel_mean, spread
+from .fields import channel_mean, spread, take_rows
 from .params import InpainterParams
-from .sources import Crop, tiers
+from .sources import Crop, Wanted, tiers
 
 
 class HoleEstimate:
@@ -41,30 +41,23 @@ class HoleEstimate:
         return out
 
 
-def _rows(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """values[mask] of an (h, w, c) array, given np.flatnonzero(mask): np.take, several times faster."""
-    return np.take(values.reshape(-1, values.shape[-1]), at, axis=0)
-
-
-def merge_tier(found: list, take_from: np.ndarray, agree_threshold: float,
+def merge_tier(found: list, agree_threshold: float,
                average: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One tier of sources where `take_from` wants pixels: (take: those a source sees, over the
-    crop; the value there; the nearby ring error there), the last two in the order of the pixels
+    """One tier of sources at the pixels they were sampled at (Wanted): (take: those a source
+    sees; the value there; the nearby ring error there), the last two in the order of the pixels
     of `take`. Where the frame before and the frame after both see a pixel and agree, average them
     (less noise, less flicker); where they disagree (one is misaligned there), keep the one that
     matched the ring better: averaging would ghost. With `average`, both are averaged wherever
-    both see the pixel. Computed on the pixels taken only (gathered first): the same arithmetic
-    per pixel, on a fraction of the crop."""
-    found.sort(key=lambda f: f[2])
+    both see the pixel. Computed on the pixels taken only (gathered first)."""
+    found.sort(key=lambda f: f.error)
     value, valid, _, local = found[0]
     if len(found) == 1:
-        take = take_from & valid
-        at = np.flatnonzero(take)
-        return take, _rows(value, at), np.take(local, at)
+        at = np.flatnonzero(valid)
+        return valid, take_rows(value, at), np.take(local, at)
     other, other_valid, _, other_local = found[1]
-    take = take_from & (valid | other_valid)
+    take = valid | other_valid
     at = np.flatnonzero(take)
-    value, other, local, other_local = _rows(value, at), _rows(other, at), np.take(local, at), np.take(other_local, at)
+    value, other, local, other_local = take_rows(value, at), take_rows(other, at), np.take(local, at), np.take(other_local, at)
     mine, theirs = np.take(valid, at), np.take(other_valid, at)
     both = mine & theirs
     agree = both if average else both & (channel_mean(np.abs(value - other)) < agree_threshold)
@@ -75,17 +68,17 @@ def merge_tier(found: list, take_from: np.ndarray, agree_threshold: float,
     return take, value, local
 
 
-def add_tier(estimate: HoleEstimate, found: list, take_from: np.ndarray, weight: float,
+def add_tier(estimate: HoleEstimate, found: list, want: Wanted, weight: float,
              params: InpainterParams, average: bool = False) -> np.ndarray:
-    """Blend one tier's samples into the estimate where `take_from` and the samples allow;
-    returns the pixels (over the crop) it added to."""
-    take, taken, local = merge_tier(found, take_from, params.agree_threshold, average)
+    """Blend one tier's samples (taken at `want`) into the estimate where the samples allow;
+    returns the positions among the hole's pixels it added to."""
+    take, taken, local = merge_tier(found, params.agree_threshold, average)
     w = weight / (1.0 + (local / params.safe_local_weight) ** 2)  # trust what matched nearby
-    sel = np.flatnonzero(np.take(take, np.flatnonzero(estimate.hole)))  # the same pixels among the hole's
+    sel = want.pos[take]
     estimate.acc[sel] += spread(w, taken.shape[1]) * taken
     estimate.acc_sq[sel] += w * channel_mean(taken) ** 2
     estimate.weight[sel] += w
-    return take
+    return sel
 
 
 def window_estimate(cur, window, sampler, debug_tiers: dict | None = None) -> HoleEstimate:
@@ -102,16 +95,18 @@ def window_estimate(cur, window, sampler, debug_tiers: dict | None = None) -> Ho
     tiermap = None if debug_tiers is None else \
         debug_tiers.setdefault(cur.index, np.full(cur.hole.shape, -1, np.int16))[y0:y1, x0:x1]
     for tier, alignment in tiers(cur, window, params):
-        need = estimate.expand(estimate.count < params.tiers_blended)
-        if not need.any():
+        need = np.flatnonzero(estimate.count < params.tiers_blended)
+        if need.size == 0:
             break
-        found = sampler.tier_samples(crop, tier, alignment, need, min_gain)
+        want = crop.wanted(need)
+        found = sampler.tier_samples(crop, tier, alignment, want, min_gain)
         estimate.rejected += sum(1 for f in found if f is None)
         found = [f for f in found if f is not None]
         if found:
             d = abs(tier[0].index - cur.index)
-            take = add_tier(estimate, found, need, 1.0 / d, params)
+            added = add_tier(estimate, found, want, 1.0 / d, params)
             if tiermap is not None:  # the first tier that saw it
-                tiermap[take & estimate.expand(estimate.count == 0)] = d
-            estimate.count[take[crop.hole]] += 1
+                first = crop.hole_at[added[estimate.count[added] == 0]]
+                tiermap[np.unravel_index(first, crop.hole.shape)] = d
+            estimate.count[added] += 1
     return estimate

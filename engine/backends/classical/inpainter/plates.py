@@ -48,11 +48,12 @@ def finish(cur: PreparedFrame, estimate: HoleEstimate, plates: list, sampler: So
         first[seen] = np.clip(estimate.acc[sel] / estimate.weight[sel][:, None] + 0.5, 0, 255).astype(np.uint8)
         crop.flow_gray, crop.flow_unreliable = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), crop.hole & ~seen
     if plates:  # both neighbours (t-1, t+1): a two-sided tier like any other
-        found = [f for f in sampler.tier_samples(crop, plates, "plate", crop.hole, min_gain) if f is not None]
+        want = crop.wanted()
+        found = [f for f in sampler.tier_samples(crop, plates, "plate", want, min_gain) if f is not None]
         if found:
             # both plates are already smoothed guesses: averaged even where they differ
-            from_plate = add_tier(mixed, found, crop.hole, params.safe_plate_weight * len(found), params,
-                                  average=True)
+            added = add_tier(mixed, found, want, params.safe_plate_weight * len(found), params, average=True)
+            np.put(from_plate, crop.hole_at[added], True)
     weight = np.maximum(mixed.expand(mixed.weight), 1e-6)
     mean = mixed.expand(mixed.acc) / spread(weight, 3)
     if params.uncertain_blur > 0:

@@ -4,17 +4,48 @@ judged on the ring just outside the hole and colour-corrected from it (docs/INPA
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
 from .align import FlowRefiner, apply_homography, crop_homography
 from .chain import FlowChain
-from .fields import channel_mean, dilate_mask, fill_smooth_coarse_all
+from .fields import channel_mean, dilate_mask, fill_smooth_coarse_all, put_rows, take_rows
 from .params import InpainterParams
 from .window import PreparedFrame
 
-# A source's sample: (colour-corrected float32 RGB, valid bool, ring error, ring error carried into
-# the hole), all over the crop; None for a source rejected as misaligned.
+_POINTS_ROW = 1024  # points are laid out in rows of this many for OpenCV (a map side must stay < 32767)
+
+
+class Wanted:
+    """Hole pixels a tier is asked for: their flat positions in the crop and their positions among
+    the hole's pixels (the order of a HoleEstimate), both ascending. Sources are sampled at these
+    and at the ring only: the rest of the crop's box is never read, and it is half of the box."""
+
+    def __init__(self, crop: "Crop", positions: np.ndarray) -> None:
+        self.pos = positions
+        self.at = crop.hole_at[positions]
+
+
+class Sample(NamedTuple):
+    """A source's sample at the wanted pixels (None stands for a source rejected as misaligned)."""
+    value: np.ndarray  # (n, 3) float32 RGB, colour-corrected
+    valid: np.ndarray  # (n,) bool: usable and matching the ring nearby
+    error: float  # mean ring error (gray levels)
+    local: np.ndarray  # (n,) float32: the ring error carried into the hole
+
+
+def remap_points(image: np.ndarray, sx: np.ndarray, sy: np.ndarray, interpolation: int) -> np.ndarray:
+    """cv2.remap of `image` at the points (sx[i], sy[i]) (1-D float32), zero outside: (n[, C]).
+    Each point's value is the one a whole-grid remap gives there, bit for bit."""
+    n = sx.size
+    rows = max(1, -(-n // _POINTS_ROW))
+    mx, my = np.zeros((2, rows * _POINTS_ROW), np.float32)
+    mx[:n], my[:n] = sx, sy
+    out = cv2.remap(image, mx.reshape(rows, -1), my.reshape(rows, -1), interpolation,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out.reshape(rows * _POINTS_ROW, *image.shape[2:])[:n]
 
 
 class Crop:
@@ -34,6 +65,17 @@ class Crop:
         # first fill is put there (plates.finish, before the plates are aligned to it)
         self.flow_gray, self.flow_unreliable = self.gray, self.hole
         self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        self.hole_at = np.flatnonzero(self.hole)
+        self.ring_at = np.flatnonzero(self.ring)
+        self.ring_target = take_rows(self.target_f.reshape(-1, 3), self.ring_at)
+
+    def wanted(self, positions: np.ndarray | None = None) -> Wanted:
+        """The hole pixels at `positions` among the hole's pixels (all of them when None)."""
+        return Wanted(self, np.arange(self.hole_at.size) if positions is None else positions)
+
+    def points(self, wanted: Wanted) -> np.ndarray:
+        """Flat crop positions a sample reads: the ring's, then the wanted pixels'."""
+        return np.concatenate([self.ring_at, wanted.at])
 
 
 def tiers(cur: PreparedFrame, window, params: InpainterParams):
@@ -68,9 +110,9 @@ class SourceSampler:
         """Pixels a source must add for its sampling to be worth it."""
         return max(4, int(self.params.min_gain * crop.hole.sum()))
 
-    def tier_samples(self, crop: Crop, tier: list, alignment: str, todo: np.ndarray, min_gain: int) -> list:
-        """Aligned pixels from each source of a tier (a sample, or None for a source rejected as
-        misaligned); sources that would add nothing are left out.
+    def tier_samples(self, crop: Crop, tier: list, alignment: str, want: Wanted, min_gain: int) -> list:
+        """Aligned pixels from each source of a tier at the `want`ed pixels (a Sample, or None for
+        a source rejected as misaligned); sources that would add nothing are left out.
 
         With a source on each side (t-d and t+d), the flow between the two sources themselves says
         how the hidden content moves (it is visible in both), and at time t it sits half-way, so
@@ -81,11 +123,11 @@ class SourceSampler:
         The chained alignment instead samples each source where the consecutive flows carry the
         target pixel (chain.py)."""
         if alignment == "chained":
-            return self._chained_samples(crop, tier, todo, min_gain)
+            return self._chained_samples(crop, tier, want, min_gain)
         if alignment == "static":
-            return self.static_samples(crop, tier, todo, min_gain)
+            return self.static_samples(crop, tier, want, min_gain)
         views = [self._warp_source(crop, src) for src in tier]
-        views = [v for v in views if np.count_nonzero(v["covered"] & todo) >= min_gain]
+        views = [v for v in views if np.count_nonzero(np.take(v["covered"], want.at)) >= min_gain]
         if len(views) == 2 and self.params.bidirectional:
             a, b = views
             # measured everywhere both see, their own fills included: for two plates, that is
@@ -93,35 +135,40 @@ class SourceSampler:
             # completed from around the hole (window sources have no fill of their own)
             unreliable = ~a["covered"] | ~b["covered"]
             flow = self.refiner.residual(a["gray"], b["gray"], unreliable) * np.float32(0.5)  # a(p) ≈ b(p + 2·half)
-            return [self._sample_view(crop, a, -flow), self._sample_view(crop, b, flow)]
+            return [self._sample_view(crop, a, -flow, want), self._sample_view(crop, b, flow, want)]
         out = []
         for v in views:
             unreliable = crop.flow_unreliable | ~v["covered"]
-            out.append(self._sample_view(crop, v, self.refiner.residual(crop.flow_gray, v["gray"], unreliable)))
+            flow = self.refiner.residual(crop.flow_gray, v["gray"], unreliable)
+            out.append(self._sample_view(crop, v, flow, want))
         return out
 
-    def _chained_samples(self, crop: Crop, tier: list, todo: np.ndarray, min_gain: int) -> list:
+    def _chained_samples(self, crop: Crop, tier: list, want: Wanted, min_gain: int) -> list:
         """sample() of each source of the tier where the chained flows carry the crop's pixels."""
         out = []
+        points = crop.points(want)
         for src in tier:
             positions = self.chain.positions(src.index)
             if positions is None:
                 continue
-            sx, sy = positions
+            sx, sy = np.take(positions[0], points), np.take(positions[1], points)
             usable_u8 = src.unusable.outside_u8()
-            covered = cv2.remap(usable_u8, sx, sy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-            if np.count_nonzero(covered & todo) >= min_gain:
-                out.append(self.sample(crop, src.image, usable_u8, sx, sy))
+            n = crop.ring_at.size
+            covered = remap_points(usable_u8, sx[n:], sy[n:], cv2.INTER_NEAREST) > 0
+            if np.count_nonzero(covered) >= min_gain:
+                out.append(self.sample(crop, src.image, usable_u8, sx, sy, want))
         return out
 
-    def static_samples(self, crop: Crop, tier: list, todo: np.ndarray, min_gain: int) -> list:
+    def static_samples(self, crop: Crop, tier: list, want: Wanted, min_gain: int) -> list:
         """sample() of each source of the tier at the target's own pixel positions, no alignment."""
         out = []
+        points = crop.points(want)
         for src in tier:
-            if np.count_nonzero(todo & ~src.unusable.crop(crop.box)) < min_gain:
+            if np.count_nonzero(~np.take(src.unusable.crop(crop.box), want.at)) < min_gain:
                 continue  # it cannot see enough of what is still needed: skip the sampling
-            found = self.sample(crop, src.image, src.unusable.outside_u8(), crop.xs, crop.ys)
-            if found is not None and np.count_nonzero(found[1] & todo) >= min_gain:
+            found = self.sample(crop, src.image, src.unusable.outside_u8(), np.take(crop.xs, points),
+                                np.take(crop.ys, points), want)
+            if found is not None and np.count_nonzero(found.valid) >= min_gain:
                 out.append(found)
         return out
 
@@ -139,22 +186,25 @@ class SourceSampler:
         gray = cv2.warpPerspective(src.gray, Mc, (cw, ch), flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return {"src": src, "M": M, "usable_u8": usable_u8, "covered": covered, "gray": gray}
 
-    def _sample_view(self, crop: Crop, view: dict, flow: np.ndarray):
+    def _sample_view(self, crop: Crop, view: dict, flow: np.ndarray, want: Wanted) -> Sample | None:
         """sample() at target pixel + flow, through the source's homography."""
-        sx, sy = apply_homography(view["M"], crop.xs + flow[:, :, 0], crop.ys + flow[:, :, 1])
-        return self.sample(crop, view["src"].image, view["usable_u8"], sx, sy)
+        points = crop.points(want)
+        f = take_rows(flow.reshape(-1, 2), points)
+        sx, sy = apply_homography(view["M"], np.take(crop.xs, points) + f[:, 0], np.take(crop.ys, points) + f[:, 1])
+        return self.sample(crop, view["src"].image, view["usable_u8"], sx, sy, want)
 
-    def sample(self, crop: Crop, image: np.ndarray, usable_u8: np.ndarray, sx: np.ndarray, sy: np.ndarray):
-        """A source image sampled at (sx, sy) for every crop pixel; None if it does not match the
-        target on the ring around the hole."""
+    def sample(self, crop: Crop, image: np.ndarray, usable_u8: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+               want: Wanted) -> Sample | None:
+        """A source image sampled at (sx, sy), given for the crop's ring pixels then the wanted ones
+        (Crop.points); None if it does not match the target on the ring around the hole."""
         p = self.params
-        sample = cv2.remap(image, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        valid = cv2.remap(usable_u8, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= p.usable_level
-        check = crop.ring & valid
+        n = crop.ring_at.size
+        sample = remap_points(image, sx, sy, cv2.INTER_LINEAR)
+        valid = remap_points(usable_u8, sx, sy, cv2.INTER_LINEAR) >= p.usable_level
+        check = valid[:n]  # where the ring is judged
         if np.count_nonzero(check) < p.min_ring_pixels:
             return None
-        sample_f = sample.astype(np.float32)
-        diff = crop.target_f - sample_f
+        diff = crop.ring_target - sample[:n].astype(np.float32)
         ring_error = channel_mean(np.abs(diff))
         error = float(ring_error[check].mean())
         if error > p.max_ring_error:
@@ -165,9 +215,17 @@ class SourceSampler:
         # With it, a low-frequency colour correction (exposure, white balance drift), robust to the
         # odd misaligned ring pixel: both carried from the same ring pixels, in one pass (a clip at
         # 255 or more changes nothing: two uint8 pixels never differ by more)
-        local, correction = fill_smooth_coarse_all(
-            [ring_error, diff if p.correction_clip >= 255 else np.clip(diff, -p.correction_clip, p.correction_clip)],
-            check, p.correction_scale)
-        valid = valid & (local <= p.local_ring_error)
-        sample_f += correction  # in place: the sample is not read again
-        return sample_f, valid & crop.hole, error, local
+        if p.correction_clip < 255:
+            diff = np.clip(diff, -p.correction_clip, p.correction_clip)
+        known_at = crop.ring_at[check]
+        known = np.zeros(crop.hole.shape, bool)
+        np.put(known, known_at, True)
+        error_field = np.zeros(crop.hole.shape, np.float32)
+        np.put(error_field, known_at, ring_error[check])
+        diff_field = np.zeros((*crop.hole.shape, 3), np.float32)
+        put_rows(diff_field.reshape(-1, 3), known_at, diff[check])
+        local, correction = fill_smooth_coarse_all([error_field, diff_field], known, p.correction_scale)
+        local = np.take(local, want.at)
+        value = sample[n:].astype(np.float32)
+        value += take_rows(correction.reshape(-1, 3), want.at)
+        return Sample(value, valid[n:] & (local <= p.local_ring_error), error, local)
