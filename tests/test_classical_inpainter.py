@@ -15,7 +15,7 @@ from engine.backends.classical.inpainter.align import FlowRefiner
 from engine.backends.classical.inpainter.chain import FlowChain
 from engine.backends.classical.inpainter.sources import Crop, SourceSampler
 from engine.backends.classical.inpainter.fields import (BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth,
-                                                        spread)
+                                                        fill_smooth_at, spread)
 from engine.backends.classical.inpainter.window import AHEAD, PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
@@ -246,6 +246,26 @@ def test_fill_smooth_keeps_known_values_and_interpolates():
     assert np.array_equal(out[known], values[known])
     assert 10.0 <= out[~known].min() and out[~known].max() <= 30.0
     assert out[20, 21] < out[20, 38]  # nearer the known 10s on the left, the 30s on the right
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_fill_smooth_at_reads_a_field_known_on_a_ring_inside_the_hole(factor):
+    """A field given on a ring around a hole (odd sizes included), read at the hole's pixels: a
+    constant comes back unchanged and a left-right step is interpolated, two channels apart."""
+    shape = (41, 63)
+    hole = np.zeros(shape, bool)
+    hole[12:29, 18:45] = True
+    ring = dilate_mask(hole, 6) & ~hole
+    known_at, want_at = np.flatnonzero(ring), np.flatnonzero(hole)
+    left = (known_at % shape[1]) < 31
+    values = np.stack([np.full(known_at.size, 7.0), np.where(left, 10.0, 30.0)], axis=1)
+    out = fill_smooth_at(values, known_at, shape, factor, want_at)
+    assert out.shape == (want_at.size, 2) and out.dtype == np.float32
+    assert np.allclose(out[:, 0], 7.0, atol=1e-4)
+    step = np.zeros(shape, np.float32)
+    step.flat[want_at] = out[:, 1]
+    assert 10.0 - 1e-4 <= out[:, 1].min() and out[:, 1].max() <= 30.0 + 1e-4
+    assert step[20, 19] < 15.0 < 25.0 < step[20, 43]  # near the 10s on the left, the 30s on the right
 
 
 def test_boxed_mask_gives_the_whole_mask_s_crops_and_bounding_boxes():

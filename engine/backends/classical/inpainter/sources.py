@@ -11,11 +11,9 @@ import numpy as np
 
 from .align import FlowRefiner, apply_homography, crop_homography
 from .chain import FlowChain
-from .fields import channel_mean, dilate_mask, fill_smooth_coarse_all, put_rows, take_rows
+from .fields import channel_mean, dilate_mask, fill_smooth_at, remap_points, take_rows
 from .params import InpainterParams
 from .window import PreparedFrame
-
-_POINTS_ROW = 1024  # points are laid out in rows of this many for OpenCV (a map side must stay < 32767)
 
 
 class Wanted:
@@ -34,18 +32,6 @@ class Sample(NamedTuple):
     valid: np.ndarray  # (n,) bool: usable and matching the ring nearby
     error: float  # mean ring error (gray levels)
     local: np.ndarray  # (n,) float32: the ring error carried into the hole
-
-
-def remap_points(image: np.ndarray, sx: np.ndarray, sy: np.ndarray, interpolation: int) -> np.ndarray:
-    """cv2.remap of `image` at the points (sx[i], sy[i]) (1-D float32), zero outside: (n[, C]).
-    Each point's value is the one a whole-grid remap gives there, bit for bit."""
-    n = sx.size
-    rows = max(1, -(-n // _POINTS_ROW))
-    mx, my = np.zeros((2, rows * _POINTS_ROW), np.float32)
-    mx[:n], my[:n] = sx, sy
-    out = cv2.remap(image, mx.reshape(rows, -1), my.reshape(rows, -1), interpolation,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out.reshape(rows * _POINTS_ROW, *image.shape[2:])[:n]
 
 
 class Crop:
@@ -217,15 +203,9 @@ class SourceSampler:
         # 255 or more changes nothing: two uint8 pixels never differ by more)
         if p.correction_clip < 255:
             diff = np.clip(diff, -p.correction_clip, p.correction_clip)
-        known_at = crop.ring_at[check]
-        known = np.zeros(crop.hole.shape, bool)
-        np.put(known, known_at, True)
-        error_field = np.zeros(crop.hole.shape, np.float32)
-        np.put(error_field, known_at, ring_error[check])
-        diff_field = np.zeros((*crop.hole.shape, 3), np.float32)
-        put_rows(diff_field.reshape(-1, 3), known_at, diff[check])
-        local, correction = fill_smooth_coarse_all([error_field, diff_field], known, p.correction_scale)
-        local = np.take(local, want.at)
+        ring = np.concatenate([ring_error[check, None], diff[check]], axis=1)
+        filled = fill_smooth_at(ring, crop.ring_at[check], crop.hole.shape, p.correction_scale, want.at)
+        local = filled[:, 0]
         value = sample[n:].astype(np.float32)
-        value += take_rows(correction.reshape(-1, 3), want.at)
+        value += filled[:, 1:]
         return Sample(value, valid[n:] & (local <= p.local_ring_error), error, local)
