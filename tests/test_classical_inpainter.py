@@ -15,7 +15,7 @@ from engine.backends.classical.inpainter.align import FlowRefiner
 from engine.backends.classical.inpainter.chain import FlowChain
 from engine.backends.classical.inpainter.sources import Crop, SourceSampler
 from engine.backends.classical.inpainter.fields import (BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth,
-                                                        fill_smooth_at, spread)
+                                                        Cells, spread)
 from engine.backends.classical.inpainter.window import AHEAD, PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
@@ -249,7 +249,7 @@ def test_fill_smooth_keeps_known_values_and_interpolates():
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3])
-def test_fill_smooth_at_reads_a_field_known_on_a_ring_inside_the_hole(factor):
+def test_cells_read_a_field_known_on_a_ring_inside_the_hole(factor):
     """A field given on a ring around a hole (odd sizes included), read at the hole's pixels: a
     constant comes back unchanged and a left-right step is interpolated, two channels apart."""
     shape = (41, 63)
@@ -259,7 +259,11 @@ def test_fill_smooth_at_reads_a_field_known_on_a_ring_inside_the_hole(factor):
     known_at, want_at = np.flatnonzero(ring), np.flatnonzero(hole)
     left = (known_at % shape[1]) < 31
     values = np.stack([np.full(known_at.size, 7.0), np.where(left, 10.0, 30.0)], axis=1)
-    out = fill_smooth_at(values, known_at, shape, factor, want_at)
+    cells = Cells(shape, factor, known_at)
+    use = np.ones(known_at.size, bool)
+    use[::7] = False  # some ring pixels left out (the source does not see them)
+    values[~use] = 1000.0  # so what they hold must not show
+    out = cells.fill(values, use, cells.points(want_at))
     assert out.shape == (want_at.size, 2) and out.dtype == np.float32
     assert np.allclose(out[:, 0], 7.0, atol=1e-4)
     step = np.zeros(shape, np.float32)
@@ -360,7 +364,7 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     image = truth.copy()
     image[hole] = (0, 255, 0)
     cur = PreparedFrame(0, image, BoxedMask.of(hole), image, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
-    crop = Crop(cur, (0, 64, 0, 64), ring_width=8)
+    crop = Crop(cur, (0, 64, 0, 64), ring_width=8, cell_size=2)
     source = truth.copy()
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
     usable = np.full((64, 64), 255, np.uint8)
@@ -397,7 +401,7 @@ def test_content_the_camera_follows_is_taken_from_the_same_place_in_a_nearby_fra
     image = truth(0)
     image[hole] = (0, 255, 0)
     cur = PreparedFrame(0, image, BoxedMask.of(hole), image, BoxedMask.of(hole), BoxedMask.of(hole), np.eye(3))
-    crop = Crop(cur, (0, 96, 0, 96), ring_width=8)
+    crop = Crop(cur, (0, 96, 0, 96), ring_width=8, cell_size=2)
     source = SimpleNamespace(image=truth(2), unusable=BoxedMask.empty((96, 96)))
     want = crop.wanted()
     found, = sampler().static_samples(crop, [source], want, 4)

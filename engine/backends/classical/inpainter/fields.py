@@ -97,29 +97,42 @@ def _push_pull(values: np.ndarray, known: np.ndarray, levels: list) -> np.ndarra
     return est[:, :, 0] if squeeze else est
 
 
-def fill_smooth_at(values: np.ndarray, known_at: np.ndarray, shape: tuple[int, int], factor: int,
-                   want_at: np.ndarray) -> np.ndarray:
-    """A low-frequency field (colour corrections, where pixel detail is noise) given at the
-    `known_at` pixels of an image of `shape` (flat positions; values (m, C)), filled smoothly and
-    read at the `want_at` pixels only: (n, C) float32.
+class Cells:
+    """A low-frequency field (colour corrections, where pixel detail is noise) given at fixed
+    pixels of an image of `shape` (`known_at`, flat positions) and read at others.
 
-    The field is averaged over factor x factor cells from the known values alone (scattered into
-    the cells, never laid out at full size), filled by push-pull at that size and read bilinearly
-    at the wanted pixels with cv2.resize's pixel-centre mapping. A cell is known when any of its
-    pixels is: the cells at the edge of a thin ring carry what the ring says there (measured on the
-    20 clean-plate pairs, slightly better than a quarter of the cell)."""
-    h, w = shape
-    ch, cw = -(-h // factor), -(-w // factor)
-    ky, kx = np.divmod(known_at, w)
-    cells = (ky // factor) * cw + kx // factor
-    count = np.bincount(cells, minlength=ch * cw)
-    sums = np.stack([np.bincount(cells, weights=values[:, c], minlength=ch * cw) for c in range(values.shape[1])], -1)
-    mean = (sums / np.maximum(count, 1)[:, None]).astype(np.float32).reshape(ch, cw, -1)
-    filled = fill_smooth(mean, (count > 0).reshape(ch, cw))
-    wy, wx = np.divmod(want_at, w)
-    scale = np.float32(1.0 / factor)
-    return remap_points(filled, (wx.astype(np.float32) + 0.5) * scale - 0.5, (wy.astype(np.float32) + 0.5) * scale - 0.5,
-                        cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+    The field is averaged over `factor` x `factor` cells from the known values alone (scattered
+    into the cells, never laid out at full size), filled by push-pull at that size and read
+    bilinearly with cv2.resize's pixel-centre mapping. A cell is known when any of its pixels is:
+    the cells at the edge of a thin ring carry what the ring says there (measured on the 20
+    clean-plate pairs, slightly better than a quarter of the cell). What depends on the pixels
+    alone is worked out once, for the many fields of one crop."""
+
+    def __init__(self, shape: tuple[int, int], factor: int, known_at: np.ndarray) -> None:
+        h, self.width = shape
+        self.factor, self.grid = factor, (-(-h // factor), -(-self.width // factor))
+        ky, kx = np.divmod(known_at, self.width)
+        self.of_known = (ky // factor) * self.grid[1] + kx // factor
+
+    def points(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the pixels at flat positions `at` fall on the grid of cells (for fill())."""
+        y, x = np.divmod(at, self.width)
+        scale = np.float32(1.0 / self.factor)
+        return (x.astype(np.float32) + 0.5) * scale - 0.5, (y.astype(np.float32) + 0.5) * scale - 0.5
+
+    def fill(self, values: np.ndarray, use: np.ndarray, points: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The field given by `values` (m, C) at the known pixels where `use` is set, filled and
+        read at `points`: (n, C) float32."""
+        channels = values.shape[1]
+        size = self.grid[0] * self.grid[1]
+        cells, values = self.of_known[use], values[use]
+        count = np.bincount(cells, minlength=size)
+        sums = np.stack([np.bincount(cells, weights=values[:, c], minlength=size) for c in range(channels)], -1)
+        known = np.flatnonzero(count)
+        mean = np.zeros((size, channels), np.float32)
+        mean[known] = sums[known] / count[known, None]
+        filled = fill_smooth(mean.reshape(*self.grid, channels), (count > 0).reshape(self.grid))
+        return remap_points(filled, *points, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
 
 
 _POINTS_ROW = 1024  # points are laid out in rows of this many for OpenCV (a map side must stay < 32767)

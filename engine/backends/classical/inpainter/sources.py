@@ -11,7 +11,7 @@ import numpy as np
 
 from .align import FlowRefiner, apply_homography, crop_homography
 from .chain import FlowChain
-from .fields import channel_mean, dilate_mask, fill_smooth_at, remap_points, take_rows
+from .fields import Cells, channel_mean, dilate_mask, remap_points, take_rows
 from .params import InpainterParams
 from .window import PreparedFrame
 
@@ -24,6 +24,7 @@ class Wanted:
     def __init__(self, crop: "Crop", positions: np.ndarray) -> None:
         self.pos = positions
         self.at = crop.hole_at[positions]
+        self.cell_points = crop.cells.points(self.at)  # where the colour correction is read
 
 
 class Sample(NamedTuple):
@@ -37,7 +38,7 @@ class Sample(NamedTuple):
 class Crop:
     """The target frame around its hole, with what every source alignment needs."""
 
-    def __init__(self, cur: PreparedFrame, box: tuple[int, int, int, int], ring_width: int,
+    def __init__(self, cur: PreparedFrame, box: tuple[int, int, int, int], ring_width: int, cell_size: int,
                  ring: np.ndarray | None = None) -> None:
         y0, y1, x0, x1 = box
         self.cur, self.box = cur, box
@@ -54,6 +55,7 @@ class Crop:
         self.hole_at = np.flatnonzero(self.hole)
         self.ring_at = np.flatnonzero(self.ring)
         self.ring_target = take_rows(self.target_f.reshape(-1, 3), self.ring_at)
+        self.cells = Cells(self.hole.shape, cell_size, self.ring_at)  # colour corrections, from the ring
 
     def wanted(self, positions: np.ndarray | None = None) -> Wanted:
         """The hole pixels at `positions` among the hole's pixels (all of them when None)."""
@@ -90,7 +92,8 @@ class SourceSampler:
         of the same frame's crop made before are reused as they are."""
         h, w = cur.hole.shape
         margin = max(self.params.crop_margin_min, round(self.params.crop_margin * max(h, w)))
-        return Crop(cur, box or cur.hole.bounding_box(margin), ring_width=max(4, margin // 2), ring=ring)
+        return Crop(cur, box or cur.hole.bounding_box(margin), ring_width=max(4, margin // 2),
+                    cell_size=self.params.correction_scale, ring=ring)
 
     def min_gain(self, crop: Crop) -> int:
         """Pixels a source must add for its sampling to be worth it."""
@@ -190,9 +193,12 @@ class SourceSampler:
         check = valid[:n]  # where the ring is judged
         if np.count_nonzero(check) < p.min_ring_pixels:
             return None
-        diff = crop.ring_target - sample[:n].astype(np.float32)
-        ring_error = channel_mean(np.abs(diff))
-        error = float(ring_error[check].mean())
+        # per ring pixel: its error (the mean absolute difference), then the difference itself
+        ring = np.empty((n, 4), np.float32)
+        diff = ring[:, 1:]
+        np.subtract(crop.ring_target, sample[:n], out=diff)
+        ring[:, 0] = channel_mean(np.abs(diff))
+        error = float(ring[check, 0].mean())
         if error > p.max_ring_error:
             return None
         # how well the source matches near each hole pixel: the ring error carried into the hole.
@@ -202,10 +208,8 @@ class SourceSampler:
         # odd misaligned ring pixel: both carried from the same ring pixels, in one pass (a clip at
         # 255 or more changes nothing: two uint8 pixels never differ by more)
         if p.correction_clip < 255:
-            diff = np.clip(diff, -p.correction_clip, p.correction_clip)
-        ring = np.concatenate([ring_error[check, None], diff[check]], axis=1)
-        filled = fill_smooth_at(ring, crop.ring_at[check], crop.hole.shape, p.correction_scale, want.at)
+            np.clip(diff, -p.correction_clip, p.correction_clip, out=diff)
+        filled = crop.cells.fill(ring, check, want.cell_points)
         local = filled[:, 0]
-        value = sample[n:].astype(np.float32)
-        value += filled[:, 1:]
+        value = np.add(sample[n:], filled[:, 1:], dtype=np.float32)
         return Sample(value, valid[n:] & (local <= p.local_ring_error), error, local)
