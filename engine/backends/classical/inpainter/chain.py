@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .align import FlowRefiner
+from .fields import remap_points
 
 
 class FlowChain:
@@ -51,9 +52,9 @@ class FlowChain:
             if flow is None:
                 return None
             coarse, scale = flow
-            mx, my = xs * np.float32(scale), ys * np.float32(scale)
-            dx = cv2.remap(coarse[..., 0], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            dy = cv2.remap(coarse[..., 1], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            mx, my = xs.ravel() * np.float32(scale), ys.ravel() * np.float32(scale)
+            dx, dy = (remap_points(coarse[..., c], mx, my, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE).reshape(xs.shape)
+                      for c in (0, 1))
             xs, ys = xs + dx * np.float32(1.0 / scale), ys + dy * np.float32(1.0 / scale)
             done += 1
             self.state[side] = (done, xs, ys)

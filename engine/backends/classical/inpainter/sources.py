@@ -24,6 +24,8 @@ class Wanted:
     def __init__(self, crop: "Crop", positions: np.ndarray) -> None:
         self.pos = positions
         self.at = crop.hole_at[positions]
+        # where the ring's then these pixels' values are among Crop.read_at's (the chained flows')
+        self.among = np.concatenate([np.arange(crop.ring_at.size), crop.ring_at.size + positions])
         self.cell_points = crop.cells.points(self.at)  # where the colour correction is read
 
 
@@ -55,6 +57,8 @@ class Crop:
         self.hole_at = np.flatnonzero(self.hole)
         self.ring_at = np.flatnonzero(self.ring)
         self.ring_target = take_rows(self.target_f.reshape(-1, 3), self.ring_at)
+        # every pixel a source is ever read at, the ring's then the hole's (the chained flows follow these)
+        self.read_at = np.concatenate([self.ring_at, self.hole_at])
         self.cells = Cells(self.hole.shape, cell_size, self.ring_at)  # colour corrections, from the ring
 
     def wanted(self, positions: np.ndarray | None = None) -> Wanted:
@@ -63,7 +67,7 @@ class Crop:
 
     def points(self, wanted: Wanted) -> np.ndarray:
         """Flat crop positions a sample reads: the ring's, then the wanted pixels'."""
-        return np.concatenate([self.ring_at, wanted.at])
+        return self.read_at[wanted.among]
 
 
 def tiers(cur: PreparedFrame, window, params: InpainterParams):
@@ -135,12 +139,11 @@ class SourceSampler:
     def _chained_samples(self, crop: Crop, tier: list, want: Wanted, min_gain: int) -> list:
         """sample() of each source of the tier where the chained flows carry the crop's pixels."""
         out = []
-        points = crop.points(want)
         for src in tier:
             positions = self.chain.positions(src.index)
             if positions is None:
                 continue
-            sx, sy = np.take(positions[0], points), np.take(positions[1], points)
+            sx, sy = np.take(positions[0], want.among), np.take(positions[1], want.among)
             usable_u8 = src.unusable.outside_u8()
             n = crop.ring_at.size
             covered = remap_points(usable_u8, sx[n:], sy[n:], cv2.INTER_NEAREST) > 0
