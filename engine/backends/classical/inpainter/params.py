@@ -30,7 +30,7 @@ class InpainterParams(BackendParams):
     flow_preset: str = "fast"  # DIS preset of the residual and chained flows
     bidirectional: bool = True  # a two-sided tier is aligned by the flow between its two sources
     blend_tiers: int = 6  # nearest tiers that see a pixel averaged into it
-    correction_scale: int = 2  # colour correction and nearby ring match measured at 1/this size
+    correction_scale: int = 3  # colour correction and nearby ring match measured in cells of this many px
     correction_clip: float = 255.0  # gray levels: ring differences clipped to this before the correction
     uncertain_blur: float = 2.0  # px (Gaussian sigma) of the blur leaned toward where tiers disagree (0: off)
     uncertain_level: float = 36.0  # gray levels of tier disagreement at which the blur takes over
