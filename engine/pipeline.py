@@ -85,6 +85,10 @@ class Ahead(Iterator):
             raise StopIteration
         return item
 
+    def ready(self) -> bool:
+        """Whether taking the next item would not wait (an item, the end or an error is there)."""
+        return not self._queue.empty()
+
     def close(self) -> None:
         """Stop making items and wait for the thread (at most the item it is making)."""
         self._over = True

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from types import SimpleNamespace
 
 import cv2
@@ -16,7 +17,7 @@ from engine.backends.classical.inpainter.chain import FlowChain
 from engine.backends.classical.inpainter.sources import Crop, SourceSampler
 from engine.backends.classical.inpainter.fields import (BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth,
                                                         Cells, spread)
-from engine.backends.classical.inpainter.window import AHEAD, PreparedFrame
+from engine.backends.classical.inpainter.window import AHEAD, FrameWindow, PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
 from engine.progress import CancelToken
@@ -116,6 +117,22 @@ def test_memory_is_bounded_by_the_window():
     # the window, the plate just output, the backward plates of one block (at most radius), and
     # the frames prepared ahead on the window's thread (AHEAD queued, one in hand)
     assert 0 < most_alive <= 2 * 4 + 1 + 1 + 4 + AHEAD + 1
+
+
+def test_a_window_frame_is_given_without_waiting_for_the_whole_window(clip):
+    """At the start of a shot the first frame's nearest sources are there while the rest of the
+    window is still being prepared; a frame of the window is waited for; one beyond it is not there."""
+    slow = FunctionVideo(lambda i: (time.sleep(0.05), clip.frame(i))[1], clip.frames, (clip.width, clip.height))
+    window = FrameWindow(slow, clip.mask, range(clip.frames), radius=12, dilate=4, resize_ratio=1.0, source_margin=2)
+    try:
+        window.advance(0)
+        assert window.get(1).index == 1
+        assert len(window.items) < 6  # 13 frames make the window: most are still to come
+        assert window.get(12).index == 12 and window.get(13) is None
+        window.advance(13)  # the window is frames 1 to 25 now
+        assert window.get(0) is None and window.get(25).index == 25
+    finally:
+        window.close()
 
 
 def test_the_previous_clean_plate_steadies_the_fill_on_noisy_footage():

@@ -63,19 +63,30 @@ class FrameWindow:
         self.radius, self.dilate, self.ratio, self.source_margin = radius, dilate, resize_ratio, source_margin
         self.items: OrderedDict[int, PreparedFrame] = OrderedDict()
         self._next = 0  # position in `frames` of the next frame to load
-        self._prepared: Ahead | None = None  # the frames prepared on their thread, started by the first advance
+        self._prepared: Ahead | None = None  # the frames prepared on their thread, started by the first get
+        self._upto = -1  # the window's last frame (set by advance)
+        self._cancel = None
         self.peak = 0  # most frames ever held at once (for tests and diagnostics)
 
     def advance(self, current: int, cancel=None) -> None:
-        """Make sure frames current-radius .. current+radius (those in `frames`) are loaded, and
-        nothing older is kept."""
+        """From now on the window is frames current-radius .. current+radius (those in `frames`):
+        older ones are dropped. Newer ones are taken as get() asks for them, so the estimate of a
+        frame starts as soon as its nearest sources are prepared rather than after the whole
+        window (61 frames at the start of a shot); the same frames are there when asked for."""
         for index in [i for i in self.items if i < current - self.radius]:
             del self.items[index]
-        while self._next < len(self.frames) and self.frames[self._next] <= current + self.radius:
-            if cancel is not None:
-                cancel.check()
+        self._upto, self._cancel = current + self.radius, cancel
+
+    def _take(self, index: int) -> None:
+        """Take the prepared frames of the window in order: waiting for those up to `index`, and
+        any later ones that are ready without waiting (so the preparing thread keeps going)."""
+        while self._next < len(self.frames) and self.frames[self._next] <= self._upto:
             if self._prepared is None:
-                self._prepared = Ahead(self._prepare_all(), AHEAD, cancel, name="vta-window")
+                self._prepared = Ahead(self._prepare_all(), AHEAD, self._cancel, name="vta-window")
+            if self.frames[self._next] > index and not self._prepared.ready():
+                return
+            if self._cancel is not None:
+                self._cancel.check()
             frame = next(self._prepared)
             self.items[frame.index] = frame
             self._next += 1
@@ -94,6 +105,9 @@ class FrameWindow:
             frame.full = frame.hole_full = None
 
     def get(self, index: int) -> PreparedFrame | None:
+        """Frame `index` if it is in the window (waiting for it to be prepared), else None."""
+        if index not in self.items and index <= self._upto:
+            self._take(index)
         return self.items.get(index)
 
     def _prepare_all(self):
