@@ -386,8 +386,7 @@ def test_source_is_used_only_where_the_ring_near_the_hole_matched():
     source[:, 40:] = np.clip(source[:, 40:].astype(int) + 90, 0, 255)  # right side changed
     usable = np.full((64, 64), 255, np.uint8)
     want = crop.wanted()
-    points = crop.points(want)
-    found = sampler().sample(crop, source, usable, np.take(crop.xs, points), np.take(crop.ys, points), want)
+    found = sampler().sample(crop, source, usable, *crop.xy(want), want)
     assert found is not None  # not rejected whole
     value, valid, local = (_over_crop(crop, want, a) for a in (found.value, found.valid, found.local))
     assert valid[24:40, 16:28].all() and not valid[24:40, 44:48].any()

@@ -88,7 +88,7 @@ def window_estimate(cur, window, sampler, debug_tiers: dict | None = None) -> Ho
     records per frame the distance of the first tier that saw each pixel (-1: none)."""
     params = sampler.params
     crop = sampler.crop(cur)
-    sampler.chain.start(window, cur.index, np.take(crop.xs, crop.read_at), np.take(crop.ys, crop.read_at))
+    sampler.chain.start(window, cur.index, *crop.read_xy)
     estimate = HoleEstimate(crop)
     min_gain = sampler.min_gain(crop)
     y0, y1, x0, x1 = crop.box

@@ -53,21 +53,22 @@ class Crop:
         # what a lone source's flow is measured against: the target, unknown in its hole until a
         # first fill is put there (plates.finish, before the plates are aligned to it)
         self.flow_gray, self.flow_unreliable = self.gray, self.hole
-        self.xs, self.ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         self.hole_at = np.flatnonzero(self.hole)
         self.ring_at = np.flatnonzero(self.ring)
         self.ring_target = take_rows(self.target_f.reshape(-1, 3), self.ring_at)
         # every pixel a source is ever read at, the ring's then the hole's (the chained flows follow these)
         self.read_at = np.concatenate([self.ring_at, self.hole_at])
+        rows, cols = np.divmod(self.read_at, x1 - x0)
+        self.read_xy = ((cols + x0).astype(np.float32), (rows + y0).astype(np.float32))  # in the frame
         self.cells = Cells(self.hole.shape, cell_size, self.ring_at)  # colour corrections, from the ring
 
     def wanted(self, positions: np.ndarray | None = None) -> Wanted:
         """The hole pixels at `positions` among the hole's pixels (all of them when None)."""
         return Wanted(self, np.arange(self.hole_at.size) if positions is None else positions)
 
-    def points(self, wanted: Wanted) -> np.ndarray:
-        """Flat crop positions a sample reads: the ring's, then the wanted pixels'."""
-        return self.read_at[wanted.among]
+    def xy(self, wanted: Wanted) -> tuple[np.ndarray, np.ndarray]:
+        """Frame coordinates (float32) of the pixels a sample reads: the ring's, then the wanted ones'."""
+        return np.take(self.read_xy[0], wanted.among), np.take(self.read_xy[1], wanted.among)
 
 
 def tiers(cur: PreparedFrame, window, params: InpainterParams):
@@ -154,12 +155,11 @@ class SourceSampler:
     def static_samples(self, crop: Crop, tier: list, want: Wanted, min_gain: int) -> list:
         """sample() of each source of the tier at the target's own pixel positions, no alignment."""
         out = []
-        points = crop.points(want)
+        sx, sy = crop.xy(want)
         for src in tier:
             if np.count_nonzero(~np.take(src.unusable.crop(crop.box), want.at)) < min_gain:
                 continue  # it cannot see enough of what is still needed: skip the sampling
-            found = self.sample(crop, src.image, src.unusable.outside_u8(), np.take(crop.xs, points),
-                                np.take(crop.ys, points), want)
+            found = self.sample(crop, src.image, src.unusable.outside_u8(), sx, sy, want)
             if found is not None and np.count_nonzero(found.valid) >= min_gain:
                 out.append(found)
         return out
@@ -180,15 +180,15 @@ class SourceSampler:
 
     def _sample_view(self, crop: Crop, view: dict, flow: np.ndarray, want: Wanted) -> Sample | None:
         """sample() at target pixel + flow, through the source's homography."""
-        points = crop.points(want)
-        f = take_rows(flow.reshape(-1, 2), points)
-        sx, sy = apply_homography(view["M"], np.take(crop.xs, points) + f[:, 0], np.take(crop.ys, points) + f[:, 1])
+        f = take_rows(flow.reshape(-1, 2), np.take(crop.read_at, want.among))
+        x, y = crop.xy(want)
+        sx, sy = apply_homography(view["M"], x + f[:, 0], y + f[:, 1])
         return self.sample(crop, view["src"].image, view["usable_u8"], sx, sy, want)
 
     def sample(self, crop: Crop, image: np.ndarray, usable_u8: np.ndarray, sx: np.ndarray, sy: np.ndarray,
                want: Wanted) -> Sample | None:
         """A source image sampled at (sx, sy), given for the crop's ring pixels then the wanted ones
-        (Crop.points); None if it does not match the target on the ring around the hole."""
+        (Crop.xy); None if it does not match the target on the ring around the hole."""
         p = self.params
         n = crop.ring_at.size
         sample = remap_points(image, sx, sy, cv2.INTER_LINEAR)
