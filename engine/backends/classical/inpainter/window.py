@@ -71,8 +71,8 @@ class FrameWindow:
     def advance(self, current: int, cancel=None) -> None:
         """From now on the window is frames current-radius .. current+radius (those in `frames`):
         older ones are dropped. Newer ones are taken as get() asks for them, so the estimate of a
-        frame starts as soon as its nearest sources are prepared rather than after the whole
-        window (61 frames at the start of a shot); the same frames are there when asked for."""
+        frame starts as soon as its nearest sources are prepared rather than after all those up
+        to `radius` ahead (31 at the start of a shot); the same frames are there when asked for."""
         for index in [i for i in self.items if i < current - self.radius]:
             del self.items[index]
         self._upto, self._cancel = current + self.radius, cancel
