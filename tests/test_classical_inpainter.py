@@ -16,7 +16,7 @@ from engine.backends.classical.inpainter.align import FlowRefiner
 from engine.backends.classical.inpainter.chain import FlowChain
 from engine.backends.classical.inpainter.sources import Crop, SourceSampler
 from engine.backends.classical.inpainter.fields import (BoxedMask, bounding_box, dilate_mask, feather_alpha, fill_smooth,
-                                                        Cells, spread)
+                                                        Cells, remap_points, spread)
 from engine.backends.classical.inpainter.window import AHEAD, FrameWindow, PreparedFrame
 from engine.errors import Cancelled, EngineError
 from engine.evaluation.metrics import psnr
@@ -287,6 +287,18 @@ def test_cells_read_a_field_known_on_a_ring_inside_the_hole(factor):
     step.flat[want_at] = out[:, 1]
     assert 10.0 - 1e-4 <= out[:, 1].min() and out[:, 1].max() <= 30.0 + 1e-4
     assert step[20, 19] < 15.0 < 25.0 < step[20, 43]  # near the 10s on the left, the 30s on the right
+
+
+@pytest.mark.parametrize("interpolation", [cv2.INTER_LINEAR, cv2.INTER_NEAREST])
+def test_remap_points_gives_what_a_whole_grid_remap_gives_bit_for_bit(interpolation):
+    """Sources are read at scattered points laid out in rows (a map side must stay under 32767);
+    the output of the clean plate stays the same only if each point reads as in a 2-D map."""
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    sy, sx = (rng.random((2, 50, 61)) * [[[66]], [[88]]] - 3).astype(np.float32)  # some outside
+    whole = cv2.remap(image, sx, sy, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    points = remap_points(image, sx.ravel(), sy.ravel(), interpolation)
+    assert np.array_equal(points, whole.reshape(-1, 3))
 
 
 def test_boxed_mask_gives_the_whole_mask_s_crops_and_bounding_boxes():

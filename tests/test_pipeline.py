@@ -35,6 +35,25 @@ def test_ahead_stays_bounded():
             assert next(ahead) == taken
 
 
+def test_ahead_ready_says_whether_taking_would_wait():
+    go = threading.Event()
+
+    def items():
+        yield 1
+        go.wait(5)
+        yield 2
+
+    with Ahead(items(), depth=2) as ahead:
+        deadline = time.monotonic() + 5
+        while not ahead.ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ahead.ready() and next(ahead) == 1
+        time.sleep(0.05)
+        assert not ahead.ready()  # the maker is held before the second item
+        go.set()
+        assert next(ahead) == 2
+
+
 def test_ahead_raises_the_makers_error_on_the_consumer():
     error = ValueError("frame 3 is broken")
 
