@@ -46,7 +46,6 @@ class Crop:
         self.cur, self.box = cur, box
         self.hole = cur.hole.crop(box)
         self.target = cur.image[y0:y1, x0:x1]
-        self.target_f = self.target.astype(np.float32)
         self.gray = cv2.cvtColor(self.target, cv2.COLOR_RGB2GRAY)
         # where alignment is checked (the dilation is the costly part: `ring` reuses one made before)
         self.ring = dilate_mask(self.hole, ring_width) & ~self.hole if ring is None else ring
@@ -55,7 +54,7 @@ class Crop:
         self.flow_gray, self.flow_unreliable = self.gray, self.hole
         self.hole_at = np.flatnonzero(self.hole)
         self.ring_at = np.flatnonzero(self.ring)
-        self.ring_target = take_rows(self.target_f.reshape(-1, 3), self.ring_at)
+        self.ring_target = take_rows(self.target.reshape(-1, 3), self.ring_at).astype(np.float32)
         # every pixel a source is ever read at, the ring's then the hole's (the chained flows follow these)
         self.read_at = np.concatenate([self.ring_at, self.hole_at])
         rows, cols = np.divmod(self.read_at, x1 - x0)
