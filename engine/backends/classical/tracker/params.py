@@ -90,7 +90,7 @@ class TrackerParams(BackendParams):
     grabcut_mix: float = 0.6  # share of the graph-cut labelling in the final probability
     grabcut_band: float = 0.02  # × long side; > 0: graph-cut refinement in a band around the boundary
     grabcut_core: float = 2.0  # × band: the mask must be this thick (and gets this much context) to be cut
-    grabcut_max_pixels: int = 30000  # larger regions are cut at reduced resolution (speed)
+    grabcut_max_pixels: int = 20000  # larger regions are cut at reduced resolution (speed)
     grabcut_iterations: int = 1
     grabcut_blur: float = 0.8  # px: sigma softening the cut's hard labels
     grabcut_carry: bool = True  # each cut's colour mixtures start from the last cut's (k-means only for the first)
