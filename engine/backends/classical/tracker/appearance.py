@@ -86,8 +86,8 @@ class ColourModel:
         self.fg, self.bg = fg.copy(), self.key_bg.copy()
         self.key_weight = p.colour_key_weight
 
-    def probability(self, index: np.ndarray, keyframe_only: bool = False) -> np.ndarray:
-        """Per pixel P(object | colour) in 0..1 (0.5 where the colour was never seen)."""
+    def table(self, keyframe_only: bool = False) -> np.ndarray:
+        """P(object | colour) in 0..1 of each colour bin (0.5 where the colour was never seen)."""
         if keyframe_only:
             fg, bg = self.key_fg, self.key_bg
         else:
@@ -95,8 +95,11 @@ class ColourModel:
             fg = k * self.key_fg + (1 - k) * self.fg
             bg = k * self.key_bg + (1 - k) * self.bg
         eps = self.p.colour_pseudo_count / BINS
-        table = ((fg + eps) / (fg + bg + 2 * eps)).astype(np.float32)
-        return table[index]
+        return ((fg + eps) / (fg + bg + 2 * eps)).astype(np.float32)
+
+    def probability(self, index: np.ndarray, keyframe_only: bool = False) -> np.ndarray:
+        """P(object | colour) of each bin in `index`."""
+        return self.table(keyframe_only)[index]
 
     def update(self, index: np.ndarray, mask: np.ndarray, rate: float) -> None:
         """Blend in the colours of a frame the tracker is sure about (conservative: small rate)."""
@@ -114,3 +117,14 @@ class ColourModel:
             return 0.0
         h = histogram(index, region)
         return float(np.sum(np.sqrt(h * self.key_fg)))
+
+
+class ColourMap:
+    """A frame's P(object | colour), looked up only where it is read (`colour[window]`,
+    `colour[mask]`): a step reads it around the object, a small part of the frame."""
+
+    def __init__(self, table: np.ndarray, index: np.ndarray) -> None:
+        self.table, self.index = table, index
+
+    def __getitem__(self, where) -> np.ndarray:
+        return self.table[self.index[where]]

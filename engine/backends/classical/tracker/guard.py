@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .appearance import background_ring
-from .memory import fit_motion
+from .memory import fit_motion, pixels
 from .params import TrackerParams
 
 
@@ -46,7 +46,7 @@ class StuckGuard:
         back = fit_motion(ring, forward, p)
         if back is None:
             return False
-        ys, xs = np.nonzero(mask)
+        ys, xs = pixels(mask)
         cx, cy = float(xs.mean()), float(ys.mean())
         own = shift_at(motion, cx, cy)
         rel = float(np.hypot(*(own - shift_at(back, cx, cy))))

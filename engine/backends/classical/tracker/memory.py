@@ -27,10 +27,18 @@ def compose(after: np.ndarray, before: np.ndarray) -> np.ndarray:
     return (a @ b)[:2]
 
 
+def pixels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero of a bool mask, the same arrays in the same order, looked for only within the
+    mask's bounding box: the masks here cover a small part of the frame."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    ys, xs = np.nonzero(mask[y:y + h, x:x + w])
+    return ys + y, xs + x
+
+
 def region_points(region: np.ndarray, min_pixels: int, samples: int):
     """About `samples` pixels of `region` evenly spread over it, as (xs, ys, float32 N×2 points) for
     a robust motion fit; None when the region has fewer than `min_pixels` (no fit is reliable)."""
-    ys, xs = np.nonzero(region)
+    ys, xs = pixels(region)
     if len(xs) < min_pixels:
         return None
     step = max(1, len(xs) // samples)
@@ -114,7 +122,7 @@ def match_shift(prev_rgb: np.ndarray, prev_mask: np.ndarray, rgb: np.ndarray, ra
     The flow of a thin or fenced object is dominated by whatever strong edges lie in front of it
     (posts, branches) and says "not moving"; matching the object's own pixels (and only them,
     through the mask) finds its real displacement."""
-    ys, xs = np.nonzero(prev_mask)
+    ys, xs = pixels(prev_mask)
     if len(xs) < min_pixels:
         return None
     h, w = prev_mask.shape

@@ -13,7 +13,7 @@ import numpy as np
 
 from .appearance import background_ring
 from .frame import Frame, grid
-from .memory import fit_motion, match_shift, region_points
+from .memory import fit_motion, match_shift, pixels, region_points
 from .params import TrackerParams
 
 
@@ -30,7 +30,7 @@ def object_motion(prob: np.ndarray, prev_rgb: np.ndarray | None, f: Frame, p: Tr
     if match is None:
         return motion, None
     dx, dy, _ = match
-    ys, xs = np.nonzero(mask)
+    ys, xs = pixels(mask)
     cx, cy = float(xs.mean()), float(ys.mean())
     if motion is not None:
         fx, fy = motion @ [cx, cy, 1.0]
@@ -45,7 +45,7 @@ def object_motion(prob: np.ndarray, prev_rgb: np.ndarray | None, f: Frame, p: Tr
 def affine_warp(prob: np.ndarray, f: Frame, p: TrackerParams) -> np.ndarray | None:
     """The previous matte moved by one affine motion fitted to the flow inside it: robust to the
     flow bleeding across the object's boundary, which drags boundary pixels with the background."""
-    ys, xs = np.nonzero(prob > 0.5)
+    ys, xs = pixels(prob > 0.5)
     if len(xs) < p.affine_min_pixels:
         return None
     step = max(1, len(xs) // p.affine_samples)

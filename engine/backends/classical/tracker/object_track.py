@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from ...flow import warp_map
-from .appearance import ColourModel, background_ring
+from .appearance import ColourMap, ColourModel, background_ring
 from .confidence import FrameQuality
 from .frame import Frame, grid
 from .guard import StuckGuard
@@ -56,7 +56,7 @@ class ObjectTrack:
     def step(self, f: Frame, others: np.ndarray | None = None) -> tuple[np.ndarray, FrameQuality]:
         """others: pixels the other tracked objects claim on this frame (touching objects)."""
         p = self.p
-        colour = self.model.probability(f.index)
+        colour = ColourMap(self.model.table(), f.index)
         reacquired = False
         flow_prior = None
         if self.lost_frames or f.cut or f.flow is None:
@@ -121,7 +121,7 @@ class ObjectTrack:
         self.trust = min(self.trust, self.p.lost_trust)
         return self.prob, FrameQuality(lost=True, cut=f.cut)
 
-    def _refind(self, f: Frame, colour: np.ndarray, others: np.ndarray | None, mask: np.ndarray
+    def _refind(self, f: Frame, colour: ColourMap, others: np.ndarray | None, mask: np.ndarray
                 ) -> np.ndarray | None:
         """For a matte that no longer looks like the object (it slid onto the background while
         still moving, so the stuck guard does not see it): the object looked for again by its
@@ -142,8 +142,8 @@ class ObjectTrack:
             return 1.0
         if not mask.any():
             return 0.0
-        key = self.model.probability(f.index, keyframe_only=True)
-        return max(0.0, float(key[mask].mean()) - 0.5) / self.like_key
+        key = self.model.probability(f.index[mask], keyframe_only=True)
+        return max(0.0, float(key.mean()) - 0.5) / self.like_key
 
     def commit(self, f: Frame, confidence: float) -> None:
         """After overlaps between objects are resolved: adapt the models on confident frames."""
@@ -172,7 +172,7 @@ def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
-def separation(colour: np.ndarray, inside: np.ndarray, ring: np.ndarray) -> float:
+def separation(colour: np.ndarray | ColourMap, inside: np.ndarray, ring: np.ndarray) -> float:
     """How much more object-like the colours inside are than those just outside (0..1)."""
     if not inside.any() or not ring.any():
         return 0.0

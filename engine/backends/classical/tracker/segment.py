@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .appearance import ColourMap
 from .frame import Frame
 from .motion import motion_evidence
 from .params import TrackerParams
@@ -25,7 +26,7 @@ class CutModels:
 
 
 def fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel: np.ndarray | None,
-         colour: np.ndarray, others: np.ndarray | None, area_prev: float, area_ref: float, long_side: int,
+         colour: np.ndarray | ColourMap, others: np.ndarray | None, area_prev: float, area_ref: float, long_side: int,
          models: CutModels | None = None) -> np.ndarray:
     """Shape prior from the warped mask (or a (flow, affine) pair of them) + colour evidence →
     snapped probability map. Worked out in a window around the prior and the carried keyframe
