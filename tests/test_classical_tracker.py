@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from engine.backends.classical.tracker import ClassicalTracker, TrackerParams
-from engine.backends.classical.tracker.appearance import background_ring
+from engine.backends.classical.tracker.appearance import ColourMap, ColourModel, background_ring, colour_index
 from engine.backends.classical.tracker.frame import Frame, grid
+from engine.backends.classical.tracker.memory import pixels
 from engine.backends.classical.tracker.recover import search_window
 from engine.backends.classical.tracker.segment import CutModels, graph_cut, roi, size_bias
 from engine.backends.classical.tracker.tracker import step_seed
@@ -539,3 +540,31 @@ def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
         assert (last & mask(n - 1)).sum() > 0.6 * last.sum()  # most of the matte is on the object
     assert run(stuck_frames=0)[1] > 0.5  # the likeness re-search alone finds it too
     assert run(stuck_frames=0, likeness_search=0)[1] < 0.2  # both off: the matte left on the background
+
+
+def test_pixels_of_a_mask_are_nonzero_in_the_same_order():
+    """The box-limited lookup gives np.nonzero's arrays exactly (the motion fits sample every n-th
+    pixel, so the order is part of the result), also for an empty mask and a view of a larger one."""
+    rng = np.random.default_rng(3)
+    big = np.zeros((60, 90), bool)
+    big[20:35, 40:70] = rng.random((15, 30)) > 0.4
+    for mask in (big, big[5:50, 30:80], big[:, ::2], np.zeros((10, 10), bool)):
+        ys, xs = pixels(mask)
+        ys0, xs0 = np.nonzero(mask)
+        assert np.array_equal(ys, ys0) and np.array_equal(xs, xs0)
+
+
+def test_the_colour_map_reads_the_same_values_as_the_whole_frame_lookup():
+    """A step reads the colour probability only in its window and under its masks: the values must
+    be those of the per-pixel map of the whole frame."""
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    index = colour_index(rgb)
+    mask = np.zeros((40, 60), bool)
+    mask[10:25, 15:40] = True
+    model = ColourModel(index, mask, (2, 6), TrackerParams())
+    whole = model.probability(index)
+    lazy = ColourMap(model.table(), index)
+    window = (slice(5, 30), slice(10, 50))
+    assert np.array_equal(lazy[window], whole[window])
+    assert np.array_equal(lazy[mask], whole[mask])
