@@ -57,7 +57,8 @@ def merge_tier(found: list, agree_threshold: float,
     other, other_valid, _, other_local = found[1]
     take = valid | other_valid
     at = np.flatnonzero(take)
-    value, other, local, other_local = take_rows(value, at), take_rows(other, at), np.take(local, at), np.take(other_local, at)
+    value, other = take_rows(value, at), take_rows(other, at)
+    local, other_local = np.take(local, at), np.take(other_local, at)
     mine, theirs = np.take(valid, at), np.take(other_valid, at)
     both = mine & theirs
     agree = both if average else both & (channel_mean(np.abs(value - other)) < agree_threshold)
