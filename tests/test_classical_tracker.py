@@ -568,3 +568,35 @@ def test_the_colour_map_reads_the_same_values_as_the_whole_frame_lookup():
     window = (slice(5, 30), slice(10, 50))
     assert np.array_equal(lazy[window], whole[window])
     assert np.array_equal(lazy[mask], whole[mask])
+
+
+def test_a_piece_of_the_matte_riding_on_the_background_is_dropped_while_the_object_moves():
+    """guard.detached(): the camera pans (background flow -4 px), the object moves against it
+    (+2 px); a piece of the matte cut off from the object that moves with the background is
+    dropped, the object's piece kept. Nothing is dropped when no piece moves like the object,
+    for a matte in one piece or none, or with the rule switched off."""
+    from engine.backends.classical.tracker.guard import StuckGuard
+
+    h, w = 120, 200
+    mask = np.zeros((h, w), bool)
+    mask[40:80, 30:70] = True  # the object
+    mask[50:70, 130:160] = True  # a leak left on the background
+    forward = np.zeros((h, w, 2), np.float32)
+    forward[..., 0] = -4.0
+    forward[40:80, 30:70, 0] = 2.0
+    guard = StuckGuard(TrackerParams(), long_side=w)
+    guard.speed = 6.0  # learned on the frames before: the object moves 6 px a frame against its surroundings
+    dropped = guard.detached(mask, forward)
+    assert dropped is not None and dropped[60, 145] and not dropped[60, 50]
+    assert np.array_equal(dropped, mask & (np.arange(w) >= 100)[None, :])
+
+    together = forward.copy()
+    together[40:80, 30:70, 0] = -4.0  # the object's piece rides on the background too: the stuck guard's case
+    assert guard.detached(mask, together) is None
+    one_piece = mask.copy()
+    one_piece[55:65, 70:130] = True
+    assert guard.detached(one_piece, forward) is None
+    assert StuckGuard(TrackerParams(detach_mover=0), long_side=w).detached(mask, forward) is None
+    assert guard.detached(np.zeros_like(mask), forward) is None
+    guard.speed = 0.0  # an object that has not been seen moving against its surroundings
+    assert guard.detached(mask, forward) is None

@@ -6,8 +6,9 @@ adapting, lets it spread. An object that usually moves against its surroundings 
 whole-body motion fit versus the fit of a ring of background around it) and whose matte has moved
 with the background for several frames in a row is no longer under its matte: the tracker then
 looks for it again by its keyframe colours around the last box (recover.py), and where nothing is
-found moves the matte along the object's usual velocity for the frames it stood still
-(docs/TRACKING.md has the measurements).
+found moves the matte along the object's usual velocity for the frames it stood still. A part of
+the matte cut off from the rest that moves with its own surroundings while another part still moves
+like the object is dropped at once (docs/TRACKING.md has the measurements).
 """
 
 from __future__ import annotations
@@ -62,6 +63,40 @@ class StuckGuard:
             self.still = 0
             return True
         return False
+
+    def detached(self, mask: np.ndarray, forward: np.ndarray) -> np.ndarray | None:
+        """The parts of the previous matte `mask` to drop, or None: its connected pieces that moved
+        with their own surroundings while another piece (a `detach_share` of the matte, at least)
+        moved against them as the object usually does. A leak left behind by an occluder comes
+        apart from the object this way and then rides on the background, where the whole-matte
+        guard cannot see it while the object's own piece still moves."""
+        p = self.p
+        if p.stuck_frames <= 0 or p.detach_mover <= 0 or self.speed < p.stuck_min_speed * self.long_side:
+            return None
+        m = mask.astype(np.uint8)
+        x, y, w, h = cv2.boundingRect(m)  # the pieces are looked for in the matte's box only
+        if w == 0:
+            return None
+        n, boxed, stats, _ = cv2.connectedComponentsWithStats(m[y:y + h, x:x + w], connectivity=8)
+        if n <= 2:
+            return None
+        labels = np.zeros(mask.shape, boxed.dtype)
+        labels[y:y + h, x:x + w] = boxed
+        outer = max(p.motion_ring_inner + 1, int(p.motion_ring * self.long_side))
+        rel = np.full(n, np.nan)
+        for c in range(1, n):
+            piece = labels == c
+            ring = background_ring(piece, p.motion_ring_inner, outer) & ~mask
+            if np.count_nonzero(ring) >= p.memory_min_pixels:
+                own = np.median(forward[piece], axis=0)
+                rel[c] = float(np.hypot(*(own - np.median(forward[ring], axis=0))))
+        area = stats[:, cv2.CC_STAT_AREA]
+        big = area >= p.detach_share * float(area[1:].sum())
+        movers = big & (rel >= p.detach_mover * self.speed)
+        still = rel < p.stuck_ratio * self.speed
+        if not movers[1:].any() or not still[1:].any():
+            return None
+        return still[labels] & mask
 
     def coast(self, prob: np.ndarray) -> np.ndarray:
         """The matte moved along the usual velocity for the frames it stood still."""

@@ -104,6 +104,10 @@ class TrackerParams(BackendParams):
     stuck_ratio: float = 0.25  # relative speed below this × the usual one: the matte moves with the background
     stuck_rate: float = 0.2  # how fast the usual relative speed and velocity follow the frames that move
     stuck_coast: float = 1.0  # nothing re-found: the stuck matte moves by the usual velocity × this × stuck_frames (< 0: lost)
+    # a piece of the matte moving with the background is dropped when another moves this × the usual
+    # relative speed at least (0: off) and holds this share of the matte at least
+    detach_mover: float = 0.5
+    detach_share: float = 0.05
 
     # ---- confidence (confidence.py) ---------------------------------------------------------------------
     quality_colour_weight: float = 0.5  # reported confidence: share of the colour cue (the rest: the shape cue)

@@ -17,7 +17,8 @@ hypothesis; and the keyframe mask, kept for good and carried by the object's acc
 marks where lost parts may grow back (colour permitting) and pushes back leaks far outside it.
 A third (guard.py) watches for a matte left on the background after an occlusion: one that moves
 with its surroundings for a few frames while the object usually moves against them is re-detected
-by the keyframe colours, or moved along the object's usual velocity (docs/TRACKING.md).
+by the keyframe colours, or moved along the object's usual velocity; a piece of the matte that
+came apart from the object and rides on the background is dropped (docs/TRACKING.md).
 
 Everything runs at a working resolution (long side ~480 px); the probability is upsampled at the
 end. Each object's matte is worked out in a window around its warped mask and carried keyframe
