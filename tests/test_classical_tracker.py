@@ -571,13 +571,19 @@ def test_the_colour_map_reads_the_same_values_as_the_whole_frame_lookup():
 
 
 def test_a_piece_of_the_matte_riding_on_the_background_is_dropped_while_the_object_moves():
-    """guard.detached(): the camera pans (background flow -4 px), the object moves against it
+    """guard.detached(): the camera pans (the background moves -4 px), the object moves against it
     (+2 px); a piece of the matte cut off from the object that moves with the background is
-    dropped, the object's piece kept. Nothing is dropped when no piece moves like the object,
-    for a matte in one piece or none, or with the rule switched off."""
+    dropped, the object's piece kept. Nothing is dropped when no piece moves like the object, for
+    a matte in one piece or none, with the rule switched off, or when the flow says a piece moves
+    with the background but its own pixels moved with the object (an occluder sweeping across it)."""
     from engine.backends.classical.tracker.guard import StuckGuard
 
     h, w = 120, 200
+    rng = np.random.default_rng(7)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (h, w + 20, 3)).astype(np.uint8), (0, 0), 1.5)
+    body = cv2.GaussianBlur(rng.integers(0, 255, (40, 40, 3)).astype(np.uint8), (0, 0), 1.5)
+    prev_rgb, rgb = scene[:, 8:8 + w].copy(), scene[:, 12:12 + w].copy()
+    prev_rgb[40:80, 30:70], rgb[40:80, 32:72] = body, body
     mask = np.zeros((h, w), bool)
     mask[40:80, 30:70] = True  # the object
     mask[50:70, 130:160] = True  # a leak left on the background
@@ -586,17 +592,24 @@ def test_a_piece_of_the_matte_riding_on_the_background_is_dropped_while_the_obje
     forward[40:80, 30:70, 0] = 2.0
     guard = StuckGuard(TrackerParams(), long_side=w)
     guard.speed = 6.0  # learned on the frames before: the object moves 6 px a frame against its surroundings
-    dropped = guard.detached(mask, forward)
+    dropped = guard.detached(mask, forward, prev_rgb, rgb)
     assert dropped is not None and dropped[60, 145] and not dropped[60, 50]
     assert np.array_equal(dropped, mask & (np.arange(w) >= 100)[None, :])
 
     together = forward.copy()
     together[40:80, 30:70, 0] = -4.0  # the object's piece rides on the background too: the stuck guard's case
-    assert guard.detached(mask, together) is None
+    assert guard.detached(mask, together, prev_rgb, rgb) is None
     one_piece = mask.copy()
     one_piece[55:65, 70:130] = True
-    assert guard.detached(one_piece, forward) is None
-    assert StuckGuard(TrackerParams(detach_mover=0), long_side=w).detached(mask, forward) is None
-    assert guard.detached(np.zeros_like(mask), forward) is None
+    assert guard.detached(one_piece, forward, prev_rgb, rgb) is None
+    assert StuckGuard(TrackerParams(detach_mover=0), long_side=w).detached(mask, forward, prev_rgb, rgb) is None
+    assert guard.detached(np.zeros_like(mask), forward, prev_rgb, rgb) is None
+    # the second piece is a part of the object whose flow an occluder dragged along with the background
+    parts = np.zeros((h, w), bool)
+    parts[40:80, 30:48] = parts[40:80, 52:70] = True  # the object cut in two by a post
+    dragged = np.full((h, w, 2), 0.0, np.float32)
+    dragged[..., 0] = -4.0
+    dragged[40:80, 30:48, 0] = 2.0
+    assert guard.detached(parts, dragged, prev_rgb, rgb) is None
     guard.speed = 0.0  # an object that has not been seen moving against its surroundings
-    assert guard.detached(mask, forward) is None
+    assert guard.detached(mask, forward, prev_rgb, rgb) is None

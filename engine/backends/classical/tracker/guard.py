@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .appearance import background_ring
-from .memory import fit_motion, pixels
+from .memory import fit_motion, match_shift, pixels
 from .params import TrackerParams
 
 
@@ -64,12 +64,16 @@ class StuckGuard:
             return True
         return False
 
-    def detached(self, mask: np.ndarray, forward: np.ndarray) -> np.ndarray | None:
+    def detached(self, mask: np.ndarray, forward: np.ndarray, prev_rgb: np.ndarray, rgb: np.ndarray
+                 ) -> np.ndarray | None:
         """The parts of the previous matte `mask` to drop, or None: its connected pieces that moved
         with their own surroundings while another piece (a `detach_share` of the matte, at least)
         moved against them as the object usually does. A leak left behind by an occluder comes
         apart from the object this way and then rides on the background, where the whole-matte
-        guard cannot see it while the object's own piece still moves."""
+        guard cannot see it while the object's own piece still moves. A piece is judged by its
+        flow, then by its own pixels matched on the new frame (`prev_rgb` → `rgb`): an occluder
+        sweeping across a piece of the object drags the flow there with the background, not the
+        match."""
         p = self.p
         if p.stuck_frames <= 0 or p.detach_mover <= 0 or self.speed < p.stuck_min_speed * self.long_side:
             return None
@@ -84,19 +88,26 @@ class StuckGuard:
         labels[y:y + h, x:x + w] = boxed
         outer = max(p.motion_ring_inner + 1, int(p.motion_ring * self.long_side))
         rel = np.full(n, np.nan)
+        around = np.zeros((n, 2))
         for c in range(1, n):
             piece = labels == c
             ring = background_ring(piece, p.motion_ring_inner, outer) & ~mask
             if np.count_nonzero(ring) >= p.memory_min_pixels:
-                own = np.median(forward[piece], axis=0)
-                rel[c] = float(np.hypot(*(own - np.median(forward[ring], axis=0))))
+                around[c] = np.median(forward[ring], axis=0)
+                rel[c] = float(np.hypot(*(np.median(forward[piece], axis=0) - around[c])))
         area = stats[:, cv2.CC_STAT_AREA]
         big = area >= p.detach_share * float(area[1:].sum())
         movers = big & (rel >= p.detach_mover * self.speed)
         still = rel < p.stuck_ratio * self.speed
         if not movers[1:].any() or not still[1:].any():
             return None
-        return still[labels] & mask
+        radius = max(2, int(p.match_radius * self.long_side))
+        for c in np.flatnonzero(still):
+            match = match_shift(prev_rgb, labels == c, rgb, radius, p.match_min_pixels)
+            if match is not None and np.hypot(match[0] - around[c, 0], match[1] - around[c, 1]) >= \
+                    p.stuck_ratio * self.speed:
+                still[c] = False  # its own pixels moved against the surroundings: part of the object
+        return still[labels] & mask if still.any() else None
 
     def coast(self, prob: np.ndarray) -> np.ndarray:
         """The matte moved along the usual velocity for the frames it stood still."""

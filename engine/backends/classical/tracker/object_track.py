@@ -63,7 +63,7 @@ class ObjectTrack:
             prior_mask, rel = search(f, self.model, self.box, self.lost_frames, self.area_ref, p), None
             reacquired = prior_mask is not None
         else:
-            detached = self.guard.detached(self.prob > 0.5, f.flow.forward)
+            detached = self.guard.detached(self.prob > 0.5, f.flow.forward, self.prev_rgb, f.rgb)
             if detached is not None:  # pieces left riding on the background: not the object
                 self.prob = np.where(detached, np.float32(0), self.prob)
             motion, shifted = object_motion(self.prob, self.prev_rgb, f, p, self.long_side)
