@@ -607,7 +607,7 @@ def test_a_piece_of_the_matte_riding_on_the_background_is_dropped_while_the_obje
     # the second piece is a part of the object whose flow an occluder dragged along with the background
     parts = np.zeros((h, w), bool)
     parts[40:80, 30:48] = parts[40:80, 52:70] = True  # the object cut in two by a post
-    dragged = np.full((h, w, 2), 0.0, np.float32)
+    dragged = np.zeros((h, w, 2), np.float32)
     dragged[..., 0] = -4.0
     dragged[40:80, 30:48, 0] = 2.0
     assert guard.detached(parts, dragged, prev_rgb, rgb) is None
