@@ -16,8 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .appearance import background_ring
 from .memory import fit_motion, match_shift, pixels
+from .motion import surroundings
 from .params import TrackerParams
 
 
@@ -42,8 +42,7 @@ class StuckGuard:
         p = self.p
         if p.stuck_frames <= 0 or motion is None:
             return False
-        ring = background_ring(mask, p.motion_ring_inner,
-                               max(p.motion_ring_inner + 1, int(p.motion_ring * self.long_side)))
+        ring = surroundings(mask, p, self.long_side)
         back = fit_motion(ring, forward, p)
         if back is None:
             return False
@@ -86,12 +85,11 @@ class StuckGuard:
             return None
         labels = np.zeros(mask.shape, boxed.dtype)
         labels[y:y + h, x:x + w] = boxed
-        outer = max(p.motion_ring_inner + 1, int(p.motion_ring * self.long_side))
         rel = np.full(n, np.nan)
         around = np.zeros((n, 2))
         for c in range(1, n):
             piece = labels == c
-            ring = background_ring(piece, p.motion_ring_inner, outer) & ~mask
+            ring = surroundings(piece, p, self.long_side) & ~mask
             if np.count_nonzero(ring) >= p.memory_min_pixels:
                 around[c] = np.median(forward[ring], axis=0)
                 rel[c] = float(np.hypot(*(np.median(forward[piece], axis=0) - around[c])))
@@ -99,7 +97,7 @@ class StuckGuard:
         big = area >= p.detach_share * float(area[1:].sum())
         movers = big & (rel >= p.detach_mover * self.speed)
         still = rel < p.stuck_ratio * self.speed
-        if not movers[1:].any() or not still[1:].any():
+        if not movers.any() or not still.any():  # (the label 0, outside the matte, is neither)
             return None
         radius = max(2, int(p.match_radius * self.long_side))
         for c in np.flatnonzero(still):
@@ -107,7 +105,7 @@ class StuckGuard:
             if match is not None and np.hypot(match[0] - around[c, 0], match[1] - around[c, 1]) >= \
                     p.stuck_ratio * self.speed:
                 still[c] = False  # its own pixels moved against the surroundings: part of the object
-        return still[labels] & mask if still.any() else None
+        return still[labels] if still.any() else None
 
     def coast(self, prob: np.ndarray) -> np.ndarray:
         """The matte moved along the usual velocity for the frames it stood still."""

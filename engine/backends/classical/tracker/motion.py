@@ -66,7 +66,7 @@ def motion_evidence(f: Frame, mask: np.ndarray, p: TrackerParams, long_side: int
     Separates the object from look-alike surroundings whenever it moves differently from them
     (a followed car, a running dog, a panning camera)."""
     core = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    ring = background_ring(mask, p.motion_ring_inner, max(p.motion_ring_inner + 1, int(p.motion_ring * long_side)))
+    ring = surroundings(mask, p, long_side)
     back = f.flow.backward
     fg = fit_affine(core, back, p)
     bg = fit_affine(ring, back, p)
@@ -81,6 +81,11 @@ def motion_evidence(f: Frame, mask: np.ndarray, p: TrackerParams, long_side: int
     evidence = (r_bg - r_fg) / (r_bg + r_fg + p.motion_residual_floor)
     ramp = np.clip((sep - p.motion_min_separation) / p.motion_separation_ramp, 0.0, 1.0)
     return (evidence * ramp).astype(np.float32)
+
+
+def surroundings(mask: np.ndarray, p: TrackerParams, long_side: int) -> np.ndarray:
+    """The ring of background whose motion competes with the matte's (`motion_ring*`)."""
+    return background_ring(mask, p.motion_ring_inner, max(p.motion_ring_inner + 1, int(p.motion_ring * long_side)))
 
 
 def fit_affine(region: np.ndarray, flow: np.ndarray, p: TrackerParams) -> np.ndarray | None:

@@ -63,11 +63,13 @@ class ObjectTrack:
             prior_mask, rel = search(f, self.model, self.box, self.lost_frames, self.area_ref, p), None
             reacquired = prior_mask is not None
         else:
-            detached = self.guard.detached(self.prob > 0.5, f.flow.forward, self.prev_rgb, f.rgb)
+            previous = self.prob > 0.5
+            detached = self.guard.detached(previous, f.flow.forward, self.prev_rgb, f.rgb)
             if detached is not None:  # pieces left riding on the background: not the object
                 self.prob = np.where(detached, np.float32(0), self.prob)
+                previous &= ~detached
             motion, shifted = object_motion(self.prob, self.prev_rgb, f, p, self.long_side)
-            stuck = self.guard.observe(self.prob > 0.5, f.flow.forward, motion)
+            stuck = self.guard.observe(previous, f.flow.forward, motion)
             if stuck and p.stuck_coast < 0:  # the matte stuck to the background: the object is gone from it
                 return self._lose(f)
             self.memory.follow(motion)
