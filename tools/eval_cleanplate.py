@@ -38,10 +38,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.backends.classical.inpainter import ClassicalInpainter  # noqa: E402
+from engine.backends import create  # noqa: E402
 from engine.backends.classical.inpainter.fields import dilate_mask  # noqa: E402
 from engine.backends.flow import dis_flow  # noqa: E402
 from engine.evaluation.metrics import psnr, ssim  # noqa: E402
+from engine.evaluation.options import parse_options  # noqa: E402
 from engine.video_io import VideoInfo, VideoReader  # noqa: E402
 
 # (mask clip, frame clip): masks of the first punched into the frames of the second. One pair per
@@ -134,9 +135,10 @@ def scores(outputs, truth, holes) -> dict:
     }
 
 
-def run_ours(frames: list[np.ndarray], masks: list[np.ndarray], **kwargs) -> tuple[list[np.ndarray], float]:
+def run_ours(frames: list[np.ndarray], masks: list[np.ndarray], options: dict | None = None,
+             **kwargs) -> tuple[list[np.ndarray], float]:
     video = ArrayVideo(frames)
-    inpainter = ClassicalInpainter()
+    inpainter = create("inpainter", "classical", **(options or {}))
     t = time.perf_counter()
     outputs = [img for _, img in inpainter.inpaint(video, lambda i: masks[i], range(len(frames)), dilate=DILATE, **kwargs)]
     return outputs, time.perf_counter() - t
@@ -152,12 +154,12 @@ def load_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> tuple[list
     return frames, [read_mask(p, size) for p in mask_files[:n]]
 
 
-def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> dict:
+def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int, options: dict | None = None) -> dict:
     truth, masks = load_pair(root, mask_clip, frame_clip, n)
     n, size = len(truth), (truth[0].shape[1], truth[0].shape[0])
     punched = [np.where(m[:, :, None], PUNCH_COLOUR, f) for f, m in zip(truth, masks)]
     holes = [dilate_mask(m, DILATE) for m in masks]
-    ours, dt_ours = run_ours(punched, masks)
+    ours, dt_ours = run_ours(punched, masks, options)
     t = time.perf_counter()
     base = telea(punched, holes)
     dt_telea = time.perf_counter() - t
@@ -169,10 +171,10 @@ def eval_pair(root: Path, mask_clip: str, frame_clip: str, n: int) -> dict:
     return result
 
 
-def removal_strip(root: Path, clip: str, n: int, out_dir: Path, picks: int = 4) -> Path:
+def removal_strip(root: Path, clip: str, n: int, out_dir: Path, picks: int = 4, options: dict | None = None) -> Path:
     frames, masks = load_pair(root, clip, clip, n)
     n = len(frames)
-    outputs, _ = run_ours(frames, masks)
+    outputs, _ = run_ours(frames, masks, options)
     rows = []
     for i in np.linspace(0, n - 1, picks).round().astype(int):
         overlay = frames[i].copy()
@@ -194,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "out"), help="folder for the removal strips (default out/)")
     ap.add_argument("--no-strips", action="store_true", help="skip the object-removal images")
     ap.add_argument("--all-pairs", action="store_true", help="every mask clip on every other frame clip (20 pairs)")
+    ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="an inpainter parameter other than its default, e.g. blend_tiers=4 (repeatable)")
     args = ap.parse_args(argv)
+    options = parse_options(args.option)
     root = clips_root(args.clips)
     if not root.is_dir():
         print(f"clips not found at {root}: nothing to evaluate (skipped)")
@@ -205,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (root / mask_clip / "masks").is_dir() or not (root / frame_clip / "frames").is_dir():
             print(f"skip {mask_clip} → {frame_clip}: clip missing")
             continue
-        r = eval_pair(root, mask_clip, frame_clip, args.frames)
+        r = eval_pair(root, mask_clip, frame_clip, args.frames, options)
         results.append(r)
         o, b = r["ours"], r["telea"]
         print(f"{r['pair']} ({r['size']}, {r['frames']} frames, hole {100 * r['hole_fraction']:.1f}%)\n"
@@ -228,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_strips:
         for clip in REMOVAL_CLIPS:
             if (root / clip / "masks").is_dir():
-                strips.append(str(removal_strip(root, clip, 10**6, Path(args.out))))
+                strips.append(str(removal_strip(root, clip, 10**6, Path(args.out), options=options)))
                 print(f"removal strip: {strips[-1]}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"pairs": results, "mean": summary, "strips": strips}, indent=2))
+        Path(args.json).write_text(json.dumps({"pairs": results, "mean": summary, "strips": strips, "options": options}, indent=2))
     return 0
 
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine import backends, workflow  # noqa: E402
 from engine.evaluation.matting import MattingScores  # noqa: E402
 from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
+from engine.evaluation.options import parse_options  # noqa: E402
 from engine.fileio import read_coverage  # noqa: E402
 from engine.session import Session  # noqa: E402
 from engine.video_io import open_video  # noqa: E402
@@ -70,17 +71,6 @@ def score_clip(clip: Path, mattes: list[np.ndarray]) -> dict:
     out = scores.means()
     out["JF"] = float((np.mean(js) + np.mean(fs)) / 2)
     return out
-
-
-def parse_options(pairs: list[str]) -> dict:
-    options = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            options[key] = float(value)
-        except ValueError:
-            options[key] = value
-    return options
 
 
 def main(argv: list[str] | None = None) -> int:

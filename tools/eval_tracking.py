@@ -34,6 +34,7 @@ from engine.backends import create  # noqa: E402
 from engine.backends.flow import dis_flow  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.evaluation.metrics import boundary_f, jaccard  # noqa: E402
+from engine.evaluation.options import parse_options  # noqa: E402
 from engine.evaluation.truth import read_labels  # noqa: E402
 from engine.quality import WEAK_BELOW, is_weak  # noqa: E402
 from engine.video_io import VideoReader, open_video  # noqa: E402
@@ -204,21 +205,6 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, de
         for key in ("naive_flow", "copy_first"):
             result[key].pop("_per_frame_J")
     return result
-
-
-def parse_options(pairs: list[str]) -> dict:
-    """["seed=1", "grabcut_band=0.03"] → {"seed": 1, "grabcut_band": 0.03} (a value that is not JSON
-    stays a string); the tracker's Params reject unknown names."""
-    options = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"--option wants NAME=VALUE, not {pair!r}")
-        try:
-            options[name] = json.loads(value)
-        except json.JSONDecodeError:
-            options[name] = value
-    return options
 
 
 def main(argv: list[str] | None = None) -> int:
