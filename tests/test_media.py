@@ -166,6 +166,18 @@ def test_header_before_pixels(tmp_path):
     assert pixels.dtype == np.float32
 
 
+def test_colour_comes_back_in_rgb_order_whatever_order_and_extra_channels_the_file_has(tmp_path):
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 65535, (8, 12, 4)).astype(np.uint16)
+    write_image(tmp_path / "rgba.tif", rgba, "uint16", channels=["R", "G", "B", "A"])
+    assert np.array_equal(read_rgb(tmp_path / "rgba.tif")[0], rgba[:, :, :3])  # the in-order slice
+    bgr = rgba[:, :, 2::-1].astype(np.float32) / 65535
+    write_image(tmp_path / "bgr.exr", bgr, "float", channels=["B", "G", "R"])
+    assert np.array_equal(read_rgb(tmp_path / "bgr.exr")[0], bgr[:, :, ::-1])  # by name, not by position
+    write_image(tmp_path / "gray.tif", rgba[:, :, :1], "uint16", channels=["Y"])
+    assert np.array_equal(read_rgb(tmp_path / "gray.tif")[0], np.repeat(rgba[:, :, :1], 3, axis=2))
+
+
 # ---- through the command line: numbers, depth, formats, permissions -------------------------------
 def _mask_file(tmp_path: Path) -> Path:
     from engine.fileio import atomic_write_png, mask_to_png_array

@@ -126,7 +126,11 @@ def read_rgb(path: str | os.PathLike) -> tuple[np.ndarray, ImageHeader]:
         _oiio().geterror()
         raise VideoError(f"cannot read image '{path}': missing, empty or corrupt")
     pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
-    return np.ascontiguousarray(pixels[:, :, rgb_channels(header.channels)]), header
+    channels = rgb_channels(header.channels)
+    first = channels[0]
+    if channels == [first, first + 1, first + 2]:  # in order: a slice (a view, for plain RGB: no copy)
+        return np.ascontiguousarray(pixels[:, :, first:first + 3]), header
+    return np.ascontiguousarray(pixels[:, :, channels]), header  # a fancy index: 5 ms a 480p frame
 
 
 def read_channel(path: str | os.PathLike, name: str | None = None) -> np.ndarray:
