@@ -15,8 +15,8 @@ from .atomic import atomic_write_bytes
 def encode_png(image: np.ndarray, compression: int = 1) -> bytes:
     """PNG bytes of a gray (H,W), RGB (H,W,3) or RGBA (H,W,4) uint8/uint16 array (RGB order, not
     OpenCV's BGR)."""
-    if image.ndim == 3:
-        image = image[:, :, [2, 1, 0, 3]] if image.shape[2] == 4 else image[:, :, ::-1]
+    if image.ndim == 3:  # a colour conversion, not a reversed view copied (7 ms a 1080p frame, 50× slower)
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), [cv2.IMWRITE_PNG_COMPRESSION, compression])
     if not ok:
         raise OSError("PNG encoding failed")

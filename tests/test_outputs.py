@@ -6,11 +6,23 @@ import numpy as np
 import pytest
 
 from engine.errors import Cancelled
-from engine.fileio import atomic_write_png, mask_to_png_array, read_mask
+from engine.fileio import atomic_write_png, encode_png, mask_to_png_array, read_mask
 from engine.outputs import MovieWriter, write_clean_movie, write_mask_products
 from engine.session import Layout
 from engine.progress import CancelToken
 from engine.video_io import open_video
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_keeps_every_colour_channel_in_its_place(channels, dtype):
+    import cv2
+    image = np.random.default_rng(channels).integers(0, np.iinfo(dtype).max, (6, 9, channels)).astype(dtype)
+    image[0, 0] = np.arange(1, channels + 1)  # R, G, B(, A) told apart
+    back = cv2.imdecode(np.frombuffer(encode_png(image), np.uint8), cv2.IMREAD_UNCHANGED)  # BGR(A) in OpenCV
+    assert back.dtype == dtype
+    assert np.array_equal(back[:, :, :3], image[:, :, 2::-1]) and np.array_equal(back[:, :, 3:], image[:, :, 3:])
+    assert list(back[0, 0]) == ([3, 2, 1, 4] if channels == 4 else [3, 2, 1])
 
 
 def test_clean_movie_is_lossless(tmp_path, synthetic_clip):
