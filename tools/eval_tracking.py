@@ -54,12 +54,14 @@ def clips_root(arg: str | None) -> Path:
 
 
 class MemoryReader(VideoReader):
-    """Frames decoded up front, so timing measures the tracker and not JPEG decoding."""
+    """Frames decoded up front, so timing measures the tracker and not JPEG decoding; with `step`,
+    every step-th frame only: the same shot with its motion `step` times faster between frames."""
 
-    def __init__(self, source: VideoReader) -> None:
+    def __init__(self, source: VideoReader, step: int = 1) -> None:
         self._init_common()
-        self.info = source.info
-        self.frames = [source.read(i) for i in range(len(source))]
+        self.frames = [source.read(i) for i in range(0, len(source), step)]
+        self.info = dataclasses.replace(source.info, frame_count=len(self.frames),
+                                        frame_numbers=source.info.frame_numbers[::step])
 
     def read(self, index: int) -> np.ndarray:
         return self.frames[index]
@@ -165,19 +167,20 @@ def weak_columns(c: dict) -> str:
 
 
 def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, decode_timing: bool = True,
-                  signals: list | None = None, options: dict | None = None) -> dict:
+                  signals: list | None = None, options: dict | None = None, step: int = 1) -> dict:
     """signals: when a list, one record per object and frame is appended: the tracker's quality cues
-    and the frame's true J (for choosing the confidence offline, docs/CONFIDENCE.md)."""
+    and the frame's true J (for choosing the confidence offline, docs/CONFIDENCE.md). step: every
+    step-th frame only (direct calls only)."""
     frames_dir = folder / "frames"
-    mask_files = sorted((folder / "masks").glob("*.png"))
+    mask_files = sorted((folder / "masks").glob("*.png"))[::step]
     source = open_video(frames_dir)
-    n = min(len(source), len(mask_files))
+    memory = MemoryReader(source, step)
+    n = min(len(memory), len(mask_files))
     gt = [read_labels(p) for p in mask_files[:n]]
     ids = [int(i) for i in np.unique(gt[0]) if i != 0]
     init = {oid: gt[0] == oid for oid in ids}
     tracker = create("tracker", tracker_name, **(options or {}))
-    result = {"clip": folder.name, "frames": n, "objects": len(ids)}
-    memory = MemoryReader(source)
+    result = {"clip": folder.name, "frames": n, "objects": len(ids), "step": step}
     if via == "session":
         masks, conf, elapsed = run_session(tracker, frames_dir, init, n)
     else:
@@ -189,7 +192,7 @@ def evaluate_clip(folder: Path, tracker_name: str, via: str, baselines: bool, de
         js = result["tracker"]["_per_frame_J"]
         for rec in clip_signals:
             signals.append({"clip": folder.name, "J": js[rec["object"]][rec["frame"] - 1], **rec})
-    if via == "direct" and decode_timing:  # the same run again, decoding JPEGs as it goes
+    if via == "direct" and decode_timing and step == 1:  # the same run again, decoding JPEGs as it goes
         _, _, with_decode = run_tracker(create("tracker", tracker_name, **(options or {})), open_video(frames_dir),
                                         init, n)
         result["fps_with_decoding"] = (n - 1) / with_decode
@@ -225,8 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", help="comma-separated random seeds of the classical tracker to run the clips again "
                                     "with (quality only): each seed's J&F and their mean, i.e. how much of a "
                                     "difference is noise")
+    ap.add_argument("--step", type=int, default=1,
+                    help="score every STEP-th frame only: the same shots with STEP times faster motion between "
+                         "frames (direct calls only)")
     args = ap.parse_args(argv)
     options = parse_options(args.option)
+    if args.step < 1 or (args.step > 1 and args.via != "direct"):
+        raise SystemExit("--step wants a whole number >= 1, and the direct calls (--via direct)")
     try:
         seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else []
     except ValueError:
@@ -251,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     signals = [] if args.signals else None
     for name in present:
         r = evaluate_clip(root / name, args.tracker, args.via, not args.no_baselines,
-                          not args.no_decode_timing, signals, options)
+                          not args.no_decode_timing, signals, options, args.step)
         results.append(r)
         t = r["tracker"]
         naive = f"{r['naive_flow']['JF']:6.3f}" if "naive_flow" in r else "     -"
@@ -280,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if big:
         print(f"tracking fps at 854x480, one object, decoding excluded: {np.mean([r['fps'] for r in big]):.1f}"
               + (f"; with decoding: {np.mean([r['fps_with_decoding'] for r in big]):.1f}" if "fps_with_decoding" in big[0] else ""))
-    spread = seed_spread(root, present, args.tracker, args.via, options, seeds, results) if seeds else None
+    spread = seed_spread(root, present, args.tracker, args.via, options, seeds, results, args.step) if seeds else None
     if args.json:
         Path(args.json).write_text(json.dumps({"clips": results, "davis_mean": summary, "via": args.via,
                                                "tracker": args.tracker, "options": options, "weak_flag": pooled,
@@ -289,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def seed_spread(root: Path, names: list[str], tracker: str, via: str, options: dict, seeds: list[int],
-                first: list[dict]) -> dict:
+                first: list[dict], step: int = 1) -> dict:
     """J&F of every clip with each of `seeds` (the run above counts as its own seed), printed as one
     line per seed with the means over the DAVIS clips and over all clips, then the mean over the seeds."""
     default = create("tracker", tracker, **options).params.seed
@@ -297,7 +305,7 @@ def seed_spread(root: Path, names: list[str], tracker: str, via: str, options: d
     for seed in seeds:
         if seed not in rows:
             rows[seed] = {name: evaluate_clip(root / name, tracker, via, False, False, None,
-                                              {**options, "seed": seed})["tracker"]["JF"] for name in names}
+                                              {**options, "seed": seed}, step)["tracker"]["JF"] for name in names}
     means = {seed: (float(np.mean([jf[c] for c in jf if c in DAVIS_MEAN_CLIPS] or [np.nan])),
                     float(np.mean(list(jf.values())))) for seed, jf in rows.items()}
     print(f"{'seed':>10s} {'DAVIS':>8s} {'all':>6s}  " + " ".join(f"{n[:12]:>12s}" for n in names))
