@@ -18,6 +18,7 @@ few frames, original | mask overlay | result.
     python tools/eval_cleanplate.py                    # 6 pairs, 30 frames each
     python tools/eval_cleanplate.py --all-pairs --no-strips   # 20 pairs
     python tools/eval_cleanplate.py --frames 50 --json out/cleanplate.json --clips DIR
+    python tools/eval_cleanplate.py --no-strips --option blend_tiers=4   # an inpainter setting tried
 
 Without the clips folder the script says so and exits 0. fps is the inpainter's own work on
 frames already decoded (the full pipeline also decodes and writes PNGs: see tools/benchmark.py).

@@ -9,6 +9,8 @@ exits 0.
     python tools/eval_tracking.py                       # DAVIS-16 clips + schoolgirls + bmx-trees
     python tools/eval_tracking.py --via session         # through Session + workflow.track (the product path)
     python tools/eval_tracking.py --clips DIR --json out.json
+    python tools/eval_tracking.py --seeds 1,2,3 --option motion_gain=3   # a setting, over four seeds
+    python tools/eval_tracking.py --step 2              # every second frame: twice the motion per frame
 
 fps counts the tracker's own work on frames already decoded in memory (decoding excluded); the
 fps with decoding (frames read from the JPEGs as the tracker asks for them) is printed as well.
