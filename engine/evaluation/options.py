@@ -13,7 +13,7 @@ def parse_options(pairs: list[str]) -> dict:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise SystemExit(f"--option wants NAME=VALUE, not {pair!r}")
+            raise SystemExit(f"an option is NAME=VALUE, not {pair!r}")
         try:
             options[name] = json.loads(value)
         except json.JSONDecodeError:
