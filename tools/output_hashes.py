@@ -34,14 +34,24 @@ def vta(*args: str) -> None:
 
 
 def digest(folder: Path, part: str) -> str:
-    """One sha256 over the pixels' files under folder/part, in name order (frame order)."""
+    """One sha256 over the images under folder/part, in name order (frame order). PNGs count by
+    their decoded pixels (shape, type, values), so an encoder setting that keeps every pixel keeps
+    the hash; other formats by their bytes."""
+    import cv2
+    import numpy as np
+
     h = hashlib.sha256()
     files = sorted(p for p in (folder / part).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     for p in files:
         # the frame number and extension, not the sequence name a numbered output puts before
         # them (`obj.00003.png` hashes as `00003.png`, the name outputs had before they carried one)
         h.update(re.sub(r"^.*\.(-?\d+)(\.\w+)$", r"\1\2", p.name).encode())
-        h.update(p.read_bytes())
+        if p.suffix.lower() == ".png":
+            pixels = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            h.update(f"{pixels.shape}{pixels.dtype}".encode())
+            h.update(np.ascontiguousarray(pixels).tobytes())
+        else:
+            h.update(p.read_bytes())
     return f"{len(files):4d} files {h.hexdigest()[:16]}"
 
 
