@@ -28,11 +28,13 @@ class Frame:
     index: np.ndarray  # colour bin per pixel
     flow: FlowPair | None  # None on the first frame of a run
     cut: bool
+    background: np.ndarray | None = None  # 0..1: how surely each pixel shows the remembered background
 
     def window(self, win: tuple[slice, slice]) -> Frame:
         """The same frame cut to `win` (rows, columns): views, no copies."""
         return Frame(self.rgb[win], None if self.guide is None else self.guide[win], self.index[win],
-                     None if self.flow is None else self.flow.window(win), self.cut)
+                     None if self.flow is None else self.flow.window(win), self.cut,
+                     None if self.background is None else self.background[win])
 
 
 _GRID: tuple[np.ndarray, np.ndarray] = pixel_grid(0, 0)  # the largest grid made so far (replaced whole)

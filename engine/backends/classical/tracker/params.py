@@ -109,6 +109,13 @@ class TrackerParams(BackendParams):
     detach_mover: float = 0.5
     detach_share: float = 0.05
 
+    # ---- the remembered background (background.py) --------------------------------------------------------
+    background_gain: float = 3.0  # log-odds against a pixel that still looks as the background did there (0: off)
+    background_margin: float = 0.03  # × long side: the background is remembered only this far from every matte
+    background_low: float = 10.0  # 8-bit colour difference (largest channel) up to which a pixel is the remembered one
+    background_high: float = 30.0  # ... and from which it is not
+    background_blur: float = 1.0  # px: sigma of the blur both sides get before they are compared
+
     # ---- confidence (confidence.py) ---------------------------------------------------------------------
     quality_colour_weight: float = 0.5  # reported confidence: share of the colour cue (the rest: the shape cue)
     # the adaptation gate (decides when the colour model and reference area adapt, so the masks):

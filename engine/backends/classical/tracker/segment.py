@@ -77,6 +77,8 @@ def _fuse(f: Frame, p: TrackerParams, shape_prior: ShapePrior, prior_mask, rel, 
     logit -= p.size_gain * size_bias(area_prev, area_ref, p.size_dead_zone)
     if others is not None:
         logit[others] -= p.other_objects_gain
+    if f.background is not None:
+        logit -= p.background_gain * f.background
     if rel is not None and p.motion_gain > 0:
         motion = motion_evidence(f, prior_mask, p, long_side)
         if motion is not None:

@@ -18,7 +18,9 @@ marks where lost parts may grow back (colour permitting) and pushes back leaks f
 A third (guard.py) watches for a matte left on the background after an occlusion: one that moves
 with its surroundings for a few frames while the object usually moves against them is re-detected
 by the keyframe colours, or moved along the object's usual velocity; a piece of the matte that
-came apart from the object and rides on the background is dropped (docs/TRACKING.md).
+came apart from the object and rides on the background is dropped (docs/TRACKING.md). And the
+background, remembered where it was seen away from every matte and carried along the flow, counts
+against a matte that spreads back onto it (background.py).
 
 Everything runs at a working resolution (long side ~480 px); the probability is upsampled at the
 end. Each object's matte is worked out in a window around its warped mask and carried keyframe
@@ -37,6 +39,7 @@ import numpy as np
 
 from ...base import Tracker, TrackState
 from .confidence import Confidences, combine_confidence, matte_quality
+from .background import BackgroundMemory
 from .frame import FrameSource
 from .object_track import ObjectTrack
 from .params import TrackerParams
@@ -55,10 +58,14 @@ class ClassicalTrackState(TrackState):
         self.tracks: dict[int, ObjectTrack] = {
             oid: ObjectTrack(first, self.source.shrink_mask(oid, mask), p, self.source.long_side)
             for oid, mask in init_masks.items()}
+        self.background = BackgroundMemory(first, self._mattes(), p, self.source.long_side) \
+            if p.background_gain > 0 and self.tracks else None
         self._workers: ThreadPoolExecutor | None = None  # steps several objects side by side; ends with the run
 
     def _advance(self, index: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
         frame = self.source.read(index)
+        if self.background is not None:
+            frame.background = self.background.evidence(frame)
         tracks = self.tracks
         claims = {oid: track.claim(frame) for oid, track in tracks.items()} if len(tracks) > 1 else {}
 
@@ -88,7 +95,14 @@ class ClassicalTrackState(TrackState):
             confs[oid] = matte_quality(qualities[oid], frame.flow.cut_score, track.trust, self.p)
             track.commit(frame, gates[oid])
             out_probs[oid] = self.source.upsample(probs[oid], index)
+        # a lost object may be anywhere: nothing is remembered as background until it is found
+        if self.background is not None and not any(track.lost_frames for track in tracks.values()):
+            self.background.learn(self._mattes())
         return out_probs, Confidences(confs, gates)
+
+    def _mattes(self) -> np.ndarray:
+        """Where any object's matte is, at working resolution."""
+        return np.logical_or.reduce([track.prob > 0.5 for track in self.tracks.values()])
 
     def plan(self, frames, cancel=None) -> None:
         self.source.plan(frames, cancel)
