@@ -20,6 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = Path(os.environ.get("VTA_CLIPS", REPO.parent / "shared" / "clips"))
 IMAGE_SUFFIXES = {".png", ".exr", ".tif", ".tiff", ".dpx"}
@@ -37,9 +40,6 @@ def digest(folder: Path, part: str) -> str:
     """One sha256 over the images under folder/part, in name order (frame order). PNGs count by
     their decoded pixels (shape, type, values), so an encoder setting that keeps every pixel keeps
     the hash; other formats by their bytes."""
-    import cv2
-    import numpy as np
-
     h = hashlib.sha256()
     files = sorted(p for p in (folder / part).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     for p in files:

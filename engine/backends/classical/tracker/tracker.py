@@ -38,8 +38,8 @@ import cv2
 import numpy as np
 
 from ...base import Tracker, TrackState
-from .confidence import Confidences, combine_confidence, matte_quality
 from .background import BackgroundMemory
+from .confidence import Confidences, combine_confidence, matte_quality
 from .frame import FrameSource
 from .object_track import ObjectTrack
 from .params import TrackerParams
