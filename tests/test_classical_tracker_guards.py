@@ -108,18 +108,24 @@ def test_match_shift_and_close_gaps():
     assert close_gaps(striped, 0.3)[40, 31] and not close_gaps(striped, 0.0)[40, 31]
 
 
-def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
-    """An object passes behind a static pole wider than itself, over a background tinted like it:
-    without the stuck guard (guard.py) and the likeness re-search (object_track.py) the matte stays
-    at the pole's edge on the background (J 0 on the last frames, 44-frame clip); with either, the
-    object is found again where it emerges."""
-    w, h, n = 192, 128, 44
+POLE_FRAMES = 44
+CLAY = (slice(80, 110), slice(None))  # rows just under the object's path
+
+
+def behind_a_pole(tint, pole_width: int, clay: bool = False):
+    """A textured orange 30-px square moving right 3 px a frame over smoothed noise tinted `tint`
+    (192×128), passing behind a static textured pole `pole_width` px wide from x = 84; with `clay`,
+    a strip of the object's own tone (CLAY) under its path. (video, mask of frame i: its visible part)"""
+    w, h = 192, 128
     rng = np.random.default_rng(3)
+    tone = np.array([200, 90, 60])
     background = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 3)
-    background = (0.5 * background + 0.5 * np.array([150, 110, 90])).astype(np.uint8)
-    body = (0.4 * rng.integers(0, 255, (30, 30, 3)) + 0.6 * np.array([200, 90, 60])).astype(np.uint8)
-    pole = (slice(None), slice(84, 118))
-    pole_texture = cv2.GaussianBlur(rng.integers(40, 90, (h, 34, 3)).astype(np.uint8), (0, 0), 1)
+    background = (0.5 * background + 0.5 * np.array(tint)).astype(np.uint8)
+    if clay:
+        background[CLAY] = (0.4 * rng.integers(0, 255, (30, w, 3)) + 0.6 * tone).astype(np.uint8)
+    body = (0.4 * rng.integers(0, 255, (30, 30, 3)) + 0.6 * tone).astype(np.uint8)
+    pole = (slice(None), slice(84, 84 + pole_width))
+    pole_texture = cv2.GaussianBlur(rng.integers(40, 90, (h, pole_width, 3)).astype(np.uint8), (0, 0), 1)
 
     def frame(i: int) -> np.ndarray:
         image = background.copy()
@@ -134,11 +140,25 @@ def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
         m[pole] = False
         return m
 
-    video = ArrayVideo(frame, n, w, h)
+    return ArrayVideo(frame, POLE_FRAMES, w, h), mask
+
+
+def pole_mattes(video, mask, **params) -> dict[int, np.ndarray]:
+    """The classical tracker's mattes (bool) of frames 1.. from the true mask of frame 0."""
+    tracker = ClassicalTracker(TrackerParams(**params))
+    return {i: p[1] >= 0.5 for i, p, _ in tracker.propagate(video, 0, {1: mask(0)}, range(1, POLE_FRAMES))}
+
+
+def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
+    """An object passes behind a static pole wider than itself, over a background tinted like it:
+    without the stuck guard (guard.py) and the likeness re-search (object_track.py) the matte stays
+    at the pole's edge on the background (J 0 on the last frames, 44-frame clip); with either, the
+    object is found again where it emerges."""
+    video, mask = behind_a_pole(tint=(150, 110, 90), pole_width=34)
+    n = POLE_FRAMES
 
     def run(**params):
-        out = {i: p[1] >= 0.5 for i, p, _ in ClassicalTracker(TrackerParams(**params)).propagate(
-            video, 0, {1: mask(0)}, range(1, n))}
+        out = pole_mattes(video, mask, **params)
         return out[n - 1], float(np.mean([jaccard(out[i], mask(i)) for i in range(n - 10, n)]))
 
     # the stuck guard alone, with several seeds of the graph cut's k-means start: the matte reaches the
@@ -147,7 +167,11 @@ def test_matte_does_not_stick_to_the_background_after_passing_behind_a_pole():
         last, j = run(seed=seed, likeness_search=0)
         assert j > 0.5, seed
         assert (last & mask(n - 1)).sum() > 0.6 * last.sum()  # most of the matte is on the object
-    assert run(stuck_frames=0)[1] > 0.5  # the likeness re-search alone finds it too
+    assert run()[1] > 0.5  # everything on, as shipped
+    # the likeness re-search alone finds it too. (Measured without the remembered background: with it
+    # the sliver stops 3 px further from the pole, and the object comes out just beyond the re-search's
+    # window, one box around the sliver counted as the object's size; the stuck guard still finds it.)
+    assert run(stuck_frames=0, background_gain=0)[1] > 0.5
     assert run(stuck_frames=0, likeness_search=0)[1] < 0.2  # both off: the matte left on the background
 
 
@@ -229,36 +253,12 @@ def test_a_look_alike_background_seen_before_the_object_came_stays_out_of_the_ma
     from the first frame: the colour model cannot tell the clay from the object, and without the
     remembered background (background.py) the matte spreads over the clay while the object is
     half hidden and stays there; with it, the clay stays out."""
-    w, h, n = 192, 128, 44
-    rng = np.random.default_rng(3)
-    tone = np.array([200, 90, 60])
-    background = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 3)
-    background = (0.5 * background + 0.5 * np.array([120, 140, 160])).astype(np.uint8)
-    clay = (slice(80, 110), slice(None))
-    background[clay] = (0.4 * rng.integers(0, 255, (30, w, 3)) + 0.6 * tone).astype(np.uint8)
-    body = (0.4 * rng.integers(0, 255, (30, 30, 3)) + 0.6 * tone).astype(np.uint8)
-    pole = (slice(None), slice(84, 104))
-    pole_texture = cv2.GaussianBlur(rng.integers(40, 90, (h, 20, 3)).astype(np.uint8), (0, 0), 1)
-
-    def frame(i: int) -> np.ndarray:
-        image = background.copy()
-        x = 24 + 3 * i
-        image[50:80, x:min(w, x + 30)] = body[:, :min(w, x + 30) - x]
-        image[pole] = pole_texture
-        return image
-
-    def mask(i: int) -> np.ndarray:
-        m = np.zeros((h, w), bool)
-        m[50:80, 24 + 3 * i:min(w, 54 + 3 * i)] = True
-        m[pole] = False
-        return m
-
-    video = ArrayVideo(frame, n, w, h)
+    video, mask = behind_a_pole(tint=(120, 140, 160), pole_width=20, clay=True)
+    n = POLE_FRAMES
 
     def run(**params):
-        out = {i: p[1] >= 0.5 for i, p, _ in ClassicalTracker(TrackerParams(**params)).propagate(
-            video, 0, {1: mask(0)}, range(1, n))}
-        on_clay = float(np.mean([out[i][clay].sum() for i in range(1, n)]))  # matte pixels, mean per frame
+        out = pole_mattes(video, mask, **params)
+        on_clay = float(np.mean([out[i][CLAY].sum() for i in range(1, n)]))  # matte pixels, mean per frame
         return float(np.mean([jaccard(out[i], mask(i)) for i in range(1, n)])), on_clay
 
     area = mask(0).sum()
