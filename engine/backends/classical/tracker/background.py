@@ -26,7 +26,8 @@ class BackgroundMemory:
     """The remembered background colours (uint8) and how far each pixel's memory can be trusted
     (0..1: 1 where seen, lowered wherever the flow that carried it disagrees with itself)."""
 
-    def __init__(self, f: Frame, objects: np.ndarray, p: TrackerParams, long_side: int) -> None:
+    def __init__(self, f: Frame, p: TrackerParams, long_side: int) -> None:
+        """`f`: the run's first frame, whose background is remembered at the first `learn`."""
         self.p = p
         size = 2 * max(1, int(round(p.background_margin * long_side))) + 1
         self.kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
@@ -36,8 +37,7 @@ class BackgroundMemory:
                              ).astype(np.float32)
         self.current = self._smooth(f.rgb)
         self.colours = self.current.copy()
-        self.trust = np.zeros(objects.shape, np.float32)
-        self.learn(objects)
+        self.trust = np.zeros(self.current.shape[:2], np.float32)
 
     def _smooth(self, rgb: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(rgb, (0, 0), self.p.background_blur)
@@ -57,7 +57,7 @@ class BackgroundMemory:
         return cv2.multiply(self.alike[cv2.max(cv2.max(b, g), r)], self.trust)
 
     def learn(self, objects: np.ndarray) -> None:
-        """After the frame's mattes are known: remember the pixels at least `background_margin`
+        """Once the last frame's mattes are final: remember its pixels at least `background_margin`
         away from every one of them (what lies nearer may be a part the matte missed)."""
         free = (cv2.dilate(objects.astype(np.uint8), self.kernel) == 0).astype(np.uint8)
         cv2.copyTo(self.current, free, self.colours)

@@ -58,15 +58,19 @@ class ClassicalTrackState(TrackState):
         self.tracks: dict[int, ObjectTrack] = {
             oid: ObjectTrack(first, self.source.shrink_mask(oid, mask), p, self.source.long_side)
             for oid, mask in init_masks.items()}
-        self.background = BackgroundMemory(first, self._mattes(), p, self.source.long_side) \
+        self.background = BackgroundMemory(first, p, self.source.long_side) \
             if p.background_gain > 0 and self.tracks else None
         self._workers: ThreadPoolExecutor | None = None  # steps several objects side by side; ends with the run
 
     def _advance(self, index: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
         frame = self.source.read(index)
-        if self.background is not None:
-            frame.background = self.background.evidence(frame)
         tracks = self.tracks
+        if self.background is not None:
+            # the last frame's mattes as they ended (after any correction) leave the background to
+            # remember; a lost object may be anywhere, so then nothing is remembered
+            if not any(track.lost_frames for track in tracks.values()):
+                self.background.learn(self._mattes())
+            frame.background = self.background.evidence(frame)
         claims = {oid: track.claim(frame) for oid, track in tracks.items()} if len(tracks) > 1 else {}
 
         def step(oid: int):
@@ -95,9 +99,6 @@ class ClassicalTrackState(TrackState):
             confs[oid] = matte_quality(qualities[oid], frame.flow.cut_score, track.trust, self.p)
             track.commit(frame, gates[oid])
             out_probs[oid] = self.source.upsample(probs[oid], index)
-        # a lost object may be anywhere: nothing is remembered as background until it is found
-        if self.background is not None and not any(track.lost_frames for track in tracks.values()):
-            self.background.learn(self._mattes())
         return out_probs, Confidences(confs, gates)
 
     def _mattes(self) -> np.ndarray:
