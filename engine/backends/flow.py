@@ -46,9 +46,13 @@ class FlowPair:
     reliability: np.ndarray  # float32 (h, w) in 0..1: 1 where forward and backward flow agree
     residual: np.ndarray  # float32 (h, w): |current - previous warped by the flow| in gray levels
     cut_score: float  # 0..1: how much the pair looks like a hard cut
+    # cv2.remap's (x, y) maps that pull the previous frame onto the current one (whole frame only;
+    # made once with the pair, for every matte and memory carried to the new frame)
+    source: tuple[np.ndarray, np.ndarray] | None = None
 
     def window(self, win: tuple[slice, slice]) -> FlowPair:
-        """The cues over a window (rows, columns) of the frame: views, no copies."""
+        """The cues over a window (rows, columns) of the frame: views, no copies (no `source`: its
+        coordinates are the whole frame's)."""
         return FlowPair(self.backward[win], self.forward[win], self.reliability[win], self.residual[win],
                         self.cut_score)
 
@@ -124,4 +128,4 @@ class FlowEstimator:
         prev_warped = cv2.remap(prev_gray, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         residual = cv2.absdiff(gray, prev_warped).astype(np.float32)
         score = cut_score(residual, reliability, prev_hist, hist)
-        return FlowPair(backward, forward, reliability.astype(np.float32), residual, score)
+        return FlowPair(backward, forward, reliability.astype(np.float32), residual, score, (mx, my))

@@ -17,8 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...flow import warp_map
-from .frame import Frame, grid
+from .frame import Frame
 from .params import TrackerParams
 
 
@@ -49,7 +48,7 @@ class BackgroundMemory:
         if f.flow is None or f.cut:
             self.trust[:] = 0
             return None
-        mx, my = warp_map(f.flow.backward, grid(f))
+        mx, my = f.flow.source
         self.colours = cv2.remap(self.colours, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         trust = cv2.remap(self.trust, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         self.trust = cv2.multiply(trust, f.flow.reliability)

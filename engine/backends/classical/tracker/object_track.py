@@ -7,10 +7,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...flow import warp_map
 from .appearance import ColourMap, ColourModel, background_ring
 from .confidence import FrameQuality
-from .frame import Frame, grid
+from .frame import Frame
 from .guard import StuckGuard
 from .memory import ShapeMemory
 from .motion import affine_warp, object_motion
@@ -50,7 +49,7 @@ class ObjectTrack:
         """Where the flow puts this object on the new frame: the other objects treat it as taken."""
         if self.lost_frames or f.cut or f.flow is None:
             return None
-        mx, my = warp_map(f.flow.backward, grid(f))
+        mx, my = f.flow.source
         return cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
 
     def step(self, f: Frame, others: np.ndarray | None = None) -> tuple[np.ndarray, FrameQuality]:
@@ -73,7 +72,7 @@ class ObjectTrack:
             if stuck and p.stuck_coast < 0:  # the matte stuck to the background: the object is gone from it
                 return self._lose(f)
             self.memory.follow(motion)
-            mx, my = warp_map(f.flow.backward, grid(f))
+            mx, my = f.flow.source
             warped = cv2.remap(self.prob, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             if shifted is not None:  # the flow lost the object: its matched shift is a second hypothesis
                 warped = np.maximum(warped, shifted)
