@@ -9,7 +9,7 @@ little), and the memory is carried to the next frame by the same backward flow t
 mattes. Where the current frame still looks like the remembered background, that is evidence for
 background. Inside an object the memory is carried along the object's own motion, from where no
 background was seen, so the object does not erode; a revealed strip behind a moving object has no
-memory either. Whole-frame work at the working resolution, about 3 ms a frame (docs/TRACKING.md).
+memory either. Whole-frame work at the working resolution, about 5 ms a frame (docs/TRACKING.md).
 """
 
 from __future__ import annotations
