@@ -8,8 +8,9 @@ each step is a small motion, and wherever the point is visible in an intermediat
 is measured rather than guessed. The inpainter uses these positions as a second alignment of the
 near sources, next to the camera one, and lets the ring match near each hole pixel weigh the two.
 
-Flows are computed once per consecutive pair, at the refiner's reduced size, and dropped once the
-frame being cleaned has moved past them, so memory does not grow with the clip.
+Flows are computed once per consecutive pair, at the refiner's reduced size, and kept in a cache of
+a fixed number of them (the least recently used go first), so memory does not grow with the clip.
+The chains of frames estimated side by side share one cache: each pair is still measured once.
 """
 
 from __future__ import annotations
@@ -17,14 +18,24 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ....lru import LRUCache
 from .align import FlowRefiner
 from .fields import remap_points
 
 
+def chain_capacity(reach: int, side_by_side: int = 1) -> int:
+    """Consecutive flows that the chains of `side_by_side` consecutive frames need at once (`reach`
+    steps on each side of each, shared), with one to spare on each side (pure function)."""
+    return 2 * (max(1, reach) + side_by_side)
+
+
 class FlowChain:
-    def __init__(self, refiner: FlowRefiner, reach: int) -> None:
+    def __init__(self, refiner: FlowRefiner, reach: int, flows: LRUCache | None = None) -> None:
+        """`flows`: the cache of consecutive flows, shared with the chains of the frames estimated
+        at the same time (each measures with its own refiner)."""
         self.refiner, self.reach = refiner, reach
-        self.flows: dict[tuple[int, int], tuple[np.ndarray, float]] = {}  # (frame, ±1) → (coarse flow, scale)
+        # (frame, ±1) → (coarse flow, scale)
+        self.flows: LRUCache = flows if flows is not None else LRUCache(chain_capacity(reach))
         self.window = None  # the inpainter's FrameWindow, where the frames of each pair come from
         self.origin = 0
         self.start_xy: tuple[np.ndarray, np.ndarray] | None = None
@@ -33,8 +44,6 @@ class FlowChain:
     def start(self, window, index: int, xs: np.ndarray, ys: np.ndarray) -> None:
         """Begin following the pixels at (xs, ys) of frame `index` (working coordinates)."""
         self.window, self.origin = window, index
-        for frame, side in [k for k in self.flows if (k[0] - index) * k[1] < 0 or abs(k[0] - index) > self.reach]:
-            del self.flows[frame, side]  # behind the start on its side, or out of reach
         self.start_xy = (xs, ys)
         self.state = {}
 
@@ -62,10 +71,8 @@ class FlowChain:
 
     def _flow(self, frame: int, side: int):
         """Flow from `frame` to its neighbour on `side`, both holes treated as unreliable."""
-        key = (frame, side)
-        if key not in self.flows:
-            a, b = self.window.get(frame), self.window.get(frame + side)
-            if a is None or b is None:
-                return None
-            self.flows[key] = self.refiner.coarse(a.gray, b.gray, a.unusable.whole() | b.unusable.whole())
-        return self.flows[key]
+        a, b = self.window.get(frame), self.window.get(frame + side)
+        if a is None or b is None:
+            return None
+        return self.flows.get_or_compute(
+            (frame, side), lambda: self.refiner.coarse(a.gray, b.gray, a.unusable.whole() | b.unusable.whole()))
