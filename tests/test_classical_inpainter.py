@@ -113,10 +113,24 @@ def test_memory_is_bounded_by_the_window():
         if i % 25 == 24:
             gc.collect()
             most_alive = max(most_alive, sum(isinstance(o, PreparedFrame) for o in gc.get_objects()))
-    assert inpainter.window.peak <= 2 * 4 + 1
+    side_by_side = inpainter.params.parallel_frames
+    assert inpainter.window.peak <= 2 * 4 + side_by_side
     # the window, the plate just output, the backward plates of one block (at most radius), and
     # the frames prepared ahead on the window's thread (AHEAD queued, one in hand)
-    assert 0 < most_alive <= 2 * 4 + 1 + 1 + 4 + AHEAD + 1
+    assert 0 < most_alive <= 2 * 4 + side_by_side + 1 + 4 + AHEAD + 1
+
+
+def test_frames_estimated_side_by_side_give_the_plates_of_one_at_a_time():
+    """Two or three frames' window estimates made at once on threads of their own (each with its
+    own flows, the window holding the first frame's sources while offering the last one's): the
+    same plates, bit for bit. With a radius of 4 every window frame is a source (tiers 1 to 4), so
+    a source dropped early or offered late would change them."""
+    clip = SyntheticClip(128, 72, 24, seed=9)
+    runs = {n: dict(ClassicalInpainter.with_options({"radius": 4, "parallel_frames": n}).inpaint(
+        video_of(clip), clip.mask, range(clip.frames))) for n in (1, 2, 3)}
+    for i in range(clip.frames):
+        assert np.array_equal(runs[2][i], runs[1][i]), i
+        assert np.array_equal(runs[3][i], runs[1][i]), i
 
 
 def test_a_window_frame_is_given_without_waiting_for_the_whole_window(clip):
@@ -130,7 +144,10 @@ def test_a_window_frame_is_given_without_waiting_for_the_whole_window(clip):
         assert len(window.items) < 6  # 13 frames make the window: most are still to come
         assert window.get(12).index == 12 and window.get(13) is None
         window.advance(13)  # the window is frames 1 to 25 now
-        assert window.get(0) is None and window.get(25).index == 25
+        assert window.get(0) is None and window.get(25).index == 25 and window.get(26) is None
+        window.advance(14, last=15)  # two frames estimated at once: the first's sources, the last's too
+        assert window.get(1) is None and window.get(2).index == 2 and window.get(27).index == 27
+        assert window.get(28) is None
     finally:
         window.close()
 
@@ -375,6 +392,13 @@ def test_flow_chain_follows_content_through_a_moving_hole():
         assert np.abs(py - ys - k * shift[1]).mean() < 1.0, k
     assert chain.positions(4) is None  # beyond reach
     assert len(chain.flows) == 5  # 3 forward, 2 backward: each pair measured once
+    # the chain of the next frame, estimated at the same time, measures with its own refiner but
+    # finds the pairs the first one measured
+    beside = FlowChain(FlowRefiner(), reach=3, flows=chain.flows)
+    beside.start(window, 1, xs, ys)
+    px, _ = beside.positions(3)
+    assert np.abs(px - xs - 2 * shift[0]).mean() < 1.0
+    assert chain.flows.misses == 5
 
 
 def _over_crop(crop, want, values):

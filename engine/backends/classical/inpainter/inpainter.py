@@ -9,13 +9,16 @@ algorithm, why each stage is there, and the memory bounds: docs/INPAINTING.md.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
 from ....errors import EngineError
+from ....lru import LRUCache
 from ...base import Inpainter
 from .align import FlowRefiner
-from .chain import FlowChain
+from .chain import FlowChain, chain_capacity
 from .fields import feather_alpha, spread
 from .merge import HoleEstimate, window_estimate
 from .params import InpainterParams
@@ -48,17 +51,26 @@ class TemporalInpainting:
         source_margin = max(2, round(3 * resize_ratio))
         window = FrameWindow(video, masks, frames, p.radius, dilate, resize_ratio, source_margin)
         self.window = window
-        refiner = FlowRefiner(p.flow_max_side, p.flow_preset)
-        sampler = SourceSampler(p, refiner, FlowChain(refiner, p.chain_reach))
+        # one sampler per frame estimated side by side: each measures flows with a DIS instance of
+        # its own, and their chains share the consecutive flows
+        flows = LRUCache(chain_capacity(p.chain_reach, p.parallel_frames))
+        samplers = [SourceSampler(p, refiner, FlowChain(refiner, p.chain_reach, flows))
+                    for refiner in (FlowRefiner(p.flow_max_side, p.flow_preset) for _ in range(p.parallel_frames))]
+        pool = ThreadPoolExecutor(p.parallel_frames - 1, thread_name_prefix="vta-inpaint") \
+            if p.parallel_frames > 1 else None
         stats = {"frames": 0, "propagated_px": 0, "plate_px": 0, "spatial_px": 0, "rejected_sources": 0}
         self.last_stats = stats
         try:
-            yield from self._frames(window, sampler, frames, stats, cancel)
+            yield from self._frames(window, samplers, pool, frames, stats, cancel)
         finally:
             window.close()  # also when the caller stops early: no frame is prepared for nobody
+            if pool is not None:
+                pool.shutdown()
 
-    def _frames(self, window: FrameWindow, sampler: SourceSampler, frames: list[int], stats: dict, cancel):
+    def _frames(self, window: FrameWindow, samplers: list[SourceSampler], pool: ThreadPoolExecutor | None,
+                frames: list[int], stats: dict, cancel):
         p = self.params
+        sampler = samplers[0]
         # the window is advanced to the furthest frame estimated, and the frame being output must
         # stay in it: so the look-ahead is at most `radius` frames
         block = min(p.block, p.radius + 1)
@@ -71,14 +83,7 @@ class TemporalInpainting:
                 cancel.check()
             if pos % block == 0:
                 ahead = frames[pos:pos + lead + 1]
-                for u in ahead:
-                    if u not in estimates:
-                        if cancel is not None:
-                            cancel.check()
-                        window.advance(u, cancel)
-                        frame = window.get(u)
-                        estimates[u] = window_estimate(frame, window, sampler, self.debug_tiers) \
-                            if frame.hole.any() else None
+                self._estimate([u for u in ahead if u not in estimates], estimates, window, samplers, pool, cancel)
                 back = backward_plates(ahead[1:], block, estimates, window, sampler, cancel)
             cur = window.get(t)
             estimate = estimates.pop(t)
@@ -92,6 +97,27 @@ class TemporalInpainting:
                 before = plate_of(cur, clean, estimate.box)
                 yield t, self._compose(cur, clean)
             window.release_full(t)
+
+    def _estimate(self, todo: list[int], estimates: dict, window: FrameWindow, samplers: list[SourceSampler],
+                  pool: ThreadPoolExecutor | None, cancel) -> None:
+        """The window estimates of the frames `todo`, as many side by side as there are samplers (the
+        expensive part: sampling and flows run mostly in OpenCV and NumPy, without the GIL). The
+        window keeps the sources of a group's first frame while it offers those of its last, so each
+        estimate sees the sources it would see alone: the same plates, bit for bit."""
+        n = len(samplers)
+        for k in range(0, len(todo), n):
+            group = todo[k:k + n]
+            if cancel is not None:
+                cancel.check()
+            window.advance(group[0], cancel, last=group[-1])
+            jobs = [pool.submit(self._estimate_one, u, window, s) for u, s in zip(group[1:], samplers[1:])]
+            estimates[group[0]] = self._estimate_one(group[0], window, samplers[0])
+            for u, job in zip(group[1:], jobs):
+                estimates[u] = job.result()
+
+    def _estimate_one(self, index: int, window: FrameWindow, sampler: SourceSampler) -> HoleEstimate | None:
+        frame = window.get(index)
+        return window_estimate(frame, window, sampler, self.debug_tiers) if frame.hole.any() else None
 
     def _compose(self, cur: PreparedFrame, clean: np.ndarray) -> np.ndarray:
         """Full-resolution output: the fill feathered in inside the dilated hole, originals elsewhere."""

@@ -41,11 +41,14 @@ class InpainterParams(BackendParams):
     crop_margin_min: int = 16  # ... but at least this many px (the ring is half of it, at least 4 px)
     min_gain: float = 0.002  # × hole pixels: a source that could add fewer (at least 4) is skipped
     min_ring_pixels: int = 20  # ring pixels a source must see to be judged at all
+    parallel_frames: int = 2  # frames whose window estimates are made side by side, each on a thread (1: one at a time)
     usable_level: int = 250  # 0..255: a sample counts as usable where its interpolated usability reaches this
 
     def __post_init__(self) -> None:
         if self.flow_preset not in DIS_PRESETS:
             raise ValueError(f"unknown flow preset '{self.flow_preset}' (known: {', '.join(DIS_PRESETS)})")
+        if self.parallel_frames < 1:
+            raise ValueError(f"parallel_frames must be at least 1, got {self.parallel_frames}")
         if self.radius < 0:
             raise ValueError(f"radius must be >= 0 frames, got {self.radius}")
         if any(int(d) != d or d < 1 for d in self.tier_distances):

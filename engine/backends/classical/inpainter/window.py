@@ -2,7 +2,8 @@
 
 Each frame is decoded, masked and aligned once, when it enters the window (`radius` frames ahead
 of the frame being cleaned), and dropped once it falls `radius` frames behind. So the window holds
-at most 2 * radius + 1 frames whatever the clip length, and consecutive output frames share almost
+at most 2 * radius + 1 frames whatever the clip length (one more for each further frame estimated
+at the same time), and consecutive output frames share almost
 all their sources: there are no block boundaries in time, hence no seams.
 
 Frames are prepared in order on a thread of their own (engine.pipeline.Ahead), at most `AHEAD`
@@ -12,6 +13,7 @@ and mostly run in OpenCV without the GIL, so they take the second core.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -66,16 +68,18 @@ class FrameWindow:
         self._prepared: Ahead | None = None  # the frames prepared on their thread, started by the first get
         self._upto = -1  # the window's last frame (set by advance)
         self._cancel = None
+        self._lock = threading.Lock()
         self.peak = 0  # most frames ever held at once (for tests and diagnostics)
 
-    def advance(self, current: int, cancel=None) -> None:
-        """From now on the window is frames current-radius .. current+radius (those in `frames`):
-        older ones are dropped. Newer ones are taken as get() asks for them, so the estimate of a
-        frame starts as soon as its nearest sources are prepared rather than after all those up
-        to `radius` ahead (31 at the start of a shot); the same frames are there when asked for."""
+    def advance(self, current: int, cancel=None, last: int | None = None) -> None:
+        """From now on the window is frames current-radius .. last+radius (those in `frames`; `last`
+        is `current` unless several frames are estimated at once): older ones are dropped. Newer
+        ones are taken as get() asks for them, so the estimate of a frame starts as soon as its
+        nearest sources are prepared rather than after all those up to `radius` ahead (31 at the
+        start of a shot); the same frames are there when asked for."""
         for index in [i for i in self.items if i < current - self.radius]:
             del self.items[index]
-        self._upto, self._cancel = current + self.radius, cancel
+        self._upto, self._cancel = (current if last is None else last) + self.radius, cancel
 
     def _take(self, index: int) -> None:
         """Take the prepared frames of the window in order: waiting for those up to `index`, and
@@ -105,10 +109,15 @@ class FrameWindow:
             frame.full = frame.hole_full = None
 
     def get(self, index: int) -> PreparedFrame | None:
-        """Frame `index` if it is in the window (waiting for it to be prepared), else None."""
-        if index not in self.items and index <= self._upto:
-            self._take(index)
-        return self.items.get(index)
+        """Frame `index` if it is in the window (waiting for it to be prepared), else None. Safe
+        from several threads (frames estimated side by side): one takes frames at a time."""
+        frame = self.items.get(index)
+        if frame is not None or index > self._upto:
+            return frame
+        with self._lock:
+            if index not in self.items:
+                self._take(index)
+            return self.items.get(index)
 
     def _prepare_all(self):
         """Every frame of `frames` prepared, in order (on the preparing thread)."""
