@@ -3,8 +3,8 @@
 Each frame is decoded, masked and aligned once, when it enters the window (`radius` frames ahead
 of the frame being cleaned), and dropped once it falls `radius` frames behind. So the window holds
 at most 2 * radius + 1 frames whatever the clip length (one more for each further frame estimated
-at the same time), and consecutive output frames share almost
-all their sources: there are no block boundaries in time, hence no seams.
+at the same time), and consecutive output frames share almost all their sources: there are no
+block boundaries in time, hence no seams.
 
 Frames are prepared in order on a thread of their own (engine.pipeline.Ahead), at most `AHEAD`
 beyond the window: decoding, the masks and the camera alignment do not depend on the inpainting,
