@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__, backends, config, workflow
 from .errors import Cancelled, EngineError
 from .fileio import MATTE_FORMATS, read_mask
-from .malloc import limit_arenas
+from .malloc import tune_allocator
 from .matte.params import EDGE_MODES
 from .media.images import EXR_COMPRESSIONS
 from .media.numbering import Numbering
@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     global SETTINGS
-    limit_arenas()
+    tune_allocator()
     args = build_parser().parse_args(argv)
     try:
         SETTINGS = config.load()

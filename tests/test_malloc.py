@@ -1,4 +1,5 @@
-"""The allocator's arena cap, which keeps the 1080p clean plate's peak memory down."""
+"""The allocator settings that keep the 1080p clean plate's peak memory down: the arena cap and the
+fixed mmap threshold."""
 
 from __future__ import annotations
 
@@ -46,3 +47,40 @@ def test_threads_share_at_most_two_malloc_arenas_once_limited():
     assert said == "True"
     assert unlimited > 2  # the check can see more arenas than the cap...
     assert limited <= 2  # ...and the cap holds them to two
+
+
+# an 8 MiB block is mapped and freed (glibc's dynamic threshold then rises to 8 MiB), then a 6 MiB
+# one is asked for: mallinfo2().hblks counts the blocks mapped on their own
+_MMAP_PROGRAM = """
+import ctypes, sys
+from engine.malloc import fix_mmap_threshold
+print(fix_mmap_threshold() if sys.argv[1] == "fix" else "dynamic")
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = Info
+before = libc.mallinfo2().hblks
+libc.free(libc.malloc(8 << 20))
+block = libc.malloc(6 << 20)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+def _mapped_after_a_larger_free(mode: str) -> tuple[str, int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, "-c", _MMAP_PROGRAM, mode], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=60, check=True)
+    said, mapped = run.stdout.split()
+    return said, int(mapped)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_large_blocks_stay_mapped_on_their_own_once_the_threshold_is_fixed():
+    said, fixed = _mapped_after_a_larger_free("fix")
+    _, dynamic = _mapped_after_a_larger_free("dynamic")
+    assert said == "True"
+    assert dynamic == 0  # glibc's default: the freed 8 MiB raised the threshold, the 6 MiB block came from the heap
+    assert fixed == 1  # fixed at 4 MiB: it is mapped on its own, and given back when freed

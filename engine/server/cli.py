@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import PROTOCOL, __version__, config
 from ..errors import EngineError
-from ..malloc import limit_arenas
+from ..malloc import tune_allocator
 from .security import MiB, check_listen, default_roots
 
 
@@ -122,7 +122,7 @@ def _Server(config):
 
 
 def main(argv: list[str] | None = None) -> int:
-    limit_arenas()
+    tune_allocator()
     parser = argparse.ArgumentParser(prog="python -m engine.server", description="VSE Track Anything engine server")
     add_serve_arguments(parser)
     args = parser.parse_args(argv)
