@@ -33,10 +33,15 @@ libc.malloc_stats()
 """
 
 
+def _run(program: str, mode: str) -> subprocess.CompletedProcess:
+    """`program` in a fresh interpreter, without the MALLOC_* settings of this environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    return subprocess.run([sys.executable, "-c", program, mode], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+
+
 def _arenas(mode: str) -> tuple[str, int]:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    run = subprocess.run([sys.executable, "-c", _PROGRAM, mode], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=60, check=True)
+    run = _run(_PROGRAM, mode)
     return run.stdout.strip(), sum(line.startswith("Arena ") for line in run.stderr.splitlines())
 
 
@@ -70,10 +75,7 @@ print(libc.mallinfo2().hblks - before)
 
 
 def _mapped_after_a_larger_free(mode: str) -> tuple[str, int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    run = subprocess.run([sys.executable, "-c", _MMAP_PROGRAM, mode], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=60, check=True)
-    said, mapped = run.stdout.split()
+    said, mapped = _run(_MMAP_PROGRAM, mode).stdout.split()
     return said, int(mapped)
 
 
