@@ -20,7 +20,7 @@ from ...base import Inpainter
 from .align import FlowRefiner
 from .chain import FlowChain, chain_capacity
 from .fields import feather_alpha, spread
-from .merge import HoleEstimate, window_estimate
+from .estimates import Estimates
 from .params import InpainterParams
 from .plates import backward_plates, finish, plate_of
 from .sources import SourceSampler
@@ -75,49 +75,36 @@ class TemporalInpainting:
         # stay in it: so the look-ahead is at most `radius` frames
         block = min(p.block, p.radius + 1)
         lead = min(block + p.overlap - 1, p.radius)
-        estimates: dict[int, HoleEstimate | None] = {}  # window tiers of frames estimated, not yet output
+        estimates = Estimates(window, samplers, pool, cancel, self.debug_tiers)
         back: dict[int, PreparedFrame] = {}  # backward plates of the frames after those being output
         before: PreparedFrame | None = None  # the clean plate just output
-        for pos, t in enumerate(frames):
-            if cancel is not None:
-                cancel.check()
-            if pos % block == 0:
-                ahead = frames[pos:pos + lead + 1]
-                self._estimate([u for u in ahead if u not in estimates], estimates, window, samplers, pool, cancel)
-                back = backward_plates(ahead[1:], block, estimates, window, sampler, cancel)
-            cur = window.get(t)
-            estimate = estimates.pop(t)
-            stats["frames"] += 1
-            if estimate is None:
-                before = None  # nothing to carry across a frame without a hole
-                yield t, cur.full.copy()
-            else:
-                clean, _ = finish(cur, estimate, [before, back.get(t + 1)], sampler, self.spatial_fill, stats,
-                                  self.debug_tiers)
-                before = plate_of(cur, clean, estimate.box)
-                yield t, self._compose(cur, clean)
-            window.release_full(t)
-
-    def _estimate(self, todo: list[int], estimates: dict, window: FrameWindow, samplers: list[SourceSampler],
-                  pool: ThreadPoolExecutor | None, cancel) -> None:
-        """The window estimates of the frames `todo`, as many side by side as there are samplers (the
-        expensive part: sampling and flows run mostly in OpenCV and NumPy, without the GIL). The
-        window keeps the sources of a group's first frame while it offers those of its last, so each
-        estimate sees the sources it would see alone: the same plates, bit for bit."""
-        n = len(samplers)
-        for k in range(0, len(todo), n):
-            group = todo[k:k + n]
-            if cancel is not None:
-                cancel.check()
-            window.advance(group[0], cancel, last=group[-1])
-            jobs = [pool.submit(self._estimate_one, u, window, s) for u, s in zip(group[1:], samplers[1:])]
-            estimates[group[0]] = self._estimate_one(group[0], window, samplers[0])
-            for u, job in zip(group[1:], jobs):
-                estimates[u] = job.result()
-
-    def _estimate_one(self, index: int, window: FrameWindow, sampler: SourceSampler) -> HoleEstimate | None:
-        frame = window.get(index)
-        return window_estimate(frame, window, sampler, self.debug_tiers) if frame.hole.any() else None
+        try:
+            for pos, t in enumerate(frames):
+                if cancel is not None:
+                    cancel.check()
+                if pos % block == 0:
+                    ahead = frames[pos:pos + lead + 1]
+                    estimates.want(ahead, hold=t)
+                    estimates.finish()
+                    # the next block's estimates are made by the workers while this thread makes
+                    # this block's plates
+                    estimates.want(frames[pos + block:pos + block + lead + 1], hold=t)
+                    estimates.start()
+                    back = backward_plates(ahead[1:], block, estimates.done, window, sampler, cancel)
+                cur = window.get(t)
+                estimate = estimates.pop(t)
+                stats["frames"] += 1
+                if estimate is None:
+                    before = None  # nothing to carry across a frame without a hole
+                    yield t, cur.full.copy()
+                else:
+                    clean, _ = finish(cur, estimate, [before, back.get(t + 1)], sampler, self.spatial_fill, stats,
+                                      self.debug_tiers)
+                    before = plate_of(cur, clean, estimate.box)
+                    yield t, self._compose(cur, clean)
+                window.release_full(t)
+        finally:
+            estimates.close()
 
     def _compose(self, cur: PreparedFrame, clean: np.ndarray) -> np.ndarray:
         """Full-resolution output: the fill feathered in inside the dilated hole, originals elsewhere."""

@@ -3,7 +3,8 @@
 Each frame is decoded, masked and aligned once, when it enters the window (`radius` frames ahead
 of the frame being cleaned), and dropped once it falls `radius` frames behind. So the window holds
 at most 2 * radius + 1 frames whatever the clip length (one more for each further frame estimated
-at the same time), and consecutive output frames share almost all their sources: there are no
+at the same time, and while the plates of a block are made, the frames from that block on stay),
+and consecutive output frames share almost all their sources: there are no
 block boundaries in time, hence no seams.
 
 Frames are prepared in order on a thread of their own (engine.pipeline.Ahead), at most `AHEAD`
@@ -76,10 +77,11 @@ class FrameWindow:
         is `current` unless several frames are estimated at once): older ones are dropped. Newer
         ones are taken as get() asks for them, so the estimate of a frame starts as soon as its
         nearest sources are prepared rather than after all those up to `radius` ahead (31 at the
-        start of a shot); the same frames are there when asked for."""
-        for index in [i for i in self.items if i < current - self.radius]:
-            del self.items[index]
-        self._upto, self._cancel = (current if last is None else last) + self.radius, cancel
+        start of a shot); the same frames are there when asked for. Safe while other threads get()."""
+        with self._lock:
+            for index in [i for i in self.items if i < current - self.radius]:
+                del self.items[index]
+            self._upto, self._cancel = (current if last is None else last) + self.radius, cancel
 
     def _take(self, index: int) -> None:
         """Take the prepared frames of the window in order: waiting for those up to `index`, and
